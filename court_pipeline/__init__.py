@@ -1,0 +1,1 @@
+"""court_pipeline: Texas court data from Odyssey to DuckDB, reminders and OCA reporting."""

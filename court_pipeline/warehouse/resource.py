@@ -1,0 +1,91 @@
+"""DuckDB warehouse access that is safe for concurrent Dagster runs.
+
+DuckDB allows one process to hold a database file open for writing. Two runs (two agencies,
+or a sensor run beside a scheduled one) would otherwise fail with a lock error. Every
+connection therefore goes through a cross-process file lock next to the database and is held
+only for the short write (heavy parsing happens before, outside the lock). Waiting runs queue
+on the lock up to ``lock_timeout_seconds`` instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from filelock import FileLock, Timeout
+from pydantic import Field
+
+from court_pipeline import settings
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+_schema_ready: set[str] = set()
+_schema_guard = threading.Lock()
+
+
+class WarehouseLockTimeout(RuntimeError):
+    """Another process held the warehouse longer than this run was willing to wait."""
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table (idempotent). Schema files run in name order, one per domain."""
+    for sql_file in sorted(SCHEMA_DIR.glob("*.sql")):
+        con.execute(sql_file.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def connect_warehouse(
+    path: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    lock_timeout_seconds: float = 600.0,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse under the writer lock; the schema is applied on first use."""
+    db_path = Path(path) if path else settings.warehouse_path()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(db_path) + ".lock", thread_local=False)
+    try:
+        lock.acquire(timeout=lock_timeout_seconds)
+    except Timeout as exc:
+        raise WarehouseLockTimeout(
+            f"warehouse {db_path} stayed locked by another run for {lock_timeout_seconds:.0f}s"
+        ) from exc
+    try:
+        if read_only and not db_path.exists():
+            read_only = False  # nothing to read yet: create it so queries see empty tables
+        con = duckdb.connect(str(db_path), read_only=read_only)
+        try:
+            key = str(db_path.resolve())
+            if not read_only and key not in _schema_ready:
+                with _schema_guard:
+                    apply_schema(con)
+                    _schema_ready.add(key)
+            yield con
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse. ``path`` empty means ``COURT_PIPELINE_WAREHOUSE`` or the data home."""
+
+    path: str = Field(default="", description="DuckDB file; empty = <data home>/warehouse.duckdb")
+    lock_timeout_seconds: float = Field(
+        default=600.0, description="how long a run waits for another run's write to finish"
+    )
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.path).expanduser().resolve() if self.path else settings.warehouse_path()
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection under the cross-process writer lock."""
+        with connect_warehouse(
+            self.db_path, read_only=read_only, lock_timeout_seconds=self.lock_timeout_seconds
+        ) as con:
+            yield con

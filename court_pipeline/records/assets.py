@@ -1,0 +1,157 @@
+"""The clean court-record tables as Dagster assets.
+
+Both sources (``ecr_records`` and ``odyssey_records``) merge into the same warehouse tables;
+this multi-asset is where the tables appear in the asset graph, with their row counts,
+masked previews and data-quality checks per agency, so downstream work (reminders, OCA
+datasets) depends on "hearings" rather than on whichever source happened to run.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from court_pipeline.partitions import context_agency_day
+from court_pipeline.pii import masked_preview
+from court_pipeline.warehouse import WarehouseResource
+
+CLEAN_TABLES: dict[str, str] = {
+    "parties": "People and organisations on the agency's cases (attorneys included).",
+    "contacts": "One row per phone or email of a party; phones in E.164, invalid ones kept "
+    "as rejected with the reason.",
+    "cases": "Cases with court, judge, status and financial status.",
+    "case_parties": "Which party is on which case, in which role.",
+    "hearings": "Hearings with a timezone-aware start, status, location, courtroom and judge; "
+    "removed hearings are kept with when and why.",
+    "hearing_parties": "Which parties are expected at which hearing.",
+    "hearing_changes": "History of new hearings, reschedules, status changes and removals.",
+    "charges": "Charges with plea, disposition and sentence (Odyssey API).",
+    "attorneys": "Attorney assignments per case and represented party (Odyssey API).",
+    "case_events": "Case events such as orders and filings (Odyssey API).",
+}
+SOURCE_ASSETS = (dg.AssetKey("ecr_records"), dg.AssetKey("odyssey_records"))
+_ORDER_BY = {
+    "hearings": "start_at DESC NULLS LAST",
+    "hearing_changes": "changed_at DESC",
+}
+
+
+def _table_metadata(con, table: str, agency_id: str) -> dict[str, dg.MetadataValue]:
+    total = con.execute(f"SELECT count(*) FROM {table} WHERE agency_id = ?", [agency_id]).fetchall()
+    order = _ORDER_BY.get(table, "updated_at DESC")
+    preview = con.execute(
+        f"SELECT * EXCLUDE (agency_id) FROM {table} WHERE agency_id = ? ORDER BY {order} LIMIT 10",
+        [agency_id],
+    ).fetchdf()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(int(total[0][0])),
+        "preview": dg.MetadataValue.md(masked_preview(preview)),
+    }
+
+
+def build_clean_table_assets(partitions_def: dg.PartitionsDefinition) -> list:
+    """The multi-asset over every clean table, plus its data-quality checks."""
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                name,
+                description=text,
+                deps=list(SOURCE_ASSETS),
+                group_name="court_records",
+                partitions_def=partitions_def,
+                kinds={"duckdb"},
+                skippable=False,
+            )
+            for name, text in CLEAN_TABLES.items()
+        ],
+        partitions_def=partitions_def,
+        can_subset=True,
+    )
+    def court_records(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        """Report the clean tables for this agency after the sources merged into them."""
+        agency = context_agency_day(context).agency_id
+        with warehouse.connect(read_only=True) as con:
+            for key in context.selected_asset_keys:
+                table = key.path[-1]
+                yield dg.MaterializeResult(
+                    asset_key=key, metadata=_table_metadata(con, table, agency)
+                )
+
+    return [court_records, *build_clean_table_checks()]
+
+
+def _check(asset: str, name: str, description: str, sql: str, *, warn: bool = False):
+    """An asset check that fails when ``sql`` (with the agency as parameter) returns rows."""
+
+    @dg.asset_check(
+        asset=dg.AssetKey(asset),
+        name=name,
+        description=description,
+        blocking=False,
+    )
+    def _run(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        agency = context_agency_day(context).agency_id
+        with warehouse.connect(read_only=True) as con:
+            bad = con.execute(f"SELECT * FROM ({sql}) LIMIT 1000", [agency]).fetchdf()
+        return dg.AssetCheckResult(
+            passed=bad.empty,
+            severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "failing_rows": dg.MetadataValue.int(len(bad)),
+                "examples": dg.MetadataValue.md(masked_preview(bad, rows=5)),
+            },
+        )
+
+    return _run
+
+
+def build_clean_table_checks() -> list:
+    """Data-quality checks on the clean tables (each scoped to the run's agency)."""
+    return [
+        _check(
+            "hearings",
+            "hearings_have_start_time",
+            "Every live hearing has a timezone-aware start time and its court time zone.",
+            "SELECT hearing_id, status FROM hearings WHERE agency_id = ? AND removed_at IS NULL "
+            "AND (start_at IS NULL OR court_timezone IS NULL)",
+        ),
+        _check(
+            "hearings",
+            "hearings_have_known_status",
+            "Statuses are one of Scheduled, Continued, Reset, Cancelled, Held, Removed.",
+            "SELECT hearing_id, status FROM hearings WHERE agency_id = ? AND status NOT IN "
+            "('Scheduled', 'Continued', 'Reset', 'Cancelled', 'Held', 'Removed')",
+        ),
+        _check(
+            "contacts",
+            "valid_phones_are_e164",
+            "Contacts marked valid hold an E.164 phone or an email with an @.",
+            "SELECT contact_id, kind, value FROM contacts WHERE agency_id = ? AND status = 'valid' "
+            "AND NOT ((kind = 'phone' AND regexp_full_match(value, '\\+[1-9][0-9]{7,14}')) "
+            "OR (kind = 'email' AND value LIKE '%_@_%'))",
+        ),
+        _check(
+            "contacts",
+            "contacts_belong_to_parties",
+            "Every contact points at a known party.",
+            "SELECT c.contact_id, c.party_id FROM contacts c LEFT JOIN parties p "
+            "USING (agency_id, party_id) WHERE c.agency_id = ? AND p.party_id IS NULL",
+        ),
+        _check(
+            "parties",
+            "parties_have_a_name",
+            "Every party has a last name or a business name.",
+            "SELECT party_id FROM parties WHERE agency_id = ? "
+            "AND coalesce(last_name, business_name, '') = ''",
+            warn=True,
+        ),
+        _check(
+            "hearing_parties",
+            "hearing_parties_resolve",
+            "Every hearing-party link points at a known hearing and party.",
+            "SELECT hp.hearing_id, hp.party_id FROM hearing_parties hp "
+            "LEFT JOIN hearings h USING (agency_id, hearing_id) "
+            "LEFT JOIN parties p ON p.agency_id = hp.agency_id AND p.party_id = hp.party_id "
+            "WHERE hp.agency_id = ? AND (h.hearing_id IS NULL OR p.party_id IS NULL)",
+        ),
+    ]

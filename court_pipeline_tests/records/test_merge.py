@@ -1,0 +1,130 @@
+"""merge_records: upsert without duplicates, documented source precedence, hearing history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from court_pipeline.records.merge import mark_hearings_removed, merge_records
+from court_pipeline.warehouse import connect_warehouse
+
+
+def _ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+@pytest.fixture()
+def con(tmp_path):
+    with connect_warehouse(tmp_path / "w.duckdb") as connection:
+        yield connection
+
+
+def _party(con, party_id: str) -> dict:
+    row = con.execute("SELECT * FROM parties WHERE party_id = ?", [party_id]).fetchdf()
+    return row.iloc[0].to_dict()
+
+
+def test_rerun_upserts_without_duplicates(con):
+    frame = pd.DataFrame({"party_id": ["1", "2"], "first_name": ["MARIA", "JOSE"]})
+    first = merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f1")
+    again = merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f1")
+    assert (first.inserted, first.updated, first.unchanged) == (2, 0, 0)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    assert con.execute("SELECT count(*) FROM parties").fetchone()[0] == 2
+
+
+def test_duplicate_keys_in_one_frame_keep_the_newest(con):
+    frame = pd.DataFrame(
+        {
+            "party_id": ["1", "1"],
+            "last_name": ["OLD", "NEW"],
+            "source_modified_at": [_ts("2026-11-01"), _ts("2026-11-02")],
+        }
+    )
+    stats = merge_records(con, "parties", frame, agency_id="a", source="odyssey_api", source_ref="s")
+    assert stats.inserted == 1
+    assert _party(con, "1")["last_name"] == "NEW"
+
+
+def test_api_wins_ties_but_ecr_fills_gaps(con):
+    api = pd.DataFrame({"party_id": ["1"], "first_name": ["MARIA"], "zip": [None]})
+    ecr = pd.DataFrame({"party_id": ["1"], "first_name": ["Maria"], "zip": ["77002"]})
+    merge_records(con, "parties", api, agency_id="a", source="odyssey_api", source_ref="s1")
+    merge_records(con, "parties", ecr, agency_id="a", source="ecr", source_ref="f1")
+    row = _party(con, "1")
+    assert row["first_name"] == "MARIA"  # API over ECR when neither says when it changed
+    assert row["zip"] == "77002"  # ...but the ECR value fills a field the API left empty
+    assert row["source"] == "odyssey_api"
+
+
+def test_newer_modification_wins_over_source_rank(con):
+    api = pd.DataFrame(
+        {"party_id": ["1"], "last_name": ["ROE"], "source_modified_at": [_ts("2026-11-01")]}
+    )
+    ecr = pd.DataFrame(
+        {"party_id": ["1"], "last_name": ["DOE"], "source_modified_at": [_ts("2026-11-02")]}
+    )
+    merge_records(con, "parties", api, agency_id="a", source="odyssey_api", source_ref="s1")
+    merge_records(con, "parties", ecr, agency_id="a", source="ecr", source_ref="f1")
+    assert _party(con, "1")["last_name"] == "DOE"
+
+
+def test_same_source_null_clears_but_absent_column_is_untouched(con):
+    merge_records(
+        con, "parties", pd.DataFrame({"party_id": ["1"], "zip": ["77002"], "city": ["Houston"]}),
+        agency_id="a", source="odyssey_api", source_ref="s1",
+    )
+    stats = merge_records(
+        con, "parties", pd.DataFrame({"party_id": ["1"], "zip": [None]}),
+        agency_id="a", source="odyssey_api", source_ref="s2",
+    )
+    row = _party(con, "1")
+    assert stats.updated == 1
+    assert row["zip"] is None
+    assert row["city"] == "Houston"
+
+
+def test_agencies_do_not_collide(con):
+    frame = pd.DataFrame({"party_id": ["1"], "first_name": ["X"]})
+    merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f")
+    merge_records(con, "parties", frame, agency_id="b", source="ecr", source_ref="f")
+    assert con.execute("SELECT count(*) FROM parties").fetchone()[0] == 2
+
+
+def test_hearing_reschedule_status_and_removal_are_recorded(con):
+    start = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+    moved = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)
+    base = {"hearing_id": ["h1"], "case_id": ["c1"], "status": ["Scheduled"]}
+    merge_records(con, "hearings", pd.DataFrame({**base, "start_at": [start]}),
+                  agency_id="a", source="ecr", source_ref="f1")
+    merge_records(con, "hearings", pd.DataFrame({**base, "start_at": [moved], "status": ["Reset"]}),
+                  agency_id="a", source="ecr", source_ref="f2")
+    assert mark_hearings_removed(con, "a", ["h1"], "missing from snapshot f3", "ecr", "f3") == 1
+    assert mark_hearings_removed(con, "a", ["h1"], "again", "ecr", "f4") == 0
+    kinds = con.execute(
+        "SELECT change_kind, old_status, new_status, old_start_at, new_start_at, reason "
+        "FROM hearing_changes ORDER BY changed_at, change_kind"
+    ).fetchall()
+    by_kind = {k[0]: k for k in kinds}
+    assert set(by_kind) == {"new", "rescheduled", "status", "removed"}
+    assert by_kind["rescheduled"][3] == start and by_kind["rescheduled"][4] == moved
+    assert by_kind["status"][1:3] == ("Scheduled", "Reset")
+    assert by_kind["removed"][5] == "missing from snapshot f3"
+    status, removed_at = con.execute("SELECT status, removed_at FROM hearings").fetchone()
+    assert status == "Removed" and removed_at is not None
+    # the hearing comes back in a later file: it is live again
+    merge_records(con, "hearings", pd.DataFrame({**base, "start_at": [moved]}),
+                  agency_id="a", source="ecr", source_ref="f5")
+    status, removed_at = con.execute("SELECT status, removed_at FROM hearings").fetchone()
+    assert status == "Scheduled" and removed_at is None
+
+
+def test_unknown_columns_and_missing_keys_are_errors(con):
+    with pytest.raises(ValueError, match="unknown columns"):
+        merge_records(con, "parties", pd.DataFrame({"party_id": ["1"], "nope": [1]}),
+                      agency_id="a", source="ecr", source_ref="f")
+    with pytest.raises(ValueError, match="lacks key columns"):
+        merge_records(con, "parties", pd.DataFrame({"first_name": ["x"]}),
+                      agency_id="a", source="ecr", source_ref="f")

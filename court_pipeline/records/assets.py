@@ -6,7 +6,6 @@ masked previews and data-quality checks per agency, so downstream work (reminder
 datasets) depends on "hearings" rather than on whichever source happened to run.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

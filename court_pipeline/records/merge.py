@@ -64,7 +64,9 @@ def table_layout(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str],
     return list(keys[0]), types
 
 
-def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | None = None) -> tuple | None:
+def first_row(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence | None = None
+) -> tuple | None:
     """The first row of a query, fetching the whole result (DuckDB 2 refuses new work on a
     connection while a result is only partly fetched)."""
     rows = con.execute(sql, params or []).fetchall()

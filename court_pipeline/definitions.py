@@ -1,0 +1,117 @@
+"""Everything Dagster loads: assets, checks, jobs, schedules, sensors and resources.
+
+The agency registry (``COURT_PIPELINE_CONFIG``) decides the partitions, the per-agency sensors
+and schedules; an invalid registry stops the code location from loading with a message that
+names the file, the agency and the field.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from court_pipeline import settings
+from court_pipeline.ecr.assets import build_ecr_assets
+from court_pipeline.landing.assets import build_landing_assets
+from court_pipeline.landing.sensors import build_ecr_nightly_schedules, build_ecr_sensors
+from court_pipeline.oca.assets import build_oca_assets
+from court_pipeline.odyssey.assets import build_odyssey_assets, build_odyssey_schedules
+from court_pipeline.odyssey.client import OdysseyResource
+from court_pipeline.ops.sensors import record_run_failures
+from court_pipeline.partitions import agency_day_partitions
+from court_pipeline.publish.assets import build_publish_assets
+from court_pipeline.publish.resources import CourtAnalyticsTXResource
+from court_pipeline.records.assets import CLEAN_TABLES, build_clean_table_assets
+from court_pipeline.registry import Registry, load_registry
+from court_pipeline.reminders.assets import build_reminder_assets
+from court_pipeline.reminders.delivery import ReminderDelivery
+from court_pipeline.schedules import build_reminder_schedules, build_state_reporting_schedules
+from court_pipeline.warehouse import WarehouseResource
+
+CLEAN = dg.AssetSelection.assets(*CLEAN_TABLES)
+
+
+def build_jobs(
+    partitions_def: dg.PartitionsDefinition,
+) -> dict[str, dg.UnresolvedAssetJobDefinition]:
+    """The jobs users see: one per path through the pipeline, plus everything at once."""
+
+    def job(name: str, selection: dg.AssetSelection, description: str):
+        return dg.define_asset_job(
+            name, selection=selection, partitions_def=partitions_def, description=description
+        )
+
+    oca = dg.AssetSelection.groups("oca")
+    return {
+        "ecr_ingest_job": job(
+            "ecr_ingest_job",
+            dg.AssetSelection.assets("ecr_landed_files", "ecr_records", "reminder_outbox") | CLEAN,
+            "A new ECR file: archive it, load it into the clean tables, plan reminders.",
+        ),
+        "odyssey_sync_job": job(
+            "odyssey_sync_job",
+            dg.AssetSelection.groups("odyssey")
+            | CLEAN
+            | dg.AssetSelection.assets("reminder_outbox"),
+            "Pull parties, hearings and cases from the Odyssey API, merge, plan reminders.",
+        ),
+        "reminders_job": job(
+            "reminders_job",
+            dg.AssetSelection.groups("reminders"),
+            "Plan reminder messages and deliver those that are due.",
+        ),
+        "state_reporting_job": job(
+            "state_reporting_job",
+            oca,
+            "Build the 8 OCA datasets, validate them and publish changes to CourtAnalyticsTX.",
+        ),
+        "everything_job": job(
+            "everything_job",
+            dg.AssetSelection.all(),
+            "Every asset for one agency-day: ingest, sync, reminders, state reporting.",
+        ),
+    }
+
+
+def build_resources() -> dict[str, object]:
+    """Resources; every secret is read from the environment at run time, never stored here."""
+    return {
+        "warehouse": WarehouseResource(path=os.environ.get(settings.WAREHOUSE_ENV, "")),
+        "odyssey": OdysseyResource(),
+        "courtanalyticstx": CourtAnalyticsTXResource(),
+        "reminder_delivery": ReminderDelivery(
+            mode=os.environ.get("COURT_PIPELINE_REMINDER_DELIVERY", "dry-run"),
+            webhook_url=os.environ.get("COURT_PIPELINE_REMINDER_WEBHOOK_URL", ""),
+        ),
+    }
+
+
+def build_definitions(registry: Registry) -> dg.Definitions:
+    """Assemble the code location for one registry."""
+    partitions_def = agency_day_partitions(registry)
+    jobs = build_jobs(partitions_def)
+    assets = [
+        *build_landing_assets(registry, partitions_def),
+        *build_ecr_assets(registry, partitions_def),
+        *build_odyssey_assets(registry, partitions_def),
+        *build_clean_table_assets(partitions_def),
+        *build_reminder_assets(registry, partitions_def),
+        *build_oca_assets(registry, partitions_def),
+        *build_publish_assets(registry, partitions_def),
+    ]
+    return dg.Definitions(
+        assets=assets,
+        jobs=list(jobs.values()),
+        sensors=[*build_ecr_sensors(registry, jobs["ecr_ingest_job"]), record_run_failures],
+        schedules=[
+            *build_ecr_nightly_schedules(registry, jobs["ecr_ingest_job"]),
+            *build_odyssey_schedules(registry, jobs["odyssey_sync_job"]),
+            *build_reminder_schedules(registry, jobs["reminders_job"]),
+            *build_state_reporting_schedules(registry, jobs["state_reporting_job"]),
+        ],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions(load_registry())

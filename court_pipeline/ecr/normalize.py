@@ -1,0 +1,307 @@
+"""Turn a read ECR file (``raw_rows``) into clean record frames, set-based in DuckDB.
+
+Each row is validated once (dates, times, names, keys) into ``typed``; rows that fail or that
+a template exclude rule skips join the reader's ``raw_rejects``; the rest become the parties,
+contacts, cases, case_parties, hearings and hearing_parties frames handed to ``merge_records``.
+
+Keys (see docs/ecr.md):
+
+* party_id = the source Party ID, else ``'d:' + sha256(last|first|birth date)`` (or, without a
+  birth date, ``last|first|case:<case_id>``), first 24 hex characters;
+* case_id = the source case id, else ``'n:' + upper(case number)``;
+* hearing_id = the source event id, else ``'d:' + sha256(case_id|local start|hearing type)``.
+  Without event ids a rescheduled hearing therefore shows up as a new hearing (and, in snapshot
+  mode, the old one as removed): the file carries nothing that links the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from court_pipeline.ecr.reader import RawFile
+from court_pipeline.ecr.template import UploadTemplate
+from court_pipeline.records.phones import emails_sql, phones_sql
+
+_SUFFIX = r"(?i)[\s,]+(JR\.?|SR\.?|II|III|IV)$"
+TABLE_ORDER = ("parties", "contacts", "cases", "case_parties", "hearings", "hearing_parties")
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+@dataclass
+class CleanFrames:
+    """Clean frames for one file plus what the snapshot logic needs."""
+
+    frames: dict[str, pa.Table]
+    rows_loaded: int
+    present_hearing_ids: list[str]
+    window: tuple[str, str] | None  # (first, last) local date of the file's hearings
+    notes: list[str] = field(default_factory=list)
+
+
+def _time_clean(expr: str) -> str:
+    """'9:00am', '9:00 a.m.' -> '9:00 AM' so one %p format reads them all."""
+    return (
+        f"regexp_replace(regexp_replace(upper({expr}), '\\s*([AP])\\.?\\s*M\\.?$', ' \\1M'),"
+        " '\\s+', ' ', 'g')"
+    )
+
+
+def _map_sql(expr: str, mapping: dict[str, str], keep_unmapped: bool = True) -> str:
+    if not mapping:
+        return expr
+    arms = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in mapping.items())
+    return f"CASE lower(trim({expr})) {arms} ELSE {expr if keep_unmapped else 'NULL'} END"
+
+
+def _typed_sql(t: UploadTemplate, raw: RawFile, tz: str) -> str:
+    """One query: stage (trim, blank -> NULL), parse each value once, then names, maps, errors."""
+    mapped = list(raw.field_columns)
+    has = set(mapped).__contains__
+    lab = raw.field_labels
+    date_fmts = t.date_strptime + (["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"] if raw.is_xlsx else [])
+    time_fmts = t.time_strptime + (["%H:%M:%S"] if raw.is_xlsx else [])
+    dt_fmts = t.datetime_strptime + (["%Y-%m-%d %H:%M:%S"] if raw.is_xlsx else [])
+    stage = ", ".join(
+        f"nullif(trim({col}), '') AS f_{name}" for name, col in raw.field_columns.items()
+    )
+
+    def f(name: str) -> str:
+        return f"f_{name}" if has(name) else "NULL"
+
+    def quoted(field: str) -> str:
+        """SQL for: <label> '<value>' (non-PII fields only)."""
+        return f"{_lit(lab[field] + ' ')} || '''' || f_{field} || ''''"
+
+    # level 1: every parse exactly once
+    p1 = ["*"]
+    if has("full_name"):
+        p1.append("trim(CASE WHEN contains(f_full_name, ',') THEN split_part(f_full_name, ',', 1)"
+                  " ELSE f_full_name END) AS _last0")
+        p1.append("CASE WHEN contains(f_full_name, ',') THEN trim(regexp_replace(substr("
+                  "f_full_name, strpos(f_full_name, ',') + 1), '\\s+', ' ', 'g')) END AS _rest0")
+    if has("date_of_birth"):
+        p1.append(f"try_strptime(f_date_of_birth, {_list(date_fmts)})::DATE AS _dob")
+    if has("event_datetime"):
+        p1.append(f"try_strptime({_time_clean('f_event_datetime')}, {_list(dt_fmts)}) AS _start")
+    elif has("event_date"):
+        p1.append(f"try_strptime(f_event_date, {_list(date_fmts)})::DATE AS _d")
+        p1.append(f"try_strptime({_time_clean('f_event_time')}, {_list(time_fmts)})::TIME AS _t")
+    if has("case_fines"):
+        p1.append("try_cast(replace(replace(f_case_fines, '$', ''), ',', '') AS DECIMAL(12, 2))"
+                  " AS _fines")
+    # level 2: name pieces
+    p2 = ["*"]
+    if has("full_name"):
+        p2.append(f"regexp_replace(_rest0, {_lit(_SUFFIX)}, '') AS _rest1")
+        p2.append(f"nullif(coalesce(nullif(regexp_extract(_rest0, {_lit(_SUFFIX)}, 1), ''), "
+                  f"nullif(regexp_extract(_last0, {_lit(_SUFFIX)}, 1), '')), '') AS suffix")
+        p2.append(f"nullif(regexp_replace(_last0, {_lit(_SUFFIX)}, ''), '') AS last_name")
+    # level 3: output columns and errors
+    sel: list[str] = ["line_no"]
+    errs: list[str] = []
+    if has("full_name"):
+        sel += ["last_name", "suffix", "nullif(split_part(_rest1, ' ', 1), '') AS first_name",
+                "nullif(trim(substr(_rest1, strpos(_rest1 || ' ', ' ') + 1)), '')"
+                " AS middle_name"]
+    else:
+        sel += [f"{f('last_name')} AS last_name", f"{f('first_name')} AS first_name",
+                f"{f('middle_name')} AS middle_name", "NULL AS suffix"]
+    sel += [f"{f('party_id')} AS party_id_src", f"{f('event_id')} AS event_id",
+            f"coalesce({f('case_id')}, 'n:' || upper({f('case_number')})) AS case_key",
+            f"{f('case_number')} AS case_number"]
+    if has("date_of_birth"):
+        sel.append("_dob AS date_of_birth")
+        dob_msg = lab["date_of_birth"] + " matches none of the formats " + ", ".join(
+            t.date_formats)
+        errs.append(f"CASE WHEN f_date_of_birth IS NOT NULL AND _dob IS NULL THEN "
+                    f"{_lit(dob_msg)} END")
+    else:
+        sel.append("NULL::DATE AS date_of_birth")
+    if has("event_datetime"):
+        sel.append("_start AS start_local")
+        shown = " matches none of the formats " + ", ".join(t.datetime_formats_shown)
+        errs.append(
+            f"CASE WHEN f_event_datetime IS NULL THEN {_lit(lab['event_datetime'] + ' is blank')}"
+            f" WHEN _start IS NULL THEN {quoted('event_datetime')} || {_lit(shown)} END")
+    elif has("event_date"):
+        sel.append("_d + _t AS start_local")
+        d_msg = " matches none of the formats " + ", ".join(t.date_formats)
+        t_msg = " matches none of the formats " + ", ".join(t.time_formats)
+        errs.append(
+            f"CASE WHEN f_event_date IS NULL THEN {_lit(lab['event_date'] + ' is blank')}"
+            f" WHEN _d IS NULL THEN {quoted('event_date')} || {_lit(d_msg)} END")
+        errs.append(
+            f"CASE WHEN f_event_time IS NULL THEN {_lit(lab['event_time'] + ' is blank')}"
+            f" WHEN _t IS NULL THEN {quoted('event_time')} || {_lit(t_msg)} END")
+    else:
+        sel.append("NULL::TIMESTAMP AS start_local")
+    sel.append(f"{_map_sql(f('event_status'), t.value_map('event_status'))} AS status")
+    lang = _map_sql(f("preferred_language"), t.value_map("preferred_language"))
+    sel.append(
+        f"CASE WHEN regexp_full_match(lower(trim({f('preferred_language')})), '[a-z]{{2}}') "
+        f"THEN lower(trim({f('preferred_language')})) ELSE {lang} END AS preferred_language")
+    sel.append(f"coalesce({_map_sql(f('party_role'), t.value_map('party_role'))}, 'Party') AS role")
+    for name in ("hearing_type", "location", "courtroom", "judge", "case_type", "case_status",
+                 "payment_status", "phone", "phone_label", "email"):
+        sel.append(f"{_map_sql(f(name), t.value_map(name))} AS {name}")
+    if has("case_fines"):
+        sel.append("_fines AS fines")
+        errs.append(f"CASE WHEN f_case_fines IS NOT NULL AND _fines IS NULL THEN "
+                    f"{quoted('case_fines')} || ' is not an amount' END")
+    else:
+        sel.append("NULL::DECIMAL(12, 2) AS fines")
+    if has("case_number") or has("case_id"):
+        blank = lab.get("case_number", lab.get("case_id", "Case Number")) + " is blank"
+        errs.append(f"CASE WHEN {f('case_id')} IS NULL AND {f('case_number')} IS NULL THEN "
+                    f"{_lit(blank)} END")
+    name_col = "full_name" if has("full_name") else "last_name"
+    who = "no " + lab.get("party_id", "Party ID") + " and no " + lab.get(name_col, "name")
+    errs.append(f"CASE WHEN {f('party_id')} IS NULL AND {f(name_col)} IS NULL THEN {_lit(who)} END")
+    sel.append(f"concat_ws('; ', {', '.join(errs)}) AS errors")
+    return (f"WITH base AS (SELECT line_no, {stage} FROM raw_rows), "
+            f"p1 AS (SELECT {', '.join(p1)} FROM base), "
+            f"p2 AS (SELECT {', '.join(p2)} FROM p1) "
+            f"SELECT {', '.join(sel)} FROM p2")
+
+
+def _exclude_sql(t: UploadTemplate) -> str:
+    """SQL giving the first matching exclude rule's description, else NULL."""
+    arms = []
+    column = {"full_name": "last_name", "event_status": "status", "party_role": "role",
+              "party_id": "party_id_src"}
+    for rule in t.exclude:
+        col = column.get(rule.field, rule.field)
+        expr = f"lower(trim(CAST({col} AS VARCHAR)))"
+        if rule.in_ is not None:
+            cond = f"{expr} IN ({', '.join(_lit(v.strip().lower()) for v in rule.in_)})"
+        elif rule.not_in is not None:
+            cond = (f"coalesce({expr}, '') NOT IN "
+                    f"({', '.join(_lit(v.strip().lower()) for v in rule.not_in)})")
+        else:
+            cond = f"regexp_matches(CAST({col} AS VARCHAR), {_lit(rule.matches or '')})"
+        arms.append(f"WHEN {cond} THEN {_lit('excluded by template rule: ' + rule.describe())}")
+    return ("CASE " + " ".join(arms) + " END") if arms else "NULL"
+
+
+def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFrames:
+    """Validate ``raw_rows`` and build the clean frames; add failing rows to ``raw_rejects``."""
+    con = raw.con
+    has = set(raw.field_columns).__contains__
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE typed AS
+        SELECT *,
+               {_exclude_sql(template)} AS excluded,
+               coalesce(party_id_src, 'd:' || substr(sha256(concat_ws('|', lower(last_name),
+                   lower(coalesce(first_name, '')),
+                   coalesce(CAST(date_of_birth AS VARCHAR), 'case:' || case_key))), 1, 24))
+                   AS party_id,
+               coalesce(event_id, CASE WHEN start_local IS NOT NULL AND case_key IS NOT NULL THEN
+                   'd:' || substr(sha256(concat_ws('|', case_key,
+                       strftime(start_local, '%Y-%m-%dT%H:%M'),
+                       upper(coalesce(hearing_type, '')))), 1, 24) END) AS hearing_id,
+               timezone({_lit(timezone)}, start_local) AS start_at
+        FROM ({_typed_sql(template, raw, timezone)})
+        """
+    )
+    con.execute(
+        """
+        INSERT INTO raw_rejects
+        SELECT t.line_no, l.line, coalesce(t.excluded, t.errors)
+        FROM typed t JOIN lines l USING (line_no)
+        WHERE t.excluded IS NOT NULL OR t.errors <> ''
+        """
+    )
+    con.execute("CREATE OR REPLACE VIEW ok AS SELECT * FROM typed "
+                "WHERE excluded IS NULL AND errors = ''")
+    rows_loaded = int(con.execute("SELECT count(*) FROM ok").fetchall()[0][0])
+
+    frames: dict[str, pa.Table] = {}
+
+    def last_wins(select: str, key: str, where: str = "true") -> pa.Table:
+        return con.sql(
+            f"SELECT * EXCLUDE (_line) FROM (SELECT {select}, line_no AS _line FROM ok "
+            f"WHERE {where}) QUALIFY row_number() OVER (PARTITION BY {key} "
+            "ORDER BY _line DESC) = 1"
+        ).to_arrow_table()
+
+    party_cols = ["party_id"]
+    if has("full_name") or has("last_name"):
+        party_cols += ["first_name", "middle_name", "last_name"]
+    if has("full_name"):
+        party_cols.append("suffix")
+    if has("date_of_birth"):
+        party_cols.append("date_of_birth")
+    if has("preferred_language"):
+        party_cols.append("preferred_language")
+    frames["parties"] = last_wins(", ".join(party_cols), "party_id")
+
+    has_case = has("case_number") or has("case_id")
+    if has_case:
+        case_cols = ["case_key AS case_id", "case_number"]
+        for src, dst in (("case_type", "case_type"), ("case_status", "case_status"),
+                         ("payment_status", "payment_status"), ("judge", "judge_name")):
+            if has(src):
+                case_cols.append(f"{src} AS {dst}")
+        if has("case_fines"):
+            case_cols.append("fines")
+        frames["cases"] = last_wins(", ".join(case_cols), "case_id")
+        frames["case_parties"] = last_wins(
+            "case_key AS case_id, party_id, role", "case_id, party_id, role")
+
+    start_known = has("event_datetime") or has("event_date")
+    present: list[str] = []
+    window = None
+    if start_known and has_case:
+        hearing_cols = ["hearing_id", "case_key AS case_id", "case_number", "start_at",
+                        "start_local", f"{_lit(timezone)} AS court_timezone"]
+        for name in ("hearing_type", "location", "courtroom", "judge"):
+            if has(name):
+                hearing_cols.append(name)
+        if has("event_status"):
+            hearing_cols.append("status")
+        frames["hearings"] = last_wins(", ".join(hearing_cols), "hearing_id")
+        frames["hearing_parties"] = last_wins("hearing_id, party_id, role", "hearing_id, party_id")
+        present = [r[0] for r in con.execute(
+            "SELECT DISTINCT hearing_id FROM typed WHERE hearing_id IS NOT NULL").fetchall()]
+        row = con.execute(
+            "SELECT min(start_local)::DATE, max(start_local)::DATE FROM ok").fetchall()[0]
+        if row[0] is not None:
+            window = (row[0].isoformat(), row[1].isoformat())
+
+    contacts = []
+    if has("phone"):
+        phones_sql(con, "ok", "ph_out", region=template.phone_region, row_col="line_no",
+                   cell_col="phone", label_col="phone_label" if has("phone_label") else None)
+        contacts.append(
+            "SELECT o.party_id, 'phone' AS kind, p.raw_value, p.value, p.phone_type, p.label, "
+            "p.status, p.reject_reason, p.row AS _line FROM ph_out p JOIN ok o ON o.line_no = p.row"
+        )
+    if has("email"):
+        emails_sql(con, "ok", "em_out", row_col="line_no", cell_col="email")
+        contacts.append(
+            "SELECT o.party_id, 'email' AS kind, e.raw_value, e.value, NULL AS phone_type, "
+            "NULL AS label, e.status, e.reject_reason, e.row AS _line "
+            "FROM em_out e JOIN ok o ON o.line_no = e.row"
+        )
+    if contacts:
+        frames["contacts"] = con.sql(
+            f"""
+            SELECT * EXCLUDE (_line) FROM (
+                SELECT 'd:' || substr(sha256(concat_ws('|', party_id, kind,
+                           coalesce(value, raw_value))), 1, 24) AS contact_id, *
+                FROM ({" UNION ALL ".join(contacts)})
+            ) QUALIFY row_number() OVER (PARTITION BY contact_id ORDER BY _line DESC) = 1
+            """
+        ).to_arrow_table()
+    ordered = {name: frames[name] for name in TABLE_ORDER if name in frames}
+    return CleanFrames(ordered, rows_loaded, present, window)

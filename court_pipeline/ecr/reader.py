@@ -1,0 +1,547 @@
+"""Read one ECR file (delimited text or xlsx) into an in-memory DuckDB staging table.
+
+The result is two tables in a scratch DuckDB connection (never the warehouse, so parsing a
+big file holds no warehouse lock):
+
+* ``raw_rows``: ``line_no``, ``raw_text`` and one VARCHAR column ``c1..cN`` per source column;
+* ``raw_rejects``: ``line_no``, ``raw_text``, ``reason`` for lines the CSV reader could not split
+  into the expected number of fields.
+
+Delimited files go through DuckDB's ``read_csv`` (explicit delimiter/quote, ``all_varchar``,
+``strict_mode``, ``store_rejects``): rows it cannot parse land in its rejects table with their
+line numbers. Line numbers of good rows come from a second, cheap DuckDB read of the physical
+lines: parsed rows map one-to-one, in order, to the non-blank data lines that were not rejected.
+When that count does not add up (a quoted field spanning lines, or a broken quote that made the
+reader resynchronise), the file is re-read with Python's C ``csv`` module, which tracks line
+numbers exactly. Bad files raise :class:`EcrFileError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from charset_normalizer import from_bytes
+
+from court_pipeline.ecr.template import UploadTemplate
+
+SAMPLE_BYTES = 64 * 1024
+_OTHER_DELIMS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+class EcrFileError(Exception):
+    """This file cannot be read at all (the message names the file and the problem)."""
+
+
+@dataclass
+class RawFile:
+    """A file read into the scratch connection: see the module docstring."""
+
+    con: duckdb.DuckDBPyConnection
+    file_name: str
+    header: list[str] | None
+    field_columns: dict[str, str]  # canonical field -> c<k>
+    field_labels: dict[str, str]  # canonical field -> name people see (header text)
+    encoding: str
+    is_xlsx: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_parsed(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0])
+
+    @property
+    def rows_rejected(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM raw_rejects").fetchall()[0][0])
+
+
+def _fail(name: str, problem: str) -> EcrFileError:
+    return EcrFileError(f"{name}: {problem}")
+
+
+# -- encoding -------------------------------------------------------------------------------
+def _check_not_binary(name: str, sample: bytes) -> None:
+    if sample.startswith(b"PK\x03\x04"):
+        raise _fail(name, "this is a zip/xlsx file but the template says delimited text")
+    if b"\x00" in sample:
+        raise _fail(name, "binary data (NUL bytes), not a delimited text file")
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
+    if sample and control / len(sample) > 0.05:
+        raise _fail(name, "binary data (control characters), not a delimited text file")
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(8 * 1024 * 1024):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def detect_encoding(path: Path, declared: str | None, name: str) -> str:
+    """The file's encoding: the template's, else BOM / strict UTF-8 / charset-normalizer."""
+    with path.open("rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    if declared in ("utf-8", "utf-8-sig"):
+        if not _is_utf8(path):
+            raise _fail(
+                name, f"not valid {declared}: set 'encoding: cp1252' in the upload template "
+                "if the file comes from Windows",
+            )
+        return declared
+    if declared == "cp1252":
+        return "cp1252"
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if _is_utf8(path):
+        return "utf-8"
+    best = from_bytes(sample, cp_isolation=["cp1252", "utf_8", "latin_1"]).best()
+    guess = (best.encoding if best else "cp1252").replace("_", "-")
+    return "cp1252" if guess in ("cp1252", "latin-1", "windows-1252", "utf-8") else guess
+
+
+@contextlib.contextmanager
+def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
+    """A UTF-8 path for DuckDB: the file itself, or a transcoded temporary copy."""
+    if encoding in ("utf-8", "utf-8-sig"):
+        yield path
+        return
+    fd, tmp = tempfile.mkstemp(suffix=".txt", prefix="ecr-utf8-")
+    try:
+        with (
+            os.fdopen(fd, "w", encoding="utf-8", newline="") as out,
+            path.open("r", encoding=encoding, errors="replace", newline="") as src,
+        ):
+            while chunk := src.read(4 * 1024 * 1024):
+                out.write(chunk)
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+# -- column mapping -----------------------------------------------------------------------------
+def resolve_columns(
+    template: UploadTemplate, header: list[str] | None, n_cols: int, name: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Canonical field -> 'c<k>' (1-based) and -> the label people see in messages."""
+    columns: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    missing: list[str] = []
+    lookup: dict[str, int] = {}
+    if header is not None:
+        for i, text in enumerate(header, start=1):
+            key = text.strip().lower() if template.case_insensitive else text.strip()
+            lookup.setdefault(key, i)
+    for canonical, source in template.columns.items():
+        if isinstance(source, int):
+            if source > n_cols:
+                missing.append(f"column {source} ({canonical}; the file has {n_cols} columns)")
+                continue
+            columns[canonical] = f"c{source}"
+            labels[canonical] = header[source - 1].strip() if header else f"column {source}"
+        else:
+            key = source.strip().lower() if template.case_insensitive else source.strip()
+            if key not in lookup:
+                missing.append(f"{source!r} ({canonical})")
+                continue
+            columns[canonical] = f"c{lookup[key]}"
+            labels[canonical] = source
+    if missing:
+        hint = ""
+        if header is not None and len(header) == 1:
+            for delim, word in _OTHER_DELIMS.items():
+                if delim != template.delimiter and delim in header[0]:
+                    hint = (f" The header has one column and contains {word}s: the file looks "
+                            f"{word}-delimited but the template says {template.delimiter!r}.")
+                    break
+        shown = ", ".join(repr(h) for h in (header or [])[:40])
+        raise _fail(
+            name,
+            "missing mapped columns: " + ", ".join(missing)
+            + (f". Header columns are: {shown}" if header is not None else "") + "." + hint,
+        )
+    return columns, labels
+
+
+# -- delimited ---------------------------------------------------------------------------------
+def _split_one(line: str, template: UploadTemplate) -> list[str]:
+    return next(csv.reader([line], delimiter=template.delimiter, quotechar=template.quote))
+
+
+_DUCK_REASONS = {
+    "MISSING COLUMNS": "fewer fields than the header",
+    "TOO MANY COLUMNS": "more fields than the header",
+    "UNQUOTED VALUE": "a quote is not closed or stray text follows a closing quote",
+    "INVALID UNICODE": "characters that are not valid in the file's encoding",
+    "LINE SIZE OVER MAXIMUM": "line is too long",
+}
+
+
+def _lines_table(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE lines AS
+        SELECT row_number() OVER () AS line_no, line
+        FROM read_csv(?, delim = chr(1), quote = '', escape = '', header = false,
+                      auto_detect = false, columns = {'line': 'VARCHAR'}, all_varchar = true,
+                      strict_mode = false, null_padding = true, max_line_size = 16000000)
+        """,
+        [str(path)],
+    )
+    con.execute("UPDATE lines SET line = rtrim(line, chr(13)) WHERE line LIKE '%' || chr(13)")
+
+
+def _first_lines(path: Path, encoding: str, count: int) -> list[str]:
+    out: list[str] = []
+    with path.open("r", encoding=encoding, errors="replace", newline="") as handle:
+        for line in handle:
+            out.append(line.rstrip("\r\n"))
+            if len(out) >= count:
+                break
+    return out
+
+
+def _mark_footer(con: duckdb.DuckDBPyConnection, template: UploadTemplate, first_data: int) -> None:
+    con.execute("ALTER TABLE lines ADD COLUMN footer BOOLEAN DEFAULT false")
+    if template.footer_rows:
+        con.execute(
+            """
+            UPDATE lines SET footer = true WHERE line_no IN (
+                SELECT line_no FROM lines WHERE nullif(trim(line), '') IS NOT NULL
+                  AND line_no >= ? ORDER BY line_no DESC LIMIT ?)
+            """,
+            [first_data, template.footer_rows],
+        )
+    if template.footer_pattern:
+        con.execute(
+            "UPDATE lines SET footer = true WHERE line_no >= ? AND regexp_matches(line, ?)",
+            [first_data, template.footer_pattern],
+        )
+
+
+def _duck_parse(
+    con: duckdb.DuckDBPyConnection, path: Path, template: UploadTemplate, n_cols: int,
+    first_data: int,
+) -> bool:
+    """read_csv into ``parsed`` + ``duck_rejects``; True when lines map one-to-one."""
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(1, n_cols + 1)) + "}"
+    escape = template.escape if template.escape is not None else template.quote
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE parsed AS
+        SELECT * FROM read_csv(?, delim = ?, quote = ?, escape = ?, header = false,
+                               skip = ?, auto_detect = false, columns = {cols},
+                               all_varchar = true, strict_mode = true,
+                               null_padding = ?, store_rejects = true,
+                               rejects_table = 'duck_rejects', rejects_scan = 'duck_scans',
+                               max_line_size = 16000000)
+        """,
+        [str(path), template.delimiter, template.quote, escape, first_data - 1,
+         template.allow_short_rows],
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE rej_lines AS
+        SELECT line AS line_no, first(error_type ORDER BY column_idx) AS error_type
+        FROM duck_rejects GROUP BY line
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE good_lines AS
+        SELECT row_number() OVER (ORDER BY line_no) AS k, line_no
+        FROM lines
+        WHERE line_no >= ? AND nullif(line, '') IS NOT NULL
+          AND line_no NOT IN (SELECT line_no FROM rej_lines)
+        """,
+        [first_data],
+    )
+    n_parsed = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
+    n_good = con.execute("SELECT count(*) FROM good_lines").fetchall()[0][0]
+    has_newline = con.execute(
+        "SELECT count(*) FROM parsed WHERE "
+        + " OR ".join(f"contains(c{i}, chr(10))" for i in range(1, n_cols + 1))
+    ).fetchall()[0][0]
+    return n_parsed == n_good and has_newline == 0
+
+
+def _python_parse(
+    con: duckdb.DuckDBPyConnection, path: Path, template: UploadTemplate, n_cols: int,
+    first_data: int,
+) -> None:
+    """Exact-line fallback with the C csv module (quoted newlines, broken quotes)."""
+    line_nos: list[int] = []
+    values: list[list[str | None]] = [[] for _ in range(n_cols)]
+    rej_no: list[int] = []
+    rej_reason: list[str] = []
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=template.delimiter, quotechar=template.quote,
+                            strict=False)
+        last = 0
+        for fields in reader:
+            start = last + 1
+            last = reader.line_num
+            if start < first_data or not fields or fields == [""]:
+                continue
+            if len(fields) == n_cols or (template.allow_short_rows and len(fields) < n_cols):
+                line_nos.append(start)
+                for i in range(n_cols):
+                    values[i].append(fields[i] if i < len(fields) else None)
+            else:
+                rej_no.append(start)
+                rej_reason.append(
+                    f"{len(fields)} fields, expected {n_cols} (delimiter {template.delimiter!r})"
+                )
+    table = pa.table({"line_no": pa.array(line_nos, pa.int64()),
+                      **{f"c{i + 1}": pa.array(values[i], pa.string()) for i in range(n_cols)}})
+    con.register("_py_parsed", table)
+    con.execute("CREATE OR REPLACE TABLE parsed_lines AS SELECT * FROM _py_parsed")
+    con.unregister("_py_parsed")
+    rej = pa.table({"line_no": pa.array(rej_no, pa.int64()), "reason": pa.array(rej_reason)})
+    con.register("_py_rej", rej)
+    con.execute("CREATE OR REPLACE TABLE rej_reasons AS SELECT * FROM _py_rej")
+    con.unregister("_py_rej")
+
+
+def read_delimited(
+    path: Path, template: UploadTemplate, name: str, con: duckdb.DuckDBPyConnection
+) -> RawFile:
+    """Read a delimited ECR file; see the module docstring."""
+    if path.stat().st_size == 0:
+        raise _fail(name, "the file is empty (0 bytes)")
+    with path.open("rb") as handle:
+        _check_not_binary(name, handle.read(SAMPLE_BYTES))
+    encoding = detect_encoding(path, template.encoding, name)
+    with utf8_copy(path, encoding) as utf8:
+        first = _first_lines(utf8, "utf-8-sig", template.skip_rows + 2)
+        head_idx = template.skip_rows
+        if len(first) <= head_idx or not any(line.strip() for line in first[head_idx:]):
+            raise _fail(name, "the file has no header or data lines")
+        header = _split_one(first[head_idx], template) if template.has_header else None
+        if header is not None:
+            header = [h.strip() for h in header]
+        n_cols = len(header) if header is not None else len(_split_one(first[head_idx], template))
+        field_columns, labels = resolve_columns(template, header, n_cols, name)
+        first_data = template.skip_rows + (2 if template.has_header else 1)
+
+        _lines_table(con, utf8)
+        _mark_footer(con, template, first_data)
+        notes: list[str] = []
+        if _duck_parse(con, utf8, template, n_cols, first_data):
+            select_cols = ", ".join(f"p.c{i}" for i in range(1, n_cols + 1))
+            con.execute(
+                f"""
+                CREATE OR REPLACE VIEW parsed_lines AS
+                SELECT g.line_no, {select_cols}
+                FROM (SELECT line_no FROM good_lines ORDER BY k) g POSITIONAL JOIN parsed p
+                """
+            )
+            arms = " ".join(
+                f"WHEN '{k}' THEN {_sql_lit(v)}" for k, v in _DUCK_REASONS.items()
+            )
+            con.execute(
+                f"""
+                CREATE OR REPLACE TABLE rej_reasons AS
+                SELECT line_no, CASE error_type {arms} ELSE 'the line could not be read' END
+                       || ' (expected {n_cols} fields separated by '
+                       || {_sql_lit(repr(template.delimiter))} || ')' AS reason
+                FROM rej_lines
+                """
+            )
+        else:
+            notes.append("re-read with exact line tracking (quoted line breaks or broken quotes)")
+            _python_parse(con, utf8, template, n_cols, first_data)
+    _finish(con, n_cols)
+    data_rows = con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0]
+    bad_rows = con.execute("SELECT count(*) FROM raw_rejects").fetchall()[0][0]
+    if data_rows == 0 and bad_rows == 0:
+        raise _fail(name, "the file has a header but no data rows")
+    if data_rows == 0 and header is not None:
+        raise _fail(
+            name, f"none of the {bad_rows} data lines has the header's {n_cols} fields: wrong "
+            f"delimiter (template says {template.delimiter!r}) or not an ECR file",
+        )
+    return RawFile(con, name, header, field_columns, labels, encoding, False, notes)
+
+
+def _sql_lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _finish(con: duckdb.DuckDBPyConnection, n_cols: int) -> None:
+    """raw_rows / raw_rejects without footer lines and all-blank rows (raw text stays in
+    ``lines``: joined only for the few rejected rows)."""
+    blank = " AND ".join(f"nullif(trim(p.c{i}), '') IS NULL" for i in range(1, n_cols + 1))
+    footer = "SELECT line_no FROM lines WHERE footer"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE raw_rows AS
+        SELECT p.* FROM parsed_lines p
+        WHERE NOT ({blank}) AND p.line_no NOT IN ({footer})
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE raw_rejects AS
+        SELECT r.line_no, l.line AS raw_text, r.reason
+        FROM rej_reasons r JOIN lines l USING (line_no)
+        WHERE r.line_no NOT IN ({footer})
+        ORDER BY r.line_no
+        """
+    )
+    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    con.execute("DROP VIEW IF EXISTS parsed_lines" if "parsed_lines" in views else
+                "DROP TABLE IF EXISTS parsed_lines")
+    for table in ("parsed", "good_lines", "rej_lines", "rej_reasons"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+# -- xlsx -----------------------------------------------------------------------------------------
+def check_zip_safe(path: Path, template: UploadTemplate, name: str) -> None:
+    """Refuse zip bombs before any XML is inflated: declared sizes and compression ratios."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _fail(name, f"not a readable xlsx file (not a valid zip archive: {exc})") from None
+    limit = template.max_xlsx_uncompressed_mb * 1024 * 1024
+    total = sum(info.file_size for info in infos)
+    if total > limit:
+        raise _fail(
+            name, f"refused: the xlsx would inflate to {total / 1e6:.0f} MB "
+            f"(limit {template.max_xlsx_uncompressed_mb} MB; possible zip bomb)",
+        )
+    for info in infos:
+        if info.compress_size and info.file_size / info.compress_size > template.max_xlsx_ratio:
+            raise _fail(
+                name, f"refused: member {info.filename!r} compresses "
+                f"{info.file_size / info.compress_size:.0f}:1 (limit "
+                f"{template.max_xlsx_ratio}:1; possible zip bomb)",
+            )
+    if not any(info.filename.startswith("xl/") for info in infos):
+        raise _fail(name, "not an xlsx workbook (no xl/ part in the zip archive)")
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value.time() != time(0) else (
+            value.strftime("%Y-%m-%d"))
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
+
+
+def read_xlsx(
+    path: Path, template: UploadTemplate, name: str, con: duckdb.DuckDBPyConnection
+) -> RawFile:
+    """Read the first (or named) sheet with python-calamine, after the zip-bomb check."""
+    if path.stat().st_size == 0:
+        raise _fail(name, "the file is empty (0 bytes)")
+    check_zip_safe(path, template, name)
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheet_name = template.sheet or workbook.sheet_names[0]
+        if sheet_name not in workbook.sheet_names:
+            raise _fail(name, f"no sheet named {sheet_name!r} (sheets: {workbook.sheet_names})")
+        rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+    except EcrFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - calamine raises several types for corrupt files
+        raise _fail(name, f"unreadable xlsx workbook ({type(exc).__name__}: {exc})") from None
+    texts = [[_cell_text(v) for v in row] for row in rows]
+    head_idx = template.skip_rows
+    if len(texts) <= head_idx:
+        raise _fail(name, "the sheet has no header or data rows")
+    header = [(h or "").strip() for h in texts[head_idx]] if template.has_header else None
+    if header is not None:
+        while header and not header[-1]:
+            header.pop()
+    n_cols = len(header) if header is not None else max(len(r) for r in texts[head_idx:])
+    field_columns, labels = resolve_columns(template, header, n_cols, name)
+    first_data = head_idx + (2 if template.has_header else 1)
+
+    line_nos, raw_lines, parsed_no = [], [], []
+    values: list[list[str | None]] = [[] for _ in range(n_cols)]
+    rej_no, rej_reason = [], []
+    for idx in range(first_data - 1, len(texts)):
+        row = texts[idx]
+        line_no = idx + 1
+        if not any(v is not None and v.strip() for v in row):
+            continue
+        line_nos.append(line_no)
+        raw_lines.append(template.delimiter.join(v or "" for v in row))
+        extra = [v for v in row[n_cols:] if v is not None and v.strip()]
+        if extra:
+            rej_no.append(line_no)
+            rej_reason.append(f"{n_cols + len(extra)} filled cells, expected {n_cols}")
+            continue
+        parsed_no.append(line_no)
+        for i in range(n_cols):
+            values[i].append(row[i] if i < len(row) else None)
+    con.register("_x_lines", pa.table({"line_no": pa.array(line_nos, pa.int64()),
+                                       "line": pa.array(raw_lines, pa.string())}))
+    con.execute("CREATE OR REPLACE TABLE lines AS SELECT * FROM _x_lines")
+    con.unregister("_x_lines")
+    _mark_footer(con, template, first_data)
+    con.register("_x_rows", pa.table({"line_no": pa.array(parsed_no, pa.int64()),
+                                      **{f"c{i + 1}": pa.array(values[i], pa.string())
+                                         for i in range(n_cols)}}))
+    con.execute("CREATE OR REPLACE TABLE parsed_lines AS SELECT * FROM _x_rows")
+    con.unregister("_x_rows")
+    con.register("_x_rej", pa.table({"line_no": pa.array(rej_no, pa.int64()),
+                                     "reason": pa.array(rej_reason, pa.string())}))
+    con.execute("CREATE OR REPLACE TABLE rej_reasons AS SELECT * FROM _x_rej")
+    con.unregister("_x_rej")
+    _finish(con, n_cols)
+    if con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0] == 0 and \
+            con.execute("SELECT count(*) FROM raw_rejects").fetchall()[0][0] == 0:
+        raise _fail(name, "the sheet has a header but no data rows")
+    return RawFile(con, name, header, field_columns, labels, "xlsx", True)
+
+
+def read_ecr_file(
+    path: str | Path, template: UploadTemplate, con: duckdb.DuckDBPyConnection,
+    file_name: str | None = None,
+) -> RawFile:
+    """Read ``path`` with ``template`` into ``con``; raise :class:`EcrFileError` if unreadable."""
+    path = Path(path)
+    name = file_name or path.name
+    try:
+        if template.format == "xlsx":
+            return read_xlsx(path, template, name, con)
+        return read_delimited(path, template, name, con)
+    except EcrFileError:
+        raise
+    except duckdb.Error as exc:
+        raise _fail(name, f"could not be read as delimited text: {str(exc).splitlines()[0]}") \
+            from None
+    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+        raise _fail(name, f"could not be read: {exc}") from None
+
+
+

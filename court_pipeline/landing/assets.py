@@ -1,0 +1,173 @@
+"""``ecr_landed_files``: fetch an agency's ECR files from its landing into the archive.
+
+A sensor run names the file (``files: [name]``); the nightly schedule leaves ``files`` empty
+and the asset sweeps every matching file not yet received at its current version. Each file is
+archived under its content hash and recorded in ``received_files``; downstream (``ecr_records``)
+reads the partition's new files from there. A repeat (same bytes again, or under a new name)
+is recorded and reported, not loaded twice.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the asset's parameter types at runtime.
+
+import os
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from court_pipeline.landing.archive import (
+    ReceiptOutcome,
+    fetch_to_archive,
+    received_versions,
+    record_receipt,
+)
+from court_pipeline.landing.base import (
+    BadFileName,
+    LandingError,
+    LandingUnavailable,
+    check_name,
+    open_landing,
+)
+from court_pipeline.partitions import context_agency_day
+from court_pipeline.registry import Registry
+from court_pipeline.warehouse import WarehouseResource
+
+ASSET_NAME = "ecr_landed_files"
+
+
+class EcrLandedFilesConfig(dg.Config):
+    """Which files to fetch. Empty = sweep everything new in the landing (the nightly run)."""
+
+    files: list[str] = Field(
+        default=[], description="file names in the landing; empty = every new matching file"
+    )
+
+
+def _metadata(
+    outcomes: list[ReceiptOutcome], *, mode: str, landing: str, extra: dict | None = None
+) -> dict[str, dg.MetadataValue]:
+    new = [o for o in outcomes if o.is_new]
+    dups = [o for o in outcomes if not o.is_new]
+    meta: dict[str, dg.MetadataValue] = {
+        "mode": dg.MetadataValue.text(mode),
+        "landing": dg.MetadataValue.text(landing),
+        "files_fetched": dg.MetadataValue.int(len(outcomes)),
+        "files_new": dg.MetadataValue.int(len(new)),
+        "duplicates": dg.MetadataValue.int(len(dups)),
+        "bytes": dg.MetadataValue.int(sum(o.size_bytes for o in outcomes)),
+        "names": dg.MetadataValue.json([o.name for o in outcomes]),
+        "new_files": dg.MetadataValue.json(
+            [{"name": o.name, "sha256": o.sha256, "bytes": o.size_bytes} for o in new]
+        ),
+        "duplicate_reasons": dg.MetadataValue.json(
+            {o.name: o.duplicate_reason for o in dups}
+        ),
+    }
+    for key, value in (extra or {}).items():
+        meta[key] = value
+    return meta
+
+
+def build_landing_assets(
+    registry: Registry, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """The landing asset for this registry (agency x day partitioned)."""
+
+    @dg.asset(
+        name=ASSET_NAME,
+        partitions_def=partitions_def,
+        group_name="ecr",
+        kinds={"sftp", "s3", "duckdb"},
+        description=(
+            "ECR report files fetched from the agency's landing (local folder, SFTP or S3) "
+            "into the immutable archive, one row per distinct content in received_files."
+        ),
+    )
+    def ecr_landed_files(
+        context: dg.AssetExecutionContext,
+        config: EcrLandedFilesConfig,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        agency_day = context_agency_day(context)
+        agency = registry.agency(agency_day.agency_id)
+        if agency.ecr is None:
+            note = f"agency {agency.id!r} has no ecr section in the registry: nothing to fetch"
+            context.log.info(note)
+            return dg.MaterializeResult(
+                metadata={"note": dg.MetadataValue.text(note), "files_fetched": 0}
+            )
+        ecr = agency.ecr
+        try:
+            requested = [check_name(name) for name in config.files]
+        except BadFileName as exc:
+            raise dg.Failure(description=f"run config 'files': {exc}") from None
+        skipped_young: list[str] = []
+        with open_landing(ecr.landing, env=os.environ) as store:
+            try:
+                listing = [] if requested else store.list_files(ecr.file_pattern)
+            except LandingUnavailable as exc:
+                raise dg.Failure(description=f"{agency.id}: landing unavailable: {exc}") from None
+            if requested:
+                names, mode = list(dict.fromkeys(requested)), "requested"
+            else:
+                mode = "sweep"
+                with warehouse.connect() as con:
+                    seen = received_versions(con, agency.id)
+                now = datetime.now(UTC)
+                names = []
+                for landed in listing:
+                    if (landed.name, landed.version) in seen:
+                        continue
+                    if (now - landed.modified_at).total_seconds() < ecr.min_file_age_seconds:
+                        skipped_young.append(landed.name)  # still being written, maybe
+                        continue
+                    names.append(landed.name)
+            context.log.info(
+                "%s: fetching %d file(s) from %s (%s)", agency.id, len(names), store.uri(), mode
+            )
+            outcomes: list[ReceiptOutcome] = []
+            failures: dict[str, str] = {}
+            for name in names:
+                try:
+                    blob = fetch_to_archive(store, name, agency_id=agency.id)
+                except LandingError as exc:
+                    failures[name] = str(exc)
+                    context.log.error("%s: %s", agency.id, exc)
+                    continue
+                with warehouse.connect() as con:
+                    outcome = record_receipt(
+                        con,
+                        blob,
+                        landing_kind=store.kind,
+                        landing_uri=store.uri(name),
+                        partition_key=agency_day.key,
+                        run_id=context.run_id,
+                    )
+                outcomes.append(outcome)
+                if outcome.is_new:
+                    context.log.info(
+                        "%s: received %s (%d bytes, sha256 %s)",
+                        agency.id, name, outcome.size_bytes, outcome.sha256[:12],
+                    )
+                else:
+                    context.log.info(
+                        "%s: %s not loaded again: %s", agency.id, name, outcome.duplicate_reason
+                    )
+            landing_uri = store.uri()
+        extra: dict = {}
+        if skipped_young:
+            extra["skipped_too_young"] = dg.MetadataValue.json(skipped_young)
+        meta = _metadata(outcomes, mode=mode, landing=landing_uri, extra=extra)
+        if failures:
+            raise dg.Failure(
+                description=(
+                    f"{len(failures)} of {len(names)} file(s) could not be fetched from "
+                    f"{landing_uri}: "
+                    + "; ".join(f"{name}: {why}" for name, why in failures.items())
+                    + (f". {len(outcomes)} other file(s) were archived." if outcomes else "")
+                ),
+                metadata={**meta, "failures": dg.MetadataValue.json(failures)},
+            )
+        return dg.MaterializeResult(metadata=meta)
+
+    return [ecr_landed_files]

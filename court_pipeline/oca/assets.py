@@ -1,0 +1,182 @@
+"""Dagster assets: the 8 OCA dataset assets and ``oca_unmapped_codes`` (agency x day).
+
+Each dataset asset rebuilds the agency's current snapshot of one entity type from the clean
+tables, applies the agency's code map, validates every row against the contract file and
+writes the rows that pass (``oca_<type>``) and the rows held back (``oca_dataset_held_back``).
+Its asset check warns, listing the top reasons, whenever a row was held back.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from court_pipeline import settings
+from court_pipeline.oca.codemaps import CodeMap, load_codemap, unmapped_codes
+from court_pipeline.oca.contracts import ENTITY_TYPES
+from court_pipeline.oca.datasets import (
+    DatasetBuild,
+    build_dataset,
+    dataset_table,
+    write_dataset,
+    write_unmapped,
+)
+from court_pipeline.partitions import context_agency_day
+from court_pipeline.pii import PII_COLUMNS, mask_text
+from court_pipeline.registry.loader import registry_relative
+from court_pipeline.registry.models import Agency, Registry
+from court_pipeline.warehouse import WarehouseResource
+
+CLEAN_DEPS = [
+    dg.AssetKey(name)
+    for name in ("cases", "parties", "hearings", "charges", "attorneys", "case_events")
+]
+CHECK_NAME = "contract_validation"
+_PII_FIELDS = PII_COLUMNS | {
+    "case_judicial_officer_name", "event_judicial_officer_name", "approving_judicial_officer_name",
+    "party_zip_code", "state_bar_card_number",
+}
+
+
+def agency_codemap(agency: Agency, registry_file: Path | None = None) -> CodeMap:
+    """The agency's code map (``oca.code_map``, relative to the registry file); empty if none."""
+    if agency.oca is None or not agency.oca.code_map:
+        return load_codemap(None)
+    return load_codemap(registry_relative(registry_file or settings.registry_path(),
+                                          agency.oca.code_map))
+
+
+def _reasons_markdown(build: DatasetBuild) -> str:
+    top = build.top_reasons()
+    if not len(top):
+        return "nothing held back"
+    top = top.copy()
+    top["example"] = [
+        mask_text(v) if f in _PII_FIELDS or "name" in f else v
+        for f, v in zip(top["field"], top["example"], strict=True)
+    ]
+    return top.to_markdown(index=False)
+
+
+def _dataset_asset(
+    entity_type: str, registry: Registry, partitions_def: dg.PartitionsDefinition,
+    registry_file: Path | None,
+) -> dg.AssetsDefinition:
+    name = dataset_table(entity_type)
+
+    @dg.asset(
+        name=name,
+        group_name="oca",
+        partitions_def=partitions_def,
+        deps=CLEAN_DEPS,
+        kinds={"duckdb", "pandera"},
+        description=f"OCA {entity_type} rows of the agency that pass the contract "
+        f"(table {name}); rows held back are in oca_dataset_held_back.",
+        check_specs=[dg.AssetCheckSpec(CHECK_NAME, asset=name,
+                                       description="rows held back by contract or code map")],
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        day = context_agency_day(context)
+        agency = registry.agency(day.agency_id)
+        codemap = agency_codemap(agency, registry_file)
+        with warehouse.connect() as con:
+            build = build_dataset(con, entity_type, agency, codemap, day.day, day.key)
+            write_dataset(con, build, day.day)
+        context.log.info(
+            "%s %s: %d rows, %d passed, %d held back, %d not reported",
+            agency.id, entity_type, build.rows, len(build.passed), build.held_back_rows,
+            build.not_reported,
+        )
+        reasons = _reasons_markdown(build)
+        return dg.MaterializeResult(
+            metadata={
+                "rows": dg.MetadataValue.int(build.rows),
+                "rows_passed": dg.MetadataValue.int(len(build.passed)),
+                "rows_held_back": dg.MetadataValue.int(build.held_back_rows),
+                "not_reported": dg.MetadataValue.int(build.not_reported),
+                "contract_dir": dg.MetadataValue.path(str(build.contract_dir)),
+                "provisional_contract": dg.MetadataValue.bool(build.provisional),
+                "code_map": dg.MetadataValue.text(build.code_map),
+                "notes": dg.MetadataValue.text("; ".join(build.notes) or "-"),
+                "top_failure_reasons": dg.MetadataValue.md(reasons),
+                "table": dg.MetadataValue.text(name),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=CHECK_NAME,
+                    passed=build.held_back_rows == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=None if build.held_back_rows == 0 else (
+                        f"{build.held_back_rows} of {build.rows} rows held back; "
+                        "see oca_dataset_held_back"
+                    ),
+                    metadata={
+                        "rows": dg.MetadataValue.int(build.rows),
+                        "rows_held_back": dg.MetadataValue.int(build.held_back_rows),
+                        "top_failure_reasons": dg.MetadataValue.md(reasons),
+                    },
+                )
+            ],
+        )
+
+    return _asset
+
+
+def _unmapped_asset(
+    registry: Registry, partitions_def: dg.PartitionsDefinition, registry_file: Path | None
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="oca_unmapped_codes",
+        group_name="oca",
+        partitions_def=partitions_def,
+        deps=[*CLEAN_DEPS, dg.AssetKey("case_parties")],
+        kinds={"duckdb"},
+        description="Local codes in the agency's clean tables with no code map entry, with "
+        "counts: what to add to the code map (table oca_unmapped_codes).",
+    )
+    def oca_unmapped_codes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        day = context_agency_day(context)
+        agency = registry.agency(day.agency_id)
+        codemap = agency_codemap(agency, registry_file)
+        with warehouse.connect() as con:
+            found = unmapped_codes(con, agency.id, codemap)
+            write_unmapped(con, agency.id, found)
+        preview = found.head(50)
+        return dg.MaterializeResult(
+            metadata={
+                "unmapped_codes": dg.MetadataValue.int(len(found)),
+                "rows_affected": dg.MetadataValue.int(int(found["count"].sum()) if len(found)
+                                                      else 0),
+                "code_map": dg.MetadataValue.text(codemap.label),
+                "codes": dg.MetadataValue.md(
+                    preview.to_markdown(index=False) if len(preview) else "every code is mapped"
+                ),
+            }
+        )
+
+    return oca_unmapped_codes
+
+
+def build_oca_assets(
+    registry: Registry,
+    partitions_def: dg.PartitionsDefinition,
+    registry_file: Path | None = None,
+) -> list:
+    """The 8 dataset assets (``oca_case_status`` ... ) and ``oca_unmapped_codes``."""
+    assets = [
+        _dataset_asset(entity_type, registry, partitions_def, registry_file)
+        for entity_type in ENTITY_TYPES
+    ]
+    assets.append(_unmapped_asset(registry, partitions_def, registry_file))
+    return assets
+
+
+def held_back_frame(con, agency_id: str, entity_type: str | None = None) -> pd.DataFrame:
+    """The current hold-backs of an agency (optionally one entity type), for tools and tests."""
+    sql = "SELECT * FROM oca_dataset_held_back WHERE agency_id = ?"
+    params: list = [agency_id]
+    if entity_type:
+        sql += " AND entity_type = ?"
+        params.append(entity_type)
+    return con.execute(sql + " ORDER BY entity_type, recordid, field", params).fetchdf()

@@ -1,0 +1,1 @@
+"""Odyssey API Toolkit path: client, parsing, sync, simulator, Dagster assets."""

@@ -1,0 +1,225 @@
+"""Dagster assets, job and schedules of the Odyssey API path.
+
+``odyssey_raw_responses`` runs the sync for one agency-day (FindParties -> hearings -> cases,
+previously lost calls first) and archives every raw reply; ``odyssey_records`` rebuilds the
+frames from that archive (so what is merged is exactly what was archived) and merges them
+into the clean tables with ``source='odyssey_api'``, moving the cursor (see store.py).
+Agencies without an ``odyssey`` section are skipped with a note, not failed.
+"""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+from pydantic import Field
+
+from court_pipeline import settings
+from court_pipeline.odyssey.client import OdysseyResource
+from court_pipeline.odyssey.store import (
+    latest_fetched_run,
+    load_cursor,
+    load_retry_calls,
+    merge_sync,
+    modified_since_for,
+    record_fetch,
+)
+from court_pipeline.odyssey.sync import Replay, replay_archive, sync_agency
+from court_pipeline.partitions import context_agency_day
+from court_pipeline.pii import masked_preview
+from court_pipeline.registry import Registry
+from court_pipeline.warehouse import WarehouseResource
+
+GROUP = "odyssey"
+JOB_NAME = "odyssey_sync_job"
+
+
+class OdysseySyncConfig(dg.Config):
+    """How this run asks Odyssey for parties."""
+
+    mode: Literal["auto", "full", "incremental"] = Field(
+        default="auto",
+        description="full: whole hearing window; incremental: ModifiedSince cursor; auto: "
+        "incremental for agencies with sync: hourly once a cursor exists, else full",
+    )
+
+
+def _skip(agency_id: str) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={"skipped": True, "note": f"agency {agency_id!r} has no odyssey section"}
+    )
+
+
+def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefinition) -> list:
+    """The two partitioned Odyssey assets for this registry."""
+
+    @dg.asset(
+        name="odyssey_raw_responses",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        kinds={"python", "xml"},
+        description="Raw Odyssey API replies of one sync, archived as gzip JSON lines.",
+    )
+    def odyssey_raw_responses(
+        context: dg.AssetExecutionContext,
+        config: OdysseySyncConfig,
+        warehouse: WarehouseResource,
+        odyssey: OdysseyResource,
+    ) -> dg.MaterializeResult:
+        day = context_agency_day(context)
+        agency = registry.agency(day.agency_id)
+        source = agency.odyssey
+        if source is None:
+            return _skip(agency.id)
+        with warehouse.connect() as con:
+            cursor = load_cursor(con, agency.id)
+            retry_parties, retry_cases = load_retry_calls(con, agency.id)
+        mode = config.mode
+        if mode == "auto":
+            mode = "incremental" if source.sync == "hourly" and cursor else "full"
+        since = modified_since_for(cursor, source.modified_since_overlap_minutes, mode)
+        context.log.info(
+            f"Odyssey sync {agency.id}: mode={mode} modified_since={since} "
+            f"retrying {len(retry_parties)} parties, {len(retry_cases)} cases"
+        )
+        result = sync_agency(
+            lambda: odyssey.client(source),
+            agency_id=agency.id,
+            zone=agency.zone,
+            today=day.day,
+            hearing_window_days=source.hearing_window_days,
+            page_size=source.page_size,
+            modified_since=since,
+            retry_parties=retry_parties,
+            retry_cases=retry_cases,
+            archive_root=settings.archive_dir(),
+        )
+        with warehouse.connect() as con:
+            record_fetch(con, result, day.key)
+        if result.partial:
+            context.log.warning(
+                f"partial sync {result.sync_id}: {len(result.lost)} calls lost "
+                "(recorded in odyssey_failed_calls; the next run fetches them first)"
+            )
+        lost_preview = [f"{f.kind} {f.key}: {f.error_code}" for f in result.lost[:20]]
+        return dg.MaterializeResult(
+            metadata={
+                "sync_id": result.sync_id,
+                "mode": mode,
+                "modified_since": str(since) if since else "",
+                "calls": result.stats["calls"],
+                "retries": result.stats["retries"],
+                "failed_calls": len(result.lost),
+                "not_found": len(result.failed) - len(result.lost),
+                "pages_lost": result.pages_lost,
+                "partial": result.partial,
+                "retried_from_previous_runs": len(retry_parties) + len(retry_cases),
+                "elapsed_seconds": result.stats["elapsed_seconds"],
+                "archive_path": dg.MetadataValue.path(str(result.archive_path)),
+                "lost_calls": dg.MetadataValue.json(lost_preview),
+                "errors_by_code": dg.MetadataValue.json(result.stats["errors"]),
+            }
+        )
+
+    @dg.asset(
+        name="odyssey_records",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        deps=[odyssey_raw_responses],
+        kinds={"duckdb"},
+        description="The archived replies merged into the clean tables (source odyssey_api).",
+    )
+    def odyssey_records(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        day = context_agency_day(context)
+        agency = registry.agency(day.agency_id)
+        if agency.odyssey is None:
+            return _skip(agency.id)
+        with warehouse.connect(read_only=True) as con:
+            run = latest_fetched_run(con, agency.id, day.key)
+        if run is None or run["status"] != "fetched":
+            return dg.MaterializeResult(
+                metadata={"skipped": True, "note": "no fetched, unmerged sync for this partition"}
+            )
+        replay: Replay = replay_archive(Path(run["archive_path"]), agency.zone)
+        started: datetime = run["started_at"]
+        cursor_to = started.astimezone(agency.zone).replace(tzinfo=None, microsecond=0)
+        with warehouse.connect() as con:
+            outcome = merge_sync(
+                con,
+                agency.id,
+                run["sync_id"],
+                replay,
+                window_from=run["window_from"],
+                window_to=run["window_to"],
+                pages_lost=run["pages_lost"],
+                cursor_to=cursor_to,
+            )
+        rows = {
+            t: f"{s.inserted} new / {s.updated} updated / {s.unchanged} same"
+            for t, s in outcome.stats.items()
+        }
+        return dg.MaterializeResult(
+            metadata={
+                "sync_id": run["sync_id"],
+                "partial": bool(run["partial"]),
+                "rows": dg.MetadataValue.json(rows),
+                **{f"rows_{t}": len(f) for t, f in replay.frames.items()},
+                "removed_hearings": outcome.removed_hearings,
+                "resolved_failed_calls": outcome.resolved_calls,
+                "rejected_records": len(replay.rejected),
+                "cursor_advanced": outcome.cursor_advanced,
+                "cursor": str(outcome.cursor or ""),
+                "preview_parties": dg.MetadataValue.md(masked_preview(replay.frames["parties"])),
+                "preview_hearings": dg.MetadataValue.md(masked_preview(replay.frames["hearings"])),
+            }
+        )
+
+    return [odyssey_raw_responses, odyssey_records]
+
+
+def build_odyssey_job(partitions_def: dg.PartitionsDefinition) -> Any:
+    """The job the schedules run: both Odyssey assets for one agency-day."""
+    return dg.define_asset_job(
+        JOB_NAME,
+        selection=dg.AssetSelection.assets("odyssey_raw_responses", "odyssey_records"),
+        partitions_def=partitions_def,
+    )
+
+
+def build_odyssey_schedules(registry: Registry, job: Any) -> list:
+    """Per agency with an odyssey section: a nightly full sync; plus hourly incremental syncs
+    when the registry says ``sync: hourly``. Times are in the agency's time zone."""
+    schedules = []
+    for agency in registry.agencies:
+        source = agency.odyssey
+        if source is None:
+            continue
+        plans = [("nightly", source.nightly_cron, "full")]
+        if source.sync == "hourly":
+            plans.append(("hourly", source.hourly_cron, "incremental"))
+        for label, cron, mode in plans:
+            schedules.append(_schedule(agency.id, agency.timezone, label, cron, mode, job))
+    return schedules
+
+
+def _schedule(agency_id, tz, label, cron, mode, job) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"odyssey_{label}_{agency_id}",
+        cron_schedule=cron,
+        execution_timezone=tz,
+        job=job,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+    )
+    def _odyssey_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = context.scheduled_execution_time.astimezone(ZoneInfo(tz)).date()
+        return dg.RunRequest(
+            run_key=f"odyssey-{label}-{agency_id}-{context.scheduled_execution_time.isoformat()}",
+            partition_key=f"{agency_id}|{day.isoformat()}",
+            run_config={"ops": {"odyssey_raw_responses": {"config": {"mode": mode}}}},
+            tags={"agency": agency_id, "odyssey_mode": mode},
+        )
+
+    return _odyssey_schedule

@@ -1,0 +1,637 @@
+"""A local Odyssey API Toolkit: a real HTTP server speaking the SOAP contract of the spec.
+
+Used by the tests, the bench and the demo (``court-pipeline simulate odyssey``), and by anyone
+without Odyssey access. It binds 127.0.0.1 (port 0 = a free port), checks Basic auth and the
+site key (401), accepts only the three read-only message types (anything else gets
+INVALID_MESSAGE), pages FindParties, honours ModifiedSince, and can inject faults: latency,
+429 with Retry-After, 5xx, SOAP faults, SITE_BUSY, dropped connections, garbage replies, and
+hostile XML (billion laughs, external entities). ``break_call`` makes one party's or case's
+calls fail deterministically, so tests can lose exactly the calls they choose.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import logging
+import random
+import socket
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape, quoteattr
+from zoneinfo import ZoneInfo
+
+import defusedxml.ElementTree as DET
+
+from court_pipeline.odyssey import elements as E
+from court_pipeline.odyssey.county import Case, County, Hearing, Party
+
+log = logging.getLogger(__name__)
+
+D = E.REPLY_DATE_FORMAT
+DT = E.REPLY_DATETIME_FORMAT
+
+
+@dataclass
+class Faults:
+    """Fault injection rates (0..1 per request) and settings."""
+
+    latency_ms: float = 0.0
+    rate_429: float = 0.0
+    retry_after_seconds: float = 1.0
+    rate_5xx: float = 0.0
+    rate_soap_fault: float = 0.0
+    rate_site_busy: float = 0.0
+    rate_drop: float = 0.0
+    rate_garbage: float = 0.0
+    hostile: str | None = None  # 'billion_laughs' | 'xxe' | 'envelope_dtd'
+
+
+@dataclass
+class RequestLog:
+    """What the simulator received, for tests (read-only proof, attempt counts)."""
+
+    by_type: Counter = field(default_factory=Counter)
+    by_key: Counter = field(default_factory=Counter)  # (message type, key) -> attempts
+    faults: Counter = field(default_factory=Counter)
+    unauthorized: int = 0
+    message_types_seen: set = field(default_factory=set)
+
+
+def _el(name: str, value: object = None, **attrs: object) -> str:
+    attr_text = "".join(f" {k}={quoteattr('' if v is None else str(v))}" for k, v in attrs.items())
+    if value is None or value == "":
+        return f"<{name}{attr_text}/>"
+    return f"<{name}{attr_text}>{escape(str(value))}</{name}>"
+
+
+def _d(value: date | None) -> str:
+    return value.strftime(D) if value else ""
+
+
+def _dt(value: datetime) -> str:
+    return value.strftime(DT)
+
+
+def envelope(result_xml: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{E.SOAP_ENV_NS}"><soap:Body>'
+        f'<OdysseyMsgExecutionResponse xmlns="{E.TYLER_NS}">'
+        f"<{E.OPERATION_RESULT}>{escape(result_xml)}</{E.OPERATION_RESULT}>"
+        "</OdysseyMsgExecutionResponse></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def fault_envelope(code: str, text: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{E.SOAP_ENV_NS}">'
+        f"<soap:Body><soap:Fault><faultcode>{code}</faultcode>"
+        f"<faultstring>{escape(text)}</faultstring></soap:Fault></soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def error_result(code: str, text: str, ref: str) -> str:
+    inner = _el(E.ERROR_CODE, code) + _el(E.ERROR_MESSAGE, text) + _el(E.REFERENCE, ref)
+    return f"<{E.ERROR}>{inner}</{E.ERROR}>"
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    "<FindPartiesResult><TotalResults>&lol3;</TotalResults></FindPartiesResult>"
+)
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    "<FindPartiesResult><TotalResults>&xxe;</TotalResults></FindPartiesResult>"
+)
+GARBAGE = [
+    b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+    b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Bo',
+    b"",
+    b"\x00\xff\xfe garbage bytes",
+]
+
+
+class Renderer:
+    """County objects -> reply XML strings (spec shapes)."""
+
+    def __init__(self, county: County) -> None:
+        self.c = county
+
+    def party(self, p: Party) -> str:
+        name = "".join(
+            [
+                _el(E.NAME_FIRST, p.first),
+                _el(E.NAME_MIDDLE, p.middle),
+                _el(E.NAME_LAST, p.last),
+                _el(E.NAME_SUFFIX, p.suffix),
+            ]
+        )
+        phones = "".join(_el(E.PHONE, raw, Type=kind) for kind, raw in p.phones)
+        emails = "".join(_el(E.EMAIL, e) for e in p.emails)
+        line1, city, state, zip_ = p.address
+        cps = "".join(
+            f"<{E.CASE_PARTY}>{_el(E.CASE_ID, cid)}{_el(E.CASE_NUMBER, self.c.cases[cid].number)}"
+            f"{_el(E.CONNECTION, text, Code=code)}</{E.CASE_PARTY}>"
+            for cid, code, text in p.cases
+        )
+        return (
+            f"<{E.PARTY}>{_el(E.PARTY_ID, p.party_id)}{_el(E.NODE_ID, 1)}"
+            f"<{E.NAME}>{'' if p.business else name}</{E.NAME}>{_el(E.BUSINESS_NAME, p.business)}"
+            f"{_el(E.DATE_OF_BIRTH, _d(p.dob))}{_el(E.SEX, p.sex)}{_el(E.RACE, p.race)}"
+            f"{_el(E.ETHNICITY, p.ethnicity)}{_el(E.PREFERRED_LANGUAGE, p.language)}"
+            f"{_el(E.INTERPRETER_NEEDED, str(p.interpreter).lower())}"
+            f"<{E.PHONES}>{phones}</{E.PHONES}><{E.EMAILS}>{emails}</{E.EMAILS}>"
+            f"<{E.ADDRESS}>{_el(E.ADDRESS_LINE1, line1)}{_el(E.ADDRESS_CITY, city)}"
+            f"{_el(E.ADDRESS_STATE, state)}{_el(E.ADDRESS_ZIP, zip_)}</{E.ADDRESS}>"
+            f"{_el(E.SMS_OPT_OUT, str(p.sms_opt_out).lower())}"
+            f"{_el(E.BAR_NUMBER, p.bar_number) if p.bar_number else ''}"
+            f"<{E.CASE_PARTIES}>{cps}</{E.CASE_PARTIES}>{_el(E.MODIFIED_DATE, _dt(p.modified))}"
+            f"</{E.PARTY}>"
+        )
+
+    def sessions(self, hearings: list[Hearing]) -> str:
+        by_session: dict[str, list[Hearing]] = {}
+        for h in hearings:
+            by_session.setdefault(h.session_id, []).append(h)
+        out = []
+        for sid in sorted(by_session, key=lambda s: self.c.sessions[s].start):
+            s = self.c.sessions[sid]
+            hs = "".join(
+                f"<{E.HEARING}>{_el(E.HEARING_ID, h.hearing_id)}{_el(E.CASE_ID, h.case_id)}"
+                f"{_el(E.CASE_NUMBER, self.c.cases[h.case_id].number)}"
+                f"{_el(E.HEARING_TYPE, h.type_text, Code=h.type_code)}"
+                f"{_el(E.STATUS, h.status, Date=_d(h.status_date))}</{E.HEARING}>"
+                for h in by_session[sid]
+            )
+            out.append(
+                f"<{E.SESSION}>{_el(E.SESSION_ID, sid)}{_el(E.NODE_ID, 1)}"
+                f"{_el(E.CALENDAR, s.calendar)}{_el(E.START_TIME, _dt(s.start))}"
+                f"{_el(E.COURTROOM, s.courtroom)}{_el(E.LOCATION, s.location)}"
+                f"{_el(E.JUDICIAL_OFFICER, s.judge)}<{E.HEARINGS}>{hs}</{E.HEARINGS}></{E.SESSION}>"
+            )
+        return "".join(out)
+
+    def case(self, c: Case) -> str:
+        parties = "".join(
+            f"<{E.CASE_PARTY}>{_el(E.PARTY_ID, pid)}{_el(E.CONNECTION, text, Code=code)}"
+            f"</{E.CASE_PARTY}>"
+            for pid, code, text in c.parties
+        )
+        charges = []
+        for ch in c.charges:
+            plea, dispo, sent = ch["plea"], ch["disposition"], ch["sentence"]
+            sentence = (
+                _el(E.SENTENCE, None, Date="", Type="")
+                if not sent
+                else f'<{E.SENTENCE} Date="{_d(sent["date"])}" Type="{sent["type"]}">'
+                f"{_el(E.FINE_AMOUNT, sent['fine'])}{_el(E.COURT_COSTS, sent['costs'])}"
+                f"{_el(E.RESTITUTION, sent['restitution'])}{_el(E.CONFINEMENT_DAYS, sent['days'])}"
+                f"</{E.SENTENCE}>"
+            )
+            charges.append(
+                f"<{E.CHARGE}>{_el(E.CHARGE_ID, ch['id'])}{_el(E.CHARGE_NUMBER, ch['number'])}"
+                f"{_el(E.STATUTE, ch['statute'][1], Code=ch['statute'][0])}"
+                f"{_el(E.OFFENSE_CODE, ch['offense_code'])}{_el(E.DESCRIPTION, ch['description'])}"
+                f"{_el(E.DEGREE, ch['degree'][1], Code=ch['degree'][0])}"
+                f"{_el(E.OFFENSE_DATE, _d(ch['offense_date']))}"
+                f"{_el(E.ARREST_DATE, _d(ch['arrest_date']))}"
+                f"{_el(E.FILING_DATE, _d(ch['filing_date']))}"
+                + (_el(E.PLEA, plea[1], Date=_d(plea[2]), Code=plea[0]) if plea else "")
+                + (
+                    _el(E.DISPOSITION, dispo[1], Date=_d(dispo[2]), Code=dispo[0])
+                    if dispo
+                    else _el(E.DISPOSITION, None, Date="", Code="")
+                )
+                + sentence
+                + f"</{E.CHARGE}>"
+            )
+        attorneys = "".join(
+            f"<{E.ATTORNEY}>{_el(E.PARTY_ID, a['party_id'])}{_el(E.NAME, a['name'])}"
+            f"{_el(E.BAR_NUMBER, a['bar'])}{_el(E.REPRESENTS, None, PartyID=a['represents'])}"
+            f"{_el(E.ATTR_TYPE, a['type'][1], Code=a['type'][0])}"
+            f"{_el(E.START_DATE, _d(a['start']))}{_el(E.END_DATE, _d(a['end']))}</{E.ATTORNEY}>"
+            for a in c.attorneys
+        )
+        events = "".join(
+            f"<{E.EVENT}>{_el(E.EVENT_ID, eid)}{_el(E.EVENT_DATE, _d(day))}"
+            f"{_el(E.EVENT_TYPE, text, Code=code)}</{E.EVENT}>"
+            for eid, day, code, text in c.events
+        )
+        due, paid, status, fines = c.financial
+        court_code, court_type, oca, court_name, judge = c.court[:5]
+        return (
+            f"<{E.CASE}>{_el(E.CASE_ID, c.case_id)}{_el(E.NODE_ID, 1)}"
+            f"{_el(E.CASE_NUMBER, c.number)}{_el(E.CASE_STYLE, c.style)}"
+            f"{_el(E.CASE_CATEGORY, c.category[1], Code=c.category[0])}"
+            f"{_el(E.CASE_TYPE, c.ctype[1], Code=c.ctype[0])}"
+            f"{_el(E.CASE_STATUS, c.status[1], Date=_d(c.status[2]), Code=c.status[0])}"
+            f"{_el(E.FILE_DATE, _d(c.file_date))}"
+            f"{_el(E.COURT, court_name, Code=court_code, Type=court_type, OcaCourtID=oca)}"
+            f"{_el(E.JUDICIAL_OFFICER, judge, Type='Judge')}"
+            f"<{E.PARTIES}>{parties}</{E.PARTIES}><{E.CHARGES}>{''.join(charges)}</{E.CHARGES}>"
+            f"<{E.ATTORNEYS}>{attorneys}</{E.ATTORNEYS}><{E.CASE_EVENTS}>{events}</{E.CASE_EVENTS}>"
+            f"<{E.FINANCIAL}>{_el(E.AMOUNT_DUE, due)}{_el(E.AMOUNT_PAID, paid)}"
+            f"{_el(E.PAYMENT_STATUS, status)}{_el(E.FINES, fines)}</{E.FINANCIAL}>"
+            f"{_el(E.MODIFIED_DATE, _dt(c.modified))}</{E.CASE}>"
+        )
+
+
+class OdysseySimulator:
+    """``OdysseySimulator(parties=200, seed=7).start() -> base_url``; ``stop()`` when done."""
+
+    def __init__(
+        self,
+        parties: int = 200,
+        seed: int = 7,
+        faults: Faults | None = None,
+        *,
+        anchor: date | None = None,
+        timezone: str = "America/Chicago",
+        username: str = "api_user",
+        password: str = "api_password",  # noqa: S107 - simulator default, not a real secret
+        site_key: str = "SIMCOUNTY",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.zone = ZoneInfo(timezone)
+        self.anchor = anchor or datetime.now(self.zone).date()
+        self.county = County(parties, seed, self.anchor, self.zone, self.now_local())
+        self.render = Renderer(self.county)
+        self.faults = faults or Faults()
+        self.username, self.password, self.site_key = username, password, site_key
+        self.host, self.port = host, port
+        self.log = RequestLog()
+        self.broken: dict[tuple[str, str], str] = {}  # (message type, key) -> fault kind
+        self._broken_left: dict[tuple[str, str], int] = {}
+        self._fault_rng = random.Random(seed + 1)
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._query_cache: dict[tuple, list[str]] = {}
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> str:
+        handler = type("Handler", (_Handler,), {"sim": self})
+        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"odyssey-sim-{self.port}",
+        )
+        self._thread.start()
+        return self.base_url
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> OdysseySimulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Foreground serving for the CLI (Ctrl-C stops)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            self._thread.join()
+        except KeyboardInterrupt:
+            self.stop()
+
+    # --- test API: mutations bump ModifiedDate ------------------------------------------
+    def now_local(self) -> datetime:
+        return datetime.now(self.zone).replace(tzinfo=None, second=0, microsecond=0)
+
+    def _touch_case(self, case: Case) -> None:
+        now = self.now_local()
+        case.modified = now
+        for party_id, _, _ in case.parties:
+            self.county.parties[party_id].modified = now
+        self._query_cache.clear()
+
+    def reschedule_hearing(self, hearing_id: str, new_start: datetime) -> None:
+        """Move a hearing to a new wall time (a new session); status becomes Reset."""
+        with self._lock:
+            c = self.county
+            hearing = c.hearings[hearing_id]
+            old = c.sessions[hearing.session_id]
+            sid = c.next_id("session")
+            c.sessions[sid] = type(old)(
+                sid, old.calendar, new_start, old.courtroom, old.location, old.judge
+            )
+            hearing.session_id = sid
+            hearing.status, hearing.status_date = "Reset", self.now_local().date()
+            self._touch_case(c.cases[hearing.case_id])
+
+    def cancel_hearing(self, hearing_id: str) -> None:
+        with self._lock:
+            hearing = self.county.hearings[hearing_id]
+            hearing.status, hearing.status_date = "Cancelled", self.now_local().date()
+            self._touch_case(self.county.cases[hearing.case_id])
+
+    def add_phone(self, party_id: str, raw: str, kind: str = "Cell") -> None:
+        with self._lock:
+            party = self.county.parties[party_id]
+            party.phones.append((kind, raw))
+            party.modified = self.now_local()
+            self._query_cache.clear()
+
+    def break_call(
+        self, message_type: E.MessageType | str, key: str, kind: str = "503", times: int = -1
+    ) -> None:
+        """Make calls for (message type, key) fail with ``kind``: the next ``times`` calls,
+        or every call until ``heal`` (times=-1). Kinds: drop, 429, 503, soap_fault, garbage,
+        site_busy, invalid."""
+        with self._lock:
+            self.broken[(str(message_type), str(key))] = kind
+            self._broken_left[(str(message_type), str(key))] = times
+
+    def heal(self) -> None:
+        with self._lock:
+            self.broken.clear()
+            self._broken_left.clear()
+
+    def set_faults(self, **changes: object) -> None:
+        with self._lock:
+            for name, value in changes.items():
+                if not hasattr(self.faults, name):
+                    raise AttributeError(f"no fault setting {name!r}")
+                setattr(self.faults, name, value)
+
+    # --- queries -------------------------------------------------------------------------
+    def find_party_ids(
+        self, date_from: date | None, date_to: date | None, since: datetime | None
+    ) -> list[str]:
+        key = (date_from, date_to, since)
+        with self._lock:
+            if key not in self._query_cache:
+                out = []
+                for pid, party in self.county.parties.items():
+                    if since is not None and party.modified < since:
+                        continue
+                    if date_from or date_to:
+                        days = self.county.party_hearing_days(party)
+                        lo, hi = date_from or date.min, date_to or date.max
+                        if not any(lo <= d <= hi for d in days):
+                            continue
+                    out.append(pid)
+                self._query_cache[key] = sorted(out, key=int)
+            return self._query_cache[key]
+
+    def party_hearings(self, party_id: str, start: date, end: date) -> list[Hearing]:
+        c = self.county
+        out = []
+        for case_id, _, _ in c.parties[party_id].cases:
+            for hid in c.cases[case_id].hearing_ids:
+                h = c.hearings[hid]
+                if start <= c.hearing_start(h).date() <= end:
+                    out.append(h)
+        return out
+
+    # --- request handling ----------------------------------------------------------------
+    def draw_fault(self) -> str | None:
+        f = self.faults
+        with self._lock:
+            roll = self._fault_rng.random()
+        for kind, rate in (
+            ("drop", f.rate_drop),
+            ("429", f.rate_429),
+            ("5xx", f.rate_5xx),
+            ("soap_fault", f.rate_soap_fault),
+            ("garbage", f.rate_garbage),
+            ("site_busy", f.rate_site_busy),
+        ):
+            if roll < rate:
+                return kind
+            roll -= rate
+        return None
+
+    def handle_message(self, message_xml: str) -> tuple[str, str, str, str]:
+        """-> (message type, key, reference, result xml). Raises nothing for bad input."""
+        try:
+            msg = DET.fromstring(message_xml, forbid_dtd=True)
+        except Exception:  # noqa: BLE001 - any bad request is INVALID_MESSAGE
+            return "?", "?", "", error_result("INVALID_MESSAGE", "message is not XML", "")
+        mt = msg.get(E.ATTR_MESSAGE_TYPE, "")
+        ref = msg.get(E.ATTR_REFERENCE, "")
+
+        def field_(name: str) -> str:
+            node = msg.find(name)
+            return (node.text or "").strip() if node is not None else ""
+
+        with self._lock:
+            self.log.message_types_seen.add(mt)
+        try:
+            if mt == E.MessageType.FIND_PARTIES:
+                return mt, f"page:{field_(E.REQ_PAGE_NUMBER)}", ref, self._find_parties(field_, ref)
+            if mt == E.MessageType.GET_SCHEDULED_HEARINGS:
+                pid = field_(E.REQ_PARTY_ID)
+                return mt, pid, ref, self._hearings(pid, field_, ref)
+            if mt == E.MessageType.FIND_CASE:
+                key = field_(E.REQ_CASE_ID) or f"n:{field_(E.REQ_CASE_NUMBER)}"
+                return mt, key, ref, self._find_case(field_, ref)
+        except ValueError as exc:
+            return mt, "?", ref, error_result("INVALID_MESSAGE", str(exc), ref)
+        return mt, "?", ref, error_result("INVALID_MESSAGE", f"unsupported MessageType {mt!r}", ref)
+
+    def _find_parties(self, f, ref: str) -> str:
+        size, number = int(f(E.REQ_PAGE_SIZE) or 200), int(f(E.REQ_PAGE_NUMBER) or 1)
+        if not 1 <= size <= 500 or number < 1:
+            raise ValueError("PageSize must be 1..500 and PageNumber >= 1")
+        dfrom = (
+            date.fromisoformat(f(E.REQ_HEARING_DATE_FROM)) if f(E.REQ_HEARING_DATE_FROM) else None
+        )
+        dto = date.fromisoformat(f(E.REQ_HEARING_DATE_TO)) if f(E.REQ_HEARING_DATE_TO) else None
+        since = datetime.fromisoformat(f(E.REQ_MODIFIED_SINCE)) if f(E.REQ_MODIFIED_SINCE) else None
+        ids = self.find_party_ids(dfrom, dto, since)
+        with self._lock:
+            chunk = "".join(
+                self.render.party(self.county.parties[p])
+                for p in ids[(number - 1) * size : number * size]
+            )
+        return (
+            f"<{E.RESULT_ROOT[E.MessageType.FIND_PARTIES]}>{_el(E.REFERENCE, ref)}"
+            f"{_el(E.TOTAL_RESULTS, len(ids))}{_el(E.PAGE_NUMBER, number)}"
+            f"{_el(E.PAGE_SIZE, size)}<{E.PARTIES}>{chunk}</{E.PARTIES}>"
+            f"</{E.RESULT_ROOT[E.MessageType.FIND_PARTIES]}>"
+        )
+
+    def _hearings(self, pid: str, f, ref: str) -> str:
+        if pid not in self.county.parties:
+            return error_result("PARTY_NOT_FOUND", f"no party {pid}", ref)
+        start = date.fromisoformat(f(E.REQ_START_DATE)) if f(E.REQ_START_DATE) else date.min
+        end = date.fromisoformat(f(E.REQ_END_DATE)) if f(E.REQ_END_DATE) else date.max
+        with self._lock:
+            hearings = self.party_hearings(pid, start, end)
+            body = self.render.sessions(hearings)
+        root = E.RESULT_ROOT[E.MessageType.GET_SCHEDULED_HEARINGS]
+        return (
+            f"<{root}>{_el(E.REFERENCE, ref)}{_el(E.PARTY_ID, pid)}"
+            f"{_el(E.TOTAL_RESULTS, len(hearings))}<{E.SESSIONS}>{body}</{E.SESSIONS}></{root}>"
+        )
+
+    def _find_case(self, f, ref: str) -> str:
+        case_id, number = f(E.REQ_CASE_ID), f(E.REQ_CASE_NUMBER)
+        with self._lock:
+            case = (
+                self.county.cases.get(case_id)
+                if case_id
+                else next((c for c in self.county.cases.values() if c.number == number), None)
+            )
+            if case is None:
+                return error_result("CASE_NOT_FOUND", f"no case {case_id or number}", ref)
+            body = self.render.case(case)
+        root = E.RESULT_ROOT[E.MessageType.FIND_CASE]
+        return f"<{root}>{_el(E.REFERENCE, ref)}{body}</{root}>"
+
+    def authorized(self, header: str | None) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return header is not None and hmac.compare_digest(header, expected)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: OdysseySimulator
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        log.debug("odyssey-sim: " + format, *args)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", E.CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self._send(405, b"POST only")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        sim = self.sim
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self.path.split("?")[0] != E.SERVICE_PATH:
+            self._send(404, b"not found")
+            return
+        if not sim.authorized(self.headers.get("Authorization")):
+            with sim._lock:
+                sim.log.unauthorized += 1
+            self._send(401, b"Unauthorized", {"WWW-Authenticate": 'Basic realm="Odyssey"'})
+            return
+        try:
+            env = DET.fromstring(raw, forbid_dtd=True)
+            message = next(n for n in env.iter() if n.tag.endswith("}" + E.OPERATION_MESSAGE))
+            site = next(n for n in env.iter() if n.tag.endswith("}" + E.OPERATION_SITE_KEY))
+        except Exception:  # noqa: BLE001 - a bad envelope is a client error
+            self._send(400, fault_envelope("soap:Client", "bad SOAP envelope"))
+            return
+        if not hmac.compare_digest((site.text or "").strip(), sim.site_key):
+            with sim._lock:
+                sim.log.unauthorized += 1
+            self._send(401, b"Unauthorized: site key")
+            return
+        mt, key, ref, result = sim.handle_message(message.text or "")
+        with sim._lock:
+            sim.log.by_type[mt] += 1
+            sim.log.by_key[(mt, key)] += 1
+            scripted = sim.broken.get((mt, key))
+            if scripted is not None:
+                left = sim._broken_left.get((mt, key), -1)
+                if left > 0:
+                    sim._broken_left[(mt, key)] = left - 1
+                    if left == 1:
+                        del sim.broken[(mt, key)]
+        f = sim.faults
+        if f.latency_ms:
+            threading.Event().wait(f.latency_ms / 1000)
+        kind = scripted or sim.draw_fault()
+        if kind:
+            with sim._lock:
+                sim.log.faults[kind] += 1
+        if kind == "drop":
+            self._drop()
+        elif kind == "429":
+            self._send(429, b"Too Many Requests", {"Retry-After": f"{f.retry_after_seconds:g}"})
+        elif kind in ("5xx", "503"):
+            self._send(503, b"Service Unavailable (maintenance)")
+        elif kind == "soap_fault":
+            self._send(500, fault_envelope("soap:Server", "Server was unable to process request."))
+        elif kind == "garbage":
+            with sim._lock:
+                body = sim._fault_rng.choice(GARBAGE)
+            self._send(200, body)
+        elif kind == "site_busy":
+            self._send(200, envelope(error_result("SITE_BUSY", "site busy, retry later", ref)))
+        elif kind == "invalid":
+            self._send(200, envelope(error_result("INVALID_MESSAGE", "rejected by site", ref)))
+        elif f.hostile == "billion_laughs":
+            self._send(200, envelope(BILLION_LAUGHS))
+        elif f.hostile == "xxe":
+            self._send(200, envelope(XXE))
+        elif f.hostile == "envelope_dtd":
+            self._send(
+                200,
+                b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM '
+                b'"http://127.0.0.1:1/evil">]>' + envelope(result).split(b"?>", 1)[1],
+            )
+        else:
+            self._send(200, envelope(result))
+
+
+def run_simulator(
+    port: int = 8765,
+    parties: int = 5000,
+    seed: int = 7,
+    *,
+    anchor: date | None = None,
+    password: str = "api_password",  # noqa: S107
+    **faults: object,
+) -> None:
+    """Serve a simulated county in the foreground until interrupted (CLI entry)."""
+    sim = OdysseySimulator(
+        parties=parties,
+        seed=seed,
+        faults=Faults(**faults),
+        anchor=anchor,
+        port=port,
+        password=password,
+    )
+    base = sim.start()
+    print(
+        f"Odyssey simulator at {base}{E.SERVICE_PATH}: {len(sim.county.parties)} parties, "
+        f"{len(sim.county.cases)} cases, {len(sim.county.hearings)} hearings; "
+        f"user {sim.username!r}, site key {sim.site_key!r}",
+        flush=True,
+    )
+    try:
+        assert sim._thread is not None
+        sim._thread.join()
+    except KeyboardInterrupt:
+        sim.stop()

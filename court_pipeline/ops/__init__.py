@@ -1,0 +1,1 @@
+"""Operations: incident rows for failed runs."""

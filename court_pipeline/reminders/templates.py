@@ -1,0 +1,244 @@
+"""Message templates: sandboxed Jinja2, one file per template name and language.
+
+County staff edit templates, so they run in Jinja2's SandboxedEnvironment (no attribute
+access to Python internals) with StrictUndefined (a misspelt field is an error at load time,
+not an empty gap in a message sent to thousands). Files live at ``<lang>/<name>.j2`` in the
+agency's ``templates_dir`` first, then in the bundled templates; a language without the
+file falls back to the default language. Dates are written the local way with Babel (CLDR
+data), e.g. "Thursday, December 3 at 9:00 AM" / "jueves 3 de diciembre a las 9:00 a. m.".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from babel.dates import format_date, format_time
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import TemplateError as JinjaTemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from court_pipeline.reminders.flows import (
+    BUNDLED_TEMPLATES_DIR,
+    Flow,
+    LanguageFormat,
+    RemindersConfig,
+)
+from court_pipeline.reminders.sms import smart_encode, sms_length
+
+KINDS = ("reminder", "changed", "cancelled")
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])(?=\s|$)")
+_DOUBLE_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")  # 'a. m.' + '.' -> 'a. m.'; '...' stays
+# CLDR puts narrow/no-break spaces in times ('9:00\u202fAM'): they are not GSM-7 and would
+# silently triple the SMS cost, so every space becomes a plain one.
+_ODD_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " ", "\u2009": " "})
+
+TEMPLATE_FIELDS = (
+    "agency_name", "name", "hearing_type", "date", "time", "when", "location", "courtroom",
+    "judge", "case_number", "payment_status", "amount_due", "kind", "offset", "days_before",
+    "old_date", "old_time", "old_when", "channel", "language",
+)
+
+
+class TemplateError(ValueError):
+    """A template is missing, does not compile, or uses a field that does not exist."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered message."""
+
+    body: str
+    subject: str | None
+    language: str
+    template: str  # the file used, e.g. 'es/reminder.j2'
+    encoding: str | None  # 'GSM-7' / 'UCS-2' for SMS, None for email
+    segments: int | None
+
+
+def _one_line(text: str) -> str:
+    """Templates are written over several lines for reading; messages are one line."""
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", text))
+    return _DOUBLE_PERIOD.sub(".", text).strip()
+
+
+def local_phrases(local: datetime, fmt: LanguageFormat) -> dict[str, str]:
+    """Date, time and the joined 'when' phrase for a naive local wall-clock time."""
+    return dict(_local_phrases(local, fmt))
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_phrases(local: datetime, fmt: LanguageFormat) -> tuple[tuple[str, str], ...]:
+    """Cached: a docket shares a few start times, and CLDR formatting is the slow part."""
+    date_text = format_date(local, fmt.date_format, locale=fmt.locale).translate(_ODD_SPACES)
+    time_text = format_time(local, fmt.time_format, locale=fmt.locale).translate(_ODD_SPACES)
+    pattern = fmt.when
+    if fmt.when_one_oclock and local.hour % 12 == 1:
+        pattern = fmt.when_one_oclock
+    when = pattern.format(date=date_text, time=time_text)
+    return (("date", date_text), ("time", time_text), ("when", when))
+
+
+def display_name(first_name: str | None, business_name: str | None = None) -> str | None:
+    """'MARIA' -> 'Maria' (shouting names read as spam); mixed case is kept as written."""
+    name = (first_name or "").strip() or (business_name or "").strip()
+    if not name:
+        return None
+    return name.title() if name.isupper() or name.islower() else name
+
+
+def money(value: object) -> str | None:
+    """Amounts as '350.00' (None stays None, so templates can test for it)."""
+    if value is None:
+        return None
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except ArithmeticError:
+        return None
+
+
+SAMPLE_CONTEXT: dict[str, Any] = {
+    "agency_name": "Harris County Justice Courts",
+    "name": "Maria",
+    "hearing_type": "Arraignment",
+    "location": "Harris County Criminal Justice Center, 1201 Franklin St",
+    "courtroom": "Courtroom 5B",
+    "judge": "Hon. B. Chen",
+    "case_number": "CR-26-000123",
+    "payment_status": "Unpaid",
+    "amount_due": "350.00",
+    "kind": "reminder",
+    "offset": "7d",
+    "days_before": 7,
+    "channel": "sms",
+}
+SAMPLE_START = datetime(2026, 12, 3, 9, 0)
+SAMPLE_OLD_START = datetime(2026, 11, 24, 13, 30)
+
+
+class TemplateSet:
+    """The templates one agency's flows can use, with language fallback."""
+
+    def __init__(self, config: RemindersConfig) -> None:
+        self.config = config
+        loaders = []
+        if config.templates_path is not None:
+            if not config.templates_path.is_dir():
+                raise TemplateError(f"templates_dir {config.templates_path} is not a folder")
+            loaders.append(FileSystemLoader(str(config.templates_path)))
+        loaders.append(FileSystemLoader(str(BUNDLED_TEMPLATES_DIR)))
+        self.env = SandboxedEnvironment(
+            loader=ChoiceLoader(loaders),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain-text SMS/email bodies, never HTML
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._cache: dict[str, Any] = {}
+
+    def _get(self, name: str) -> Any | None:
+        if name not in self._cache:
+            try:
+                self._cache[name] = self.env.get_template(name)
+            except TemplateNotFound:
+                self._cache[name] = None
+            except JinjaTemplateError as exc:
+                line = getattr(exc, "lineno", None)
+                where = f" line {line}" if line else ""
+                raise TemplateError(f"template {name}{where}: {exc}") from None
+        return self._cache[name]
+
+    def template_name(self, flow: Flow, kind: str) -> str:
+        return {
+            "reminder": flow.template,
+            "changed": flow.changed_template,
+            "cancelled": flow.cancelled_template,
+        }[kind]
+
+    def pick(self, flow: Flow, kind: str, language: str | None, channel: str) -> tuple[str, str]:
+        """(language used, template file) for a party's language, falling back to default."""
+        name = self.template_name(flow, kind)
+        default = self.config.default_language
+        wanted = (language or default).lower()
+        candidates = [wanted] if wanted in flow.languages else []
+        candidates.append(default)
+        for lang in candidates:
+            if lang not in self.config.language_formats:
+                continue
+            files = ([f"{lang}/{name}.email.j2"] if channel == "email" else []) + [
+                f"{lang}/{name}.j2"
+            ]
+            for file in files:
+                if self._get(file) is not None:
+                    return lang, file
+        raise TemplateError(
+            f"flow {flow.name!r}: no template {default}/{name}.j2 in "
+            f"{self.config.templates_path or BUNDLED_TEMPLATES_DIR}"
+        )
+
+    def render(
+        self,
+        flow: Flow,
+        kind: str,
+        language: str | None,
+        channel: str,
+        context: dict[str, Any],
+        start_local: datetime,
+        old_start_local: datetime | None = None,
+    ) -> Rendered:
+        """Render a message; SMS bodies get one line, smart encoding and a segment count."""
+        lang, file = self.pick(flow, kind, language, channel)
+        fmt = self.config.language_formats[lang]
+        values = {field: None for field in TEMPLATE_FIELDS}
+        values.update(context)
+        values.update(local_phrases(start_local, fmt))
+        if old_start_local is not None:
+            old = local_phrases(old_start_local, fmt)
+            values.update(old_date=old["date"], old_time=old["time"], old_when=old["when"])
+        values.update(kind=kind, channel=channel, language=lang)
+        try:
+            body = _one_line(self._get(file).render(values))
+            subject_template = self._get(file.replace(".email.j2", ".j2")[:-3] + ".subject.j2")
+            subject = (
+                _one_line(subject_template.render(values))
+                if subject_template is not None and channel == "email"
+                else None
+            )
+        except JinjaTemplateError as exc:
+            raise TemplateError(f"template {file}: {exc}") from None
+        if channel == "sms":
+            if flow.sms_smart_encoding:
+                body = smart_encode(body)
+            length = sms_length(body)
+            return Rendered(body, None, lang, file, length.encoding, length.segments)
+        return Rendered(body, subject, lang, file, None, None)
+
+    def validate(self) -> list[str]:
+        """Render every template with sample data; raise on errors, return length warnings."""
+        warnings: list[str] = []
+        for flow in self.config.flows:
+            kinds = ["reminder"]
+            kinds += ["changed"] if flow.notify_changes else []
+            kinds += ["cancelled"] if flow.notify_cancelled or flow.notify_removed else []
+            for kind in kinds:
+                for lang in dict.fromkeys([*flow.languages, self.config.default_language]):
+                    used, file = self.pick(flow, kind, lang, "sms")
+                    if used != lang:
+                        continue  # falls back: checked under the default language
+                    for channel in flow.channels:
+                        rendered = self.render(
+                            flow, kind, lang, channel, dict(SAMPLE_CONTEXT),
+                            SAMPLE_START, SAMPLE_OLD_START if kind == "changed" else None,
+                        )
+                        if channel == "sms" and (rendered.segments or 0) > flow.max_sms_segments:
+                            warnings.append(
+                                f"flow {flow.name!r} {file}: sample SMS takes "
+                                f"{rendered.segments} segments ({rendered.encoding}), "
+                                f"max_sms_segments is {flow.max_sms_segments}"
+                            )
+        return warnings

@@ -1,0 +1,226 @@
+"""Loading ECR files into the clean tables: every template feature, rejects, reruns, DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from court_pipeline.ecr.load import load_file
+from court_pipeline.ecr.reader import EcrFileError
+from court_pipeline_tests.ecr.conftest import HEADER, row
+
+TZ = "America/Chicago"
+
+
+def load(warehouse, path, template, agency="a1", name=None):
+    with warehouse() as con:
+        return load_file(con, path, template, agency_id=agency, timezone=TZ, file_name=name)
+
+
+def q(warehouse, sql, params=None):
+    with warehouse() as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_rows_in_equals_loaded_plus_rejected_with_readable_reasons(
+        warehouse, make_template, write_rows):
+    rows = [
+        row(pid="P1"),
+        row(pid="P2", date="13/45/2026"),
+        row(pid="P3", time="25:99"),
+        row(pid="P4", case=""),
+        row(pid="", name=""),
+        row(pid="P6", dob="not a date"),
+        ["P7", "SHORT, ROW"],
+        row(pid="P8", date=""),
+        row(pid="P9", date="2026-12-02", time="0930"),
+    ]
+    path = write_rows(rows)
+    result = load(warehouse, path, make_template())
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (9, 2, 7)
+    reasons = dict(q(warehouse, "SELECT line_number, reason FROM ecr_rejects ORDER BY 1"))
+    assert reasons[3] == ("line 3: Event Date '13/45/2026' matches none of the formats "
+                          "MM/DD/YYYY, YYYY-MM-DD")
+    assert reasons[4] == ("line 4: Event Time '25:99' matches none of the formats "
+                          "h:mm AM, HH:mm, HHmm")
+    assert reasons[5] == "line 5: Case Number is blank"
+    assert reasons[6] == "line 6: no Party ID and no Name"
+    assert reasons[7] == "line 7: DOB matches none of the formats MM/DD/YYYY, YYYY-MM-DD"
+    assert reasons[8].startswith("line 8: fewer fields than the header (expected 14 fields")
+    assert reasons[9] == "line 9: Event Date is blank"
+    raw = dict(q(warehouse, "SELECT line_number, raw_row FROM ecr_rejects"))
+    assert raw[8] == "P7|SHORT, ROW"
+    loads = q(warehouse, "SELECT rows_in, rows_loaded, rows_rejected, status FROM file_loads")
+    assert loads == [(9, 2, 7, "loaded")]
+    assert q(warehouse, "SELECT party_id FROM parties ORDER BY 1") == [("P1",), ("P9",)]
+    starts = q(warehouse, "SELECT start_local FROM hearings ORDER BY 1")
+    assert [s[0] for s in starts] == [datetime(2026, 12, 1, 9, 0), datetime(2026, 12, 2, 9, 30)]
+
+
+def test_rerun_is_idempotent(warehouse, make_template, write_rows):
+    path = write_rows([row(pid="P1"), row(pid="P2", case="CR-2", phone="713-555-0100 / bad"),
+                       row(pid="P3", date="99/99/2026")])
+    template = make_template()
+    first = load(warehouse, path, template)
+    counts = {t: q(warehouse, f"SELECT count(*) FROM {t}")[0][0] for t in
+              ("parties", "contacts", "cases", "case_parties", "hearings", "hearing_parties",
+               "ecr_rejects", "file_loads", "hearing_changes")}
+    second = load(warehouse, path, template)
+    again = {t: q(warehouse, f"SELECT count(*) FROM {t}")[0][0] for t in counts}
+    assert again == counts
+    assert counts["contacts"] == 5  # P1 phone+email, P2 phone, rejected 'bad', P2 email
+    assert first.merged["hearings"].inserted == 2
+    assert second.merged["hearings"].inserted == 0
+    assert second.merged["hearings"].updated == 0
+
+
+def test_names_values_languages_and_contacts(warehouse, make_template, write_rows):
+    rows = [
+        row(pid="P1", name="DE LA CRUZ JR, JOSÉ LUIS", lang="Spanish", status="SETT",
+            phone="Cell: 713-555-0142 / 281.555.0100", email="Jose@Example.COM"),
+        row(pid="P2", name="Nguyễn, Thảo", lang="Vietnamese", status="Canceled", phone="12345",
+            email="nope", case="CR-2"),
+        row(pid="P3", name="ACME BAIL BONDS", lang="vi", status="Mystery", phone="",
+            email="", case="CR-3"),
+    ]
+    template = make_template(value_maps={"event_status": {"SETT": "Scheduled"}})
+    load(warehouse, write_rows(rows), template)
+    parties = q(warehouse, "SELECT party_id, first_name, middle_name, last_name, suffix, "
+                           "preferred_language FROM parties ORDER BY 1")
+    assert parties == [
+        ("P1", "JOSÉ", "LUIS", "DE LA CRUZ", "JR", "es"),
+        ("P2", "Thảo", None, "Nguyễn", None, "vi"),
+        ("P3", None, None, "ACME BAIL BONDS", None, "vi"),
+    ]
+    statuses = q(warehouse, "SELECT case_number, status FROM hearings ORDER BY 1")
+    assert statuses == [("CR-1", "Scheduled"), ("CR-2", "Cancelled"), ("CR-3", "Mystery")]
+    contacts = q(warehouse, "SELECT party_id, kind, value, phone_type, status, reject_reason "
+                            "FROM contacts ORDER BY party_id, kind, value NULLS LAST")
+    assert contacts == [
+        ("P1", "email", "jose@example.com", None, "valid", None),
+        ("P1", "phone", "+12815550100", "unknown", "valid", None),
+        ("P1", "phone", "+17135550142", "mobile", "valid", None),
+        ("P2", "email", None, None, "rejected", "not an email address (no @)"),
+        ("P2", "phone", None, None, "rejected", "too few digits (5; a US number has 10)"),
+    ]
+
+
+def test_dst_days_get_the_right_offsets(warehouse, make_template, write_rows):
+    rows = [
+        row(pid="P1", date="03/07/2026", time="9:00 AM", case="C1"),   # CST, -06:00
+        row(pid="P2", date="03/08/2026", time="9:00 AM", case="C2"),   # CDT, -05:00
+        row(pid="P3", date="03/08/2026", time="2:30 AM", case="C3"),   # does not exist
+        row(pid="P4", date="11/01/2026", time="1:30 AM", case="C4"),   # happens twice
+        row(pid="P5", date="11/01/2026", time="9:00 AM", case="C5"),   # CST again
+    ]
+    load(warehouse, write_rows(rows), make_template())
+    got = dict(q(warehouse, "SELECT case_number, start_at FROM hearings"))
+    utc = {k: v.astimezone(UTC).replace(tzinfo=None) for k, v in got.items()}
+    assert utc["C1"] == datetime(2026, 3, 7, 15, 0)
+    assert utc["C2"] == datetime(2026, 3, 8, 14, 0)
+    assert utc["C3"] == datetime(2026, 3, 8, 8, 30)    # 02:30 read as CST = 03:30 CDT
+    assert utc["C4"] == datetime(2026, 11, 1, 7, 30)   # the second 01:30 (CST)
+    assert utc["C5"] == datetime(2026, 11, 1, 15, 0)
+    zones = q(warehouse, "SELECT DISTINCT court_timezone FROM hearings")
+    assert zones == [(TZ,)]
+
+
+def test_exclude_rule_rows_count_as_rejected_kind_excluded(warehouse, make_template, write_rows):
+    rows = [row(pid="P1"), row(pid="P2", status="Held", case="C2"),
+            row(pid="P3", status="heard", case="C3")]
+    result = load(warehouse, write_rows(rows),
+                  make_template(exclude=[{"field": "event_status", "in": ["Held"]}]))
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected,
+            result.rows_excluded) == (3, 1, 2, 2)
+    kinds = q(warehouse, "SELECT line_number, kind, reason FROM ecr_rejects ORDER BY 1")
+    assert kinds == [
+        (3, "excluded", "line 3: excluded by template rule: event_status is one of Held"),
+        (4, "excluded", "line 4: excluded by template rule: event_status is one of Held"),
+    ]
+
+
+def test_snapshot_marks_missing_hearings_removed_delta_does_not(
+        warehouse, make_template, write_rows, tmp_path):
+    snap = make_template(mode="snapshot")
+    day1 = write_rows([row(pid="P1", case="C1", date="12/01/2026"),
+                       row(pid="P2", case="C2", date="12/02/2026"),
+                       row(pid="P3", case="C3", date="12/20/2026")], name="day1.txt")
+    load(warehouse, day1, snap, name="day1.txt")
+    day2 = write_rows([row(pid="P1", case="C1", date="12/01/2026"),
+                       row(pid="P3", case="C3", date="12/20/2026", status="Continued")],
+                      name="day2.txt")
+    result = load(warehouse, day2, snap, name="day2.txt")
+    assert result.hearings_removed == 1
+    hearings = q(warehouse, "SELECT case_number, status, removed_reason IS NOT NULL "
+                            "FROM hearings ORDER BY 1")
+    assert hearings == [("C1", "Scheduled", False), ("C2", "Removed", True),
+                        ("C3", "Continued", False)]
+    reason = q(warehouse, "SELECT removed_reason FROM hearings WHERE case_number = 'C2'")[0][0]
+    assert reason == "not in snapshot file day2.txt (window 2026-12-01 to 2026-12-20)"
+    changes = q(warehouse, "SELECT change_kind, new_status FROM hearing_changes "
+                           "WHERE change_kind <> 'new' ORDER BY 1")
+    assert changes == [("removed", "Removed"), ("status", "Continued")]
+    # a delta file without C1 changes nothing
+    delta = make_template(mode="delta")
+    day3 = write_rows([row(pid="P3", case="C3", date="12/20/2026", status="Continued")],
+                      name="day3.txt")
+    assert load(warehouse, day3, delta, name="day3.txt").hearings_removed == 0
+    assert q(warehouse, "SELECT status FROM hearings WHERE case_number = 'C1'") == [("Scheduled",)]
+
+
+def test_derived_keys_without_source_ids(warehouse, make_template, write_rows):
+    columns = {k: v for k, v in make_template().columns.items() if k != "party_id"}
+    template = make_template(columns=columns)
+    rows = [row(pid="", name="SMITH, ANN"), row(pid="", name="SMITH, ANN", role="Witness"),
+            row(pid="", name="SMITH, ANN", dob="02/02/1990", case="CR-9")]
+    load(warehouse, write_rows(rows), template)
+    parties = q(warehouse, "SELECT party_id, date_of_birth FROM parties ORDER BY 2")
+    assert len(parties) == 2  # same name + dob = same person; other dob = other person
+    assert all(p[0].startswith("d:") and len(p[0]) == 26 for p in parties)
+    cases = q(warehouse, "SELECT case_id FROM cases ORDER BY 1")
+    assert cases == [("n:CR-1",), ("n:CR-9",)]
+    hearings = q(warehouse, "SELECT hearing_id FROM hearings")
+    assert len(hearings) == 2 and all(h[0].startswith("d:") for h in hearings)
+    roles = q(warehouse, "SELECT role FROM case_parties WHERE case_id = 'n:CR-1' ORDER BY 1")
+    assert roles == [("Defendant",), ("Witness",)]
+
+
+def test_positional_headerless_file_with_combined_datetime(warehouse, make_template, write_rows):
+    template = make_template(
+        has_header=False,
+        columns={"case_number": 1, "last_name": 2, "first_name": 3, "event_datetime": 4,
+                 "event_status": 5},
+        datetime_formats=["MM/DD/YYYY h:mm AM", "YYYY-MM-DD HH:mm"],
+    )
+    path = write_rows([["C1", "Peña", "Ana", "12/01/2026 9:15am", "Set"],
+                       ["C2", "Lê", "Minh", "2026-12-02 14:00", "Scheduled"],
+                       ["C3", "Lê", "Minh", "tomorrow", "Scheduled"]], header=None)
+    result = load(warehouse, path, template)
+    assert (result.rows_loaded, result.rows_rejected) == (2, 1)
+    got = q(warehouse, "SELECT case_number, start_local, status FROM hearings ORDER BY 1")
+    assert got == [("C1", datetime(2026, 12, 1, 9, 15), "Scheduled"),
+                   ("C2", datetime(2026, 12, 2, 14, 0), "Scheduled")]
+    reason = q(warehouse, "SELECT reason FROM ecr_rejects")[0][0]
+    assert reason == ("line 3: column 4 'tomorrow' matches none of the formats "
+                      "MM/DD/YYYY h:mm AM, YYYY-MM-DD HH:mm")
+
+
+def test_case_insensitive_headers_skip_rows_and_footer(warehouse, make_template, write_rows):
+    template = make_template(
+        case_insensitive=True, skip_rows=2, footer_pattern="^\\*\\*\\* END",
+        columns={"party_id": "party id", "full_name": "NAME", "event_date": "event date",
+                 "event_time": "event time", "case_number": "case number"},
+    )
+    path = write_rows([row(pid="P1"), row(pid="P2", case="C2")],
+                      prefix="Odyssey ECR export\r\nrun 2026-11-22\r\n",
+                      suffix="*** END OF REPORT: 2 rows ***\r\n\r\n")
+    result = load(warehouse, path, template)
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 2, 0)
+    strict = make_template(columns={"party_id": "party id", "case_number": "Case Number"})
+    with pytest.raises(EcrFileError, match="'party id' \\(party_id\\)"):
+        load(warehouse, write_rows([row()], name="strict.txt"), strict)
+
+
+def test_header_list_is_what_the_fixture_writes():
+    assert len(HEADER) == len(row())

@@ -1,0 +1,118 @@
+"""The Odyssey assets materialized with Dagster against a tmp data home and registry."""
+
+from __future__ import annotations
+
+import dagster as dg
+import yaml
+
+from court_pipeline.odyssey.assets import (
+    build_odyssey_assets,
+    build_odyssey_job,
+    build_odyssey_schedules,
+)
+from court_pipeline.odyssey.client import OdysseyResource
+from court_pipeline.partitions import agency_day_partitions
+from court_pipeline.registry import load_registry
+from court_pipeline.warehouse import WarehouseResource, connect_warehouse
+
+from .conftest import ANCHOR
+
+
+def _registry(tmp_path, base_url):
+    path = tmp_path / "agencies.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "partitions_start_date": "2026-01-01",
+                "agencies": [
+                    {
+                        "id": "simco",
+                        "name": "Sim County Courts",
+                        "county": "Harris",
+                        "odyssey": {
+                            "base_url": base_url,
+                            "site_key_env": "SIM_SITE",
+                            "username_env": "SIM_USER",
+                            "password_env": "SIM_PASS",
+                            "sync": "hourly",
+                            "hearing_window_days": 180,
+                            "concurrency": 8,
+                            "max_attempts": 3,
+                            "max_retry_seconds": 5,
+                        },
+                    },
+                    {"id": "ecronly", "name": "ECR only", "county": "Travis"},
+                ],
+            }
+        )
+    )
+    return load_registry(path)
+
+
+def test_materialize_odyssey_assets(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SIM_USER", "api_user")
+    monkeypatch.setenv("SIM_PASS", "api_password")
+    monkeypatch.setenv("SIM_SITE", "SIMCOUNTY")
+    registry = _registry(tmp_path, sim.base_url)
+    parts = agency_day_partitions(registry)
+    assets = build_odyssey_assets(registry, parts)
+    resources = {
+        "warehouse": WarehouseResource(),
+        "odyssey": OdysseyResource(wait_initial=0.01, wait_max=0.05),
+    }
+    case_id = next(iter(sim.county.cases))
+    sim.break_call("FindCase", case_id, "503")
+
+    key = f"simco|{ANCHOR.isoformat()}"
+    result = dg.materialize(assets, partition_key=key, resources=resources)
+    assert result.success
+    raw_md = result.asset_materializations_for_node("odyssey_raw_responses")[0].metadata
+    rec_md = result.asset_materializations_for_node("odyssey_records")[0].metadata
+    lost_case_met = sim.log.by_key[("FindCase", case_id)] > 0
+    assert raw_md["partial"].value is lost_case_met
+    assert raw_md["calls"].value == sum(sim.log.by_type.values())
+    assert rec_md["rows_hearings"].value > 0 and rec_md["cursor_advanced"].value is True
+    assert "api_password" not in str(raw_md) + str(rec_md)
+    preview = rec_md["preview_parties"].value
+    assert "DE LA CRUZ" not in preview  # names masked in metadata
+
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        n = con.execute(
+            "SELECT count(*) FROM hearings WHERE agency_id = 'simco' AND source = 'odyssey_api'"
+        ).fetchall()[0][0]
+        assert n == rec_md["rows_hearings"].value
+        runs = con.execute("SELECT mode, status, partition_key FROM odyssey_sync_runs").fetchall()
+        assert runs == [("full", "merged", key)]
+    assert list((tmp_path / "home" / "archive" / "odyssey" / "simco").glob("*.jsonl.gz"))
+
+    # second run: hourly agency with a cursor -> incremental, lost case fetched first
+    sim.heal()
+    result2 = dg.materialize(assets, partition_key=key, resources=resources)
+    raw2 = result2.asset_materializations_for_node("odyssey_raw_responses")[0].metadata
+    assert raw2["mode"].value == "incremental" and raw2["partial"].value is False
+    assert raw2["retried_from_previous_runs"].value == (1 if lost_case_met else 0)
+
+    skipped = dg.materialize(
+        assets, partition_key=f"ecronly|{ANCHOR.isoformat()}", resources=resources
+    )
+    md = skipped.asset_materializations_for_node("odyssey_raw_responses")[0].metadata
+    assert md["skipped"].value is True and "no odyssey section" in md["note"].value
+
+
+def test_schedules_from_registry(tmp_path):
+    registry = _registry(tmp_path, "https://odyssey.example.org")
+    job = build_odyssey_job(agency_day_partitions(registry))
+    schedules = build_odyssey_schedules(registry, job)
+    assert sorted(s.name for s in schedules) == ["odyssey_hourly_simco", "odyssey_nightly_simco"]
+    hourly = next(s for s in schedules if s.name == "odyssey_hourly_simco")
+    assert hourly.cron_schedule == "15 * * * *"
+    assert hourly.execution_timezone == "America/Chicago"
+    import datetime as dt
+
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 11, 23, 4, 15, tzinfo=dt.UTC)
+    )
+    request = hourly(ctx)
+    assert request.partition_key == "simco|2026-11-22"  # 22:15 Chicago time
+    assert request.run_config["ops"]["odyssey_raw_responses"]["config"]["mode"] == "incremental"

@@ -1,0 +1,132 @@
+"""The real client vs the simulator: every fault kind, retry bounds, 401, INVALID_MESSAGE."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from court_pipeline.odyssey import elements as E
+from court_pipeline.odyssey import messages as M
+from court_pipeline.odyssey.client import Credentials, OdysseyClient
+from court_pipeline.odyssey.errors import (
+    OdysseyApplicationError,
+    OdysseyAuthError,
+    OdysseyConfigError,
+    OdysseyError,
+)
+from court_pipeline.registry import OdysseySource
+
+from .conftest import make_client
+
+FC = E.MessageType.FIND_CASE
+
+
+def _call(sim, request, **kw):
+    async def go():
+        async with make_client(sim.base_url, **kw) as client:
+            try:
+                return await client.call(request), client.stats
+            except OdysseyError as exc:
+                return exc, client.stats
+
+    return asyncio.run(go())
+
+
+def _a_case(sim) -> str:
+    return next(iter(sim.county.cases))
+
+
+@pytest.mark.parametrize("kind", ["drop", "429", "503", "soap_fault", "garbage", "site_busy"])
+def test_transient_faults_are_retried_then_succeed(sim, kind):
+    sim.set_faults(retry_after_seconds=0.05)
+    case_id = _a_case(sim)
+    sim.break_call(FC, case_id, kind, times=2)
+    root, stats = _call(sim, M.find_case(case_id=case_id))
+    assert not isinstance(root, Exception), root
+    assert root.find("Case/CaseID").text == case_id
+    assert stats.calls == 3 and stats.retries == 2
+    assert sim.log.by_key[(FC.value, case_id)] == 3
+    if kind == "429":
+        assert stats.retry_after_waits == [0.05, 0.05]  # Retry-After honoured
+
+
+@pytest.mark.parametrize("kind", ["503", "drop", "soap_fault"])
+def test_retries_are_bounded_by_attempts(sim, kind):
+    case_id = _a_case(sim)
+    sim.break_call(FC, case_id, kind)
+    exc, stats = _call(sim, M.find_case(case_id=case_id), max_attempts=3)
+    assert isinstance(exc, OdysseyError) and exc.retryable
+    assert stats.calls == 3 and sim.log.by_key[(FC.value, case_id)] == 3
+
+
+def test_retries_are_bounded_by_total_time(sim):
+    case_id = _a_case(sim)
+    sim.break_call(FC, case_id, "429")
+    sim.set_faults(retry_after_seconds=0.3)
+    exc, stats = _call(sim, M.find_case(case_id=case_id), max_attempts=50, max_retry_seconds=0.5)
+    assert isinstance(exc, OdysseyError) and exc.code == "HTTP_429"
+    assert 2 <= stats.calls <= 4  # stopped by time, far below 50 attempts
+
+
+def test_invalid_message_is_never_retried(sim):
+    case_id = _a_case(sim)
+    sim.break_call(FC, case_id, "invalid")
+    exc, stats = _call(sim, M.find_case(case_id=case_id))
+    assert isinstance(exc, OdysseyApplicationError) and exc.code == "INVALID_MESSAGE"
+    assert stats.calls == 1
+
+
+def test_not_found_is_an_answer_not_retried(sim):
+    exc, stats = _call(sim, M.find_case(case_id="999"))
+    assert isinstance(exc, OdysseyApplicationError) and exc.code == "CASE_NOT_FOUND"
+    assert stats.calls == 1
+
+
+@pytest.mark.parametrize(
+    "creds",
+    [
+        Credentials("api_user", "WRONG-secret-pw", "SIMCOUNTY"),
+        Credentials("api_user", "api_password", "WRONGSITE"),
+    ],
+)
+def test_401_is_not_retried_and_hides_secrets(sim, creds):
+    async def go():
+        async with make_client(sim.base_url, creds, auth_hint="check env vars U, P, S") as c:
+            with pytest.raises(OdysseyAuthError) as err:
+                await c.call(M.find_case(case_id="1"))
+            with pytest.raises(OdysseyAuthError):  # later calls fail fast, no new request
+                await c.call(M.find_case(case_id="2"))
+            return err.value, c.stats
+
+    err, stats = asyncio.run(go())
+    assert stats.calls == 1 and sim.log.unauthorized == 1
+    text = str(err) + repr(err) + repr(creds)
+    assert "HTTP 401" in text and "check env vars U, P, S" in text
+    assert "WRONG-secret-pw" not in text and "WRONGSITE" not in text
+
+
+def test_hostile_reply_is_refused_not_retried(sim):
+    sim.set_faults(hostile="billion_laughs")
+    exc, stats = _call(sim, M.find_parties(page_number=1, page_size=10))
+    assert exc.code == "HOSTILE_XML" and stats.calls == 1
+    sim.set_faults(hostile="xxe")
+    exc, _ = _call(sim, M.find_parties(page_number=1, page_size=10))
+    assert exc.code == "HOSTILE_XML"
+
+
+def test_credentials_from_env_name_missing_variables():
+    source = OdysseySource(
+        base_url="https://odyssey.example.org",
+        site_key_env="ODY_SITE",
+        username_env="ODY_USER",
+        password_env="ODY_PASS",
+    )
+    with pytest.raises(OdysseyConfigError) as err:
+        OdysseyClient.from_source(source, env={"ODY_USER": "u"})
+    assert "ODY_PASS" in str(err.value) and "ODY_SITE" in str(err.value)
+    client = OdysseyClient.from_source(
+        source, env={"ODY_USER": "u", "ODY_PASS": "p4ss", "ODY_SITE": "HARRIS"}
+    )
+    assert client.url == "https://odyssey.example.org/WebServices/APIWebService.asmx"
+    assert client.verify is True and "p4ss" not in repr(client._credentials)

@@ -1,0 +1,254 @@
+"""Whole syncs against the simulator, merged into a real DuckDB warehouse in tmp_path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from court_pipeline.odyssey import elements as E
+from court_pipeline.odyssey.errors import OdysseyAuthError
+from court_pipeline.odyssey.store import (
+    latest_fetched_run,
+    load_cursor,
+    load_retry_calls,
+    merge_sync,
+    modified_since_for,
+    record_fetch,
+)
+from court_pipeline.odyssey.sync import COLUMNS, read_archive, replay_archive, sync_agency
+from court_pipeline.warehouse import connect_warehouse
+
+from .conftest import ANCHOR, CREDS, WINDOW_DAYS, ZONE, make_client
+
+GH = E.MessageType.GET_SCHEDULED_HEARINGS
+
+
+def run_sync(sim, tmp_path, **kw):
+    creds = kw.pop("creds", CREDS)
+    return sync_agency(
+        lambda: make_client(sim.base_url, creds),
+        agency_id="sim",
+        zone=ZONE,
+        today=ANCHOR,
+        hearing_window_days=WINDOW_DAYS,
+        archive_root=tmp_path / "archive",
+        **kw,
+    )
+
+
+def sync_and_merge(sim, tmp_path, db, **kw):
+    with connect_warehouse(db) as con:
+        cursor = load_cursor(con, "sim")
+        retry_parties, retry_cases = load_retry_calls(con, "sim")
+    mode = kw.pop("mode", "full")
+    result = run_sync(
+        sim,
+        tmp_path,
+        modified_since=modified_since_for(cursor, 15, mode),
+        retry_parties=retry_parties,
+        retry_cases=retry_cases,
+        **kw,
+    )
+    with connect_warehouse(db) as con:
+        record_fetch(con, result, None)
+        run = latest_fetched_run(con, "sim")
+        replay = replay_archive(result.archive_path, ZONE)
+        outcome = merge_sync(
+            con,
+            "sim",
+            run["sync_id"],
+            replay,
+            window_from=run["window_from"],
+            window_to=run["window_to"],
+            pages_lost=run["pages_lost"],
+            cursor_to=result.started_local,
+        )
+    return result, outcome
+
+
+def test_full_sync_pages_and_frames(sim, tmp_path):
+    result = run_sync(sim, tmp_path, page_size=7)
+    expected = sim.find_party_ids(ANCHOR, ANCHOR + timedelta(days=WINDOW_DAYS), None)
+    assert len(expected) > 21  # several pages
+    frames = result.frames
+    assert sorted(frames["parties"]["party_id"]) == sorted(expected)
+    assert result.stats["pages_fetched"] == -(-len(expected) // 7)
+    assert result.failed == [] and not result.partial
+    for table, columns in COLUMNS.items():
+        assert list(frames[table].columns) == columns
+    # every hearing the simulator holds for these parties in the window is there
+    want = {
+        h.hearing_id
+        for p in expected
+        for h in sim.party_hearings(p, ANCHOR, ANCHOR + timedelta(days=WINDOW_DAYS))
+    }
+    assert set(frames["hearings"]["hearing_id"]) == want
+    assert set(frames["cases"]["case_id"]) >= {frames["hearings"]["case_id"].iloc[0]}
+    calls = result.stats["by_message_type"]
+    assert calls["GetScheduledHearingsByPartyID"] == len(expected)
+    assert calls["FindCase"] == frames["cases"]["case_id"].nunique()
+    # contacts: E.164 or rejected with a reason, never silently dropped
+    contacts = frames["contacts"]
+    valid = contacts[(contacts.status == "valid") & (contacts.kind == "phone")]
+    assert len(valid) > 50 and valid["value"].str.match(r"^\+\d{11,15}$").all()
+    emails = contacts[(contacts.status == "valid") & (contacts.kind == "email")]
+    assert len(emails) > 5 and (emails["value"] == emails["value"].str.lower()).all()
+    rejected = contacts[contacts.status == "rejected"]
+    assert rejected["reject_reason"].notna().all()
+    # the archive replays to the same records
+    replay = replay_archive(result.archive_path, ZONE)
+    for table in COLUMNS:
+        assert len(replay.frames[table]) == len(frames[table]), table
+    lines = list(read_archive(result.archive_path))
+    assert len(lines) == result.stats["calls"] and all(line["status"] == 200 for line in lines)
+    assert sim.log.message_types_seen <= E.READ_ONLY_MESSAGE_TYPES
+
+
+def test_dst_day_hearings_are_correct_instants(sim, tmp_path):
+    hearings = run_sync(sim, tmp_path).frames["hearings"]
+    fall = hearings[hearings.start_local == datetime(2026, 11, 1, 1, 30)]
+    spring = hearings[hearings.start_local == datetime(2027, 3, 14, 2, 30)]
+    assert len(fall) >= 1 and len(spring) >= 1
+    assert (fall.start_at == pd.Timestamp("2026-11-01 06:30", tz="UTC")).all()  # first 01:30
+    assert (spring.start_at == pd.Timestamp("2027-03-14 08:30", tz="UTC")).all()  # = 03:30 CDT
+    assert set(hearings.court_timezone) == {"America/Chicago"}
+    after = hearings[hearings.start_local == datetime(2026, 11, 2, 9, 0)]
+    assert (after.start_at == pd.Timestamp("2026-11-02 15:00", tz="UTC")).all()
+
+
+def test_lost_calls_are_recorded_and_recovered_next_run(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    party_ids = sim.find_party_ids(ANCHOR, ANCHOR + timedelta(days=WINDOW_DAYS), None)
+    lost_party = party_ids[3]
+    lost_case = sim.county.parties[party_ids[5]].cases[0][0]
+    sim.break_call(GH, lost_party, "503")
+    sim.break_call(E.MessageType.FIND_CASE, lost_case, "drop")
+    first, outcome1 = sync_and_merge(sim, tmp_path, db)
+    assert first.partial
+    assert {(f.kind, f.key, f.error_code) for f in first.lost} == {
+        ("party_hearings", lost_party, "HTTP_503"),
+        ("case", lost_case, "CONNECTION"),
+    }
+    assert outcome1.cursor_advanced  # all pages arrived; item losses are carried as rows
+    with connect_warehouse(db) as con:
+        assert load_retry_calls(con, "sim") == ([lost_party], [lost_case])
+        assert (
+            con.execute("SELECT count(*) FROM cases WHERE case_id = ?", [lost_case]).fetchall()[0][
+                0
+            ]
+            == 0
+        )
+        assert con.execute("SELECT partial FROM odyssey_sync_runs").fetchall() == [(True,)]
+
+    sim.heal()
+    before = dict(sim.log.by_key)
+    second, outcome2 = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert not second.partial and second.mode == "incremental"
+    assert sim.log.by_key[(GH.value, lost_party)] == before[(GH.value, lost_party)] + 1
+    assert outcome2.resolved_calls == 2
+    with connect_warehouse(db) as con:
+        assert load_retry_calls(con, "sim") == ([], [])
+        assert (
+            con.execute("SELECT count(*) FROM cases WHERE case_id = ?", [lost_case]).fetchall()[0][
+                0
+            ]
+            == 1
+        )
+        resolved = con.execute("SELECT resolved_by_sync_id FROM odyssey_failed_calls").fetchall()
+        assert {r[0] for r in resolved} == {second.sync_id}
+
+
+def test_lost_page_holds_the_cursor(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    sync_and_merge(sim, tmp_path, db)
+    with connect_warehouse(db) as con:
+        cursor1 = load_cursor(con, "sim")
+    sim.break_call(E.MessageType.FIND_PARTIES, "page:1", "soap_fault")
+    result, outcome = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert result.pages_lost == 1 and not outcome.cursor_advanced
+    with connect_warehouse(db) as con:
+        assert load_cursor(con, "sim") == cursor1
+
+
+def test_incremental_sync_sees_reschedule_cancel_and_new_phone(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    sync_and_merge(sim, tmp_path, db)
+    with connect_warehouse(db) as con:
+        held = con.execute(
+            "SELECT hearing_id, start_at FROM hearings WHERE status = 'Scheduled' "
+            "AND start_local > TIMESTAMP '2026-11-20' ORDER BY hearing_id LIMIT 2"
+        ).fetchall()
+        party_id = con.execute(
+            "SELECT party_id FROM hearing_parties WHERE hearing_id = ?", [held[0][0]]
+        ).fetchall()[0][0]
+    moved, cancelled = held[0][0], held[1][0]
+    sim.reschedule_hearing(moved, datetime(2027, 1, 12, 14, 0))
+    sim.cancel_hearing(cancelled)
+    sim.add_phone(party_id, "+1 (281) 555-0177", "Cell")
+    calls_before = sum(sim.log.by_type.values())
+    result, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert result.mode == "incremental"
+    assert sum(sim.log.by_type.values()) - calls_before < 60  # only changed parties
+    with connect_warehouse(db) as con:
+        start, status = con.execute(
+            "SELECT start_at, status FROM hearings WHERE hearing_id = ?", [moved]
+        ).fetchall()[0]
+        assert start.astimezone(UTC) == datetime(2027, 1, 12, 20, 0, tzinfo=UTC)
+        assert status == "Reset"
+        assert (
+            con.execute("SELECT status FROM hearings WHERE hearing_id = ?", [cancelled]).fetchall()[
+                0
+            ][0]
+            == "Cancelled"
+        )
+        kinds = {
+            r[0]
+            for r in con.execute(
+                "SELECT change_kind FROM hearing_changes WHERE hearing_id IN (?, ?)",
+                [moved, cancelled],
+            ).fetchall()
+        }
+        assert {"new", "rescheduled", "status"} <= kinds
+        phone = con.execute(
+            "SELECT value, status, label, source FROM contacts WHERE party_id = ? "
+            "AND raw_value = ?",
+            [party_id, "+1 (281) 555-0177"],
+        ).fetchall()
+        assert phone == [("+12815550177", "valid", "Cell", "odyssey_api")]
+
+
+def test_auth_failure_stops_the_sync(sim, tmp_path):
+    from court_pipeline.odyssey.client import Credentials
+
+    with pytest.raises(OdysseyAuthError) as err:
+        run_sync(sim, tmp_path, creds=Credentials("api_user", "nope-secret", "SIMCOUNTY"))
+    assert "401" in str(err.value) and "nope-secret" not in str(err.value)
+    assert sim.log.unauthorized == 1
+
+
+def test_random_faults_everything_arrives(sim, tmp_path):
+    sim.set_faults(
+        rate_429=0.05,
+        retry_after_seconds=0.01,
+        rate_5xx=0.05,
+        rate_soap_fault=0.05,
+        rate_drop=0.05,
+        rate_garbage=0.05,
+        rate_site_busy=0.05,
+    )
+    result = sync_agency(
+        lambda: make_client(sim.base_url, max_attempts=8),
+        agency_id="sim",
+        zone=ZONE,
+        today=ANCHOR,
+        hearing_window_days=WINDOW_DAYS,
+        archive_root=tmp_path / "a",
+    )
+    assert result.failed == [] and result.stats["retries"] > 0
+    assert set(sim.log.faults) == {"429", "5xx", "soap_fault", "drop", "garbage", "site_busy"}
+    with sim.__class__(parties=120, seed=11, anchor=ANCHOR) as clean_sim:
+        clean = run_sync(clean_sim, tmp_path)
+    for table in COLUMNS:
+        assert len(result.frames[table]) == len(clean.frames[table]), table

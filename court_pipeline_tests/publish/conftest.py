@@ -1,0 +1,126 @@
+"""Fixtures for publishing tests: a simulator on loopback, a warehouse file, source rows."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from court_pipeline.oca.contracts import load_contract
+from court_pipeline.publish.client import Credential, RetryPolicy
+from court_pipeline.publish.publisher import PublishReport, PublishSettings, publish_county
+from court_pipeline.publish.simulator import OcaSimulator
+from court_pipeline.publish.state import StateStore, canonical
+from court_pipeline.warehouse import connect_warehouse
+
+COUNTY = "Harris"
+PUBLISHER = "Tyler Tech-Odyssey"
+STATUS = "di-texas-oca-court-case-status"
+CHARGES = "di-texas-oca-court-charges"
+CLIENT_ID, CLIENT_SECRET = "harris-client", "harris-s3cret-value"
+
+
+def make_rows(entity_type: str, n: int, seed: int = 1, start: int = 0) -> pd.DataFrame:
+    """``n`` valid rows of an entity type, built from its contract (values per field type)."""
+    rng = random.Random(seed)
+    props = load_contract(entity_type)["properties"]
+    rows = []
+    for i in range(start, start + n):
+        row: dict[str, Any] = {}
+        for name, schema in props.items():
+            types = schema.get("type")
+            types = [types] if isinstance(types, str) else list(types or [])
+            if name == "recordid":
+                row[name] = f"C{i:06d}"
+            elif name == "county":
+                row[name] = COUNTY
+            elif name == "publisher":
+                row[name] = PUBLISHER
+            elif "enum" in schema:
+                row[name] = rng.choice([v for v in schema["enum"] if v is not None])
+            elif "pattern" in schema:
+                row[name] = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            elif "number" in types or "integer" in types:
+                row[name] = rng.randint(0, 90)
+            else:
+                row[name] = f"{name[:6]}-{i}-{rng.randint(0, 999)}"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(props))
+
+
+def assert_matches(sim: OcaSimulator, entity_type: str, source: pd.DataFrame) -> None:
+    """The simulator holds exactly the source records, field by field."""
+    stored = {key[3]: data for key, data in sim.records(entity_type).items()}
+    expected = {str(r["recordid"]): r for r in source.to_dict("records")}
+    assert set(stored) == set(expected), (
+        f"missing {sorted(set(expected) - set(stored))[:5]}, "
+        f"extra {sorted(set(stored) - set(expected))[:5]}"
+    )
+    for recordid, row in expected.items():
+        for column, value in row.items():
+            assert stored[recordid].get(column) == canonical(value), (recordid, column)
+
+
+@pytest.fixture
+def sim() -> Iterator[OcaSimulator]:
+    server = OcaSimulator(
+        {CLIENT_ID: (CLIENT_SECRET, [COUNTY]), "dallas-client": ("dallas-secret", ["Dallas"])},
+        keep_envelopes=True,
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture
+def credential(monkeypatch: pytest.MonkeyPatch) -> Credential:
+    monkeypatch.setenv("OCA_HARRIS_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("OCA_HARRIS_CLIENT_SECRET", CLIENT_SECRET)
+    return Credential.from_env("OCA_HARRIS_CLIENT_ID", "OCA_HARRIS_CLIENT_SECRET", "Harris")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+def fast_settings(sim: OcaSimulator, **overrides: Any) -> PublishSettings:
+    values: dict[str, Any] = {
+        "environment": "staging",
+        "token_url": sim.token_url,
+        "messages_url": sim.messages_url,
+        "timeout_seconds": 10.0,
+        "concurrency": 1,
+        "retry": RetryPolicy(max_attempts=4, max_seconds=20, wait_initial=0.01, wait_max=0.05,
+                             wait_jitter=0.01, max_retry_after=2.0),
+    }
+    values.update(overrides)
+    return PublishSettings(**values)
+
+
+@pytest.fixture
+def publish(
+    sim: OcaSimulator, credential: Credential, warehouse: Path, tmp_path: Path
+) -> Callable[..., PublishReport]:
+    """Run the publisher for Harris with the given datasets (and settings overrides)."""
+
+    def run(datasets: dict[str, pd.DataFrame], credential_: Credential | None = None,
+            after_send: Any = None, **overrides: Any) -> PublishReport:
+        store = StateStore(
+            lambda: connect_warehouse(warehouse), environment="staging", agency_id="harris",
+            county=COUNTY, lock_dir=tmp_path / "locks",
+        )
+        return publish_county(
+            store, datasets, credential_ or credential, fast_settings(sim, **overrides),
+            publisher=PUBLISHER, after_send=after_send,
+        )
+
+    return run
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with connect_warehouse(warehouse) as con:
+        return con.execute(sql, params or []).fetchall()

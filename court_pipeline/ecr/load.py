@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from court_pipeline import settings
 from court_pipeline.ecr.normalize import CleanFrames, normalize
 from court_pipeline.ecr.reader import RawFile, read_ecr_file
 from court_pipeline.ecr.template import UploadTemplate
@@ -40,6 +41,7 @@ class PreparedFile:
     rejects: pa.Table  # line_number, raw_row, reason, kind
 
     def close(self) -> None:
+        """Kept for callers; the scratch connection is already closed by prepare_file."""
         self.raw.con.close()
 
 
@@ -70,7 +72,10 @@ def sha256_file(path: str | Path) -> str:
 
 def scratch_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for parsing, with a memory cap (spills to a temp dir if needed)."""
-    con = duckdb.connect(config={"memory_limit": SCRATCH_MEMORY_LIMIT})
+    spill = settings.data_home() / "tmp" / "ecr"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"memory_limit": SCRATCH_MEMORY_LIMIT,
+                                 "temp_directory": str(spill)})
     con.execute("SET preserve_insertion_order = true")
     return con
 
@@ -92,9 +97,8 @@ def prepare_file(
             FROM raw_rejects ORDER BY line_no
             """
         ).to_arrow_table()
-    except BaseException:
-        con.close()
-        raise
+    finally:
+        con.close()  # frames and rejects are Arrow copies: free the scratch memory before writing
     kinds = rejects.column("kind").to_pylist()
     excluded = sum(1 for k in kinds if k == "excluded")
     clean.notes.extend(raw.notes)

@@ -227,12 +227,27 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
 
     frames: dict[str, pa.Table] = {}
 
-    def last_wins(select: str, key: str, where: str = "true") -> pa.Table:
-        return con.sql(
-            f"SELECT * EXCLUDE (_line) FROM (SELECT {select}, line_no AS _line FROM ok "
-            f"WHERE {where}) QUALIFY row_number() OVER (PARTITION BY {key} "
-            "ORDER BY _line DESC) = 1"
-        ).to_arrow_table()
+    def last_wins(select: str, key: str, source: str = "ok") -> pa.Table:
+        """Rows of ``source`` projected by ``select``, one per ``key``: the file's last line wins.
+
+        Keys are usually unique already (checked with one hash aggregate); otherwise an
+        arg_max hash aggregate picks the last line, which is cheaper than sorting a window.
+        """
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _lw AS SELECT {select}, line_no AS _line "
+                    f"FROM {source}")
+        total, distinct = con.execute(
+            f"SELECT count(*), count(DISTINCT ({key})) FROM _lw").fetchall()[0]
+        if total == distinct:
+            out = con.sql("SELECT * EXCLUDE (_line) FROM _lw").to_arrow_table()
+        else:
+            cols = [c for c in con.sql("SELECT * FROM _lw LIMIT 0").columns if c != "_line"]
+            packed = ", ".join(f'"{c}" := "{c}"' for c in cols)
+            out = con.sql(
+                f"SELECT unnest(s) FROM (SELECT arg_max(struct_pack({packed}), _line) AS s "
+                f"FROM _lw GROUP BY {key})"
+            ).to_arrow_table()
+        con.execute("DROP TABLE _lw")
+        return out
 
     party_cols = ["party_id"]
     if has("full_name") or has("last_name"):
@@ -294,14 +309,17 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
             "FROM em_out e JOIN ok o ON o.line_no = e.row"
         )
     if contacts:
-        frames["contacts"] = con.sql(
+        con.execute(
             f"""
-            SELECT * EXCLUDE (_line) FROM (
-                SELECT 'd:' || substr(sha256(concat_ws('|', party_id, kind,
-                           coalesce(value, raw_value))), 1, 24) AS contact_id, *
-                FROM ({" UNION ALL ".join(contacts)})
-            ) QUALIFY row_number() OVER (PARTITION BY contact_id ORDER BY _line DESC) = 1
+            CREATE OR REPLACE TEMP TABLE contacts_all AS
+            SELECT 'd:' || substr(sha256(concat_ws('|', party_id, kind,
+                       coalesce(value, raw_value))), 1, 24) AS contact_id, *
+            FROM ({" UNION ALL ".join(contacts)})
             """
-        ).to_arrow_table()
+        )
+        frames["contacts"] = last_wins(
+            "contact_id, party_id, kind, raw_value, value, phone_type, label, status, "
+            "reject_reason", "contact_id", source="(SELECT * EXCLUDE (_line), _line AS line_no "
+            "FROM contacts_all)")
     ordered = {name: frames[name] for name in TABLE_ORDER if name in frames}
     return CleanFrames(ordered, rows_loaded, present, window)

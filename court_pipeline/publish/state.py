@@ -403,10 +403,6 @@ class StateStore:
                 "recordid": [c.recordid for c in envelope.changes],
                 "publisher": [c.publisher for c in envelope.changes],
                 "action": [c.action for c in envelope.changes],
-                "field_hashes": [
-                    json.dumps(c.field_hashes) if c.field_hashes is not None else None
-                    for c in envelope.changes
-                ],
             }
         )
         with self._tx() as con:
@@ -421,7 +417,7 @@ class StateStore:
                 ],
             )
             con.register("_items", items)
-            con.execute("INSERT INTO oca_envelope_items SELECT * FROM _items")
+            con.execute("INSERT INTO oca_envelope_items BY NAME SELECT * FROM _items")
             con.unregister("_items")
         return envelope_id
 

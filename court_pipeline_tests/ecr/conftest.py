@@ -31,7 +31,7 @@ def row(pid="P1", name="PEÑA, MARÍA ELENA", role="Defendant", lang="Spanish",
             case, htype]
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()

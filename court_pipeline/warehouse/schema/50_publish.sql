@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS oca_envelopes (
     errors               VARCHAR              -- JSON list of the service's errors / our reason
 );
 
--- The records of each envelope (what the state becomes when the envelope is accepted).
+-- The records of each envelope: what to flag for a full resend if it is never acknowledged.
 CREATE TABLE IF NOT EXISTS oca_envelope_items (
     envelope_id          VARCHAR NOT NULL,
     position             INTEGER NOT NULL,    -- order in the body (event, entity)
@@ -53,7 +53,6 @@ CREATE TABLE IF NOT EXISTS oca_envelope_items (
     recordid             VARCHAR NOT NULL,
     publisher            VARCHAR NOT NULL,
     action               VARCHAR NOT NULL,    -- new | update | delete
-    field_hashes         VARCHAR,             -- full field hashes after this change (not deletes)
     PRIMARY KEY (envelope_id, position)
 );
 

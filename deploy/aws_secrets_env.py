@@ -44,7 +44,9 @@ class SecretsError(RuntimeError):
 def variables_from_secret(secret_name: str, secret_string: str | None) -> dict[str, str]:
     """The environment variables one secret provides (see the module docstring)."""
     if secret_string is None:
-        raise SecretsError(f"secret {secret_name!r} has no SecretString (binary secrets are not supported)")
+        raise SecretsError(
+            f"secret {secret_name!r} has no SecretString (binary secrets are not supported)"
+        )
     parsed: object = None
     if secret_string.lstrip().startswith("{"):
         try:
@@ -55,7 +57,10 @@ def variables_from_secret(secret_name: str, secret_string: str | None) -> dict[s
         variables: dict[str, str] = {}
         for key, value in parsed.items():
             if not ENV_NAME.match(str(key)):
-                raise SecretsError(f"secret {secret_name!r}: key {key!r} is not an environment variable name (A-Z, 0-9, _)")
+                raise SecretsError(
+                    f"secret {secret_name!r}: key {key!r} is not an environment variable name"
+                    " (A-Z, 0-9, _)"
+                )
             if not isinstance(value, str):
                 raise SecretsError(f"secret {secret_name!r}: value of key {key!r} is not a string")
             variables[str(key)] = value
@@ -89,7 +94,9 @@ def fetch_variables(
         value = client.get_secret_value(SecretId=arn).get("SecretString")
         for key, secret in variables_from_secret(secret_name, value).items():
             if key in owner:
-                raise SecretsError(f"variable {key} is set by both {owner[key]!r} and {secret_name!r}")
+                raise SecretsError(
+                    f"variable {key} is set by both {owner[key]!r} and {secret_name!r}"
+                )
             owner[key] = secret_name
             variables[key] = secret
     return variables
@@ -97,8 +104,8 @@ def fetch_variables(
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tag", action="append", default=[], help="load secrets with this tag key")
-    parser.add_argument("--secret", action="append", default=[], help="a secret name or ARN to load")
+    parser.add_argument("--tag", action="append", default=[], help="load secrets with this tag")
+    parser.add_argument("--secret", action="append", default=[], help="secret name or ARN to load")
     parser.add_argument("--region", default=None, help="AWS region (default: the AWS chain)")
     parser.add_argument("--check", action="store_true", help="list the variable names and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- program and arguments")
@@ -114,14 +121,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.envi
         print(f"aws_secrets_env: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # boto/botocore errors carry no secret values
-        print(f"aws_secrets_env: cannot read AWS Secrets Manager: {type(exc).__name__}: {exc}", file=sys.stderr)
+        problem = f"{type(exc).__name__}: {exc}"
+        print(f"aws_secrets_env: cannot read AWS Secrets Manager: {problem}", file=sys.stderr)
         return 3
     names = ", ".join(sorted(variables)) or "(none)"
     print(f"aws_secrets_env: loaded {len(variables)} variable(s): {names}", file=sys.stderr)
     if args.check:
         return 0
     sys.stderr.flush()
-    os.execvpe(command[0], command, {**environ, **variables})
+    # replace this process: signals from the supervisor reach dagster directly
+    os.execvpe(command[0], command, {**environ, **variables})  # noqa: S606 - argv, no shell
     return 0  # not reached
 
 

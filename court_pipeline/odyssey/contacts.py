@@ -29,9 +29,13 @@ CONTACT_COLUMNS = [
 
 
 def contact_id(party_id: str, kind: str, value: str | None, raw_value: str | None) -> str:
-    """Stable id: sha256 of party + kind + normalized value (raw value when rejected)."""
+    """Stable id: sha256 of party + kind + normalized value (raw value when rejected).
+
+    The same formula as the ECR path's SQL (``'d:' || substr(sha256(concat_ws('|', party_id,
+    kind, coalesce(value, raw_value))), 1, 24)``), so a phone seen by both sources is one row.
+    """
     basis = f"{party_id}|{kind}|{value if value else (raw_value or '').strip()}"
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+    return "d:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:24]
 
 
 def _contacts(items: list[dict], kind: str, region: str) -> pd.DataFrame:

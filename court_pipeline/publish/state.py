@@ -116,6 +116,7 @@ class ChangePlan:
     new: list[Change] = field(default_factory=list)
     updates: list[Change] = field(default_factory=list)
     deletes: list[Change] = field(default_factory=list)
+    kept_upstream: list[str] = field(default_factory=list)  # held back by the datasets: no delete
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -128,6 +129,7 @@ class ChangePlan:
             "new": len(self.new),
             "updates": len(self.updates),
             "deletes": len(self.deletes),
+            "kept_held_upstream": len(self.kept_upstream),
             "unchanged": self.unchanged,
             "rejected": len(self.rejected),
         }
@@ -238,11 +240,34 @@ def plan_changes(
         else:
             plan.unchanged += 1
     publishers = dict(zip(state["recordid"], state["publisher"], strict=True))
+    held_upstream = _held_back_by_datasets(con, entity_type)
     for recordid in state["recordid"]:
-        if recordid not in position:
-            keys = {"recordid": recordid, "county": county, "publisher": publishers[recordid]}
-            plan.deletes.append(Change(entity_type, "delete", keys))
+        if recordid in position:
+            continue
+        if recordid in held_upstream:
+            # Missing because the OCA dataset held it back (a broken code map, a bad value),
+            # not because it left the source: deleting it at OCA would lose a real record.
+            plan.kept_upstream.append(recordid)
+            continue
+        keys = {"recordid": recordid, "county": county, "publisher": publishers[recordid]}
+        plan.deletes.append(Change(entity_type, "delete", keys))
     return plan
+
+
+def _held_back_by_datasets(con: duckdb.DuckDBPyConnection, entity_type: str) -> set[str]:
+    """Record ids the OCA datasets currently hold back for this entity type (any agency:
+    a collision across counties can only keep a record, never delete one)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'oca_dataset_held_back'"
+    ).fetchall()[0][0]
+    if not exists:
+        return set()
+    rows = con.execute(
+        "SELECT DISTINCT recordid FROM oca_dataset_held_back "
+        "WHERE entity_type = ? AND recordid IS NOT NULL",
+        [entity_type],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def _old_field_hashes(

@@ -139,7 +139,7 @@ def postgres_server() -> Iterator[PgServer]:
         try:
             account = pwd.getpwnam(SERVER_USER)
         except KeyError:
-            pytest.skip(f"running as root and there is no {SERVER_USER!r} account to run the server")
+            pytest.skip(f"running as root and there is no {SERVER_USER!r} account for the server")
 
     # /tmp itself (not pytest's 0700 per-user folder) so the postgres account can reach it
     root = Path(tempfile.mkdtemp(prefix="court-pg-"))

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -76,7 +79,8 @@ def pipeline_env(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("COURT_PIPELINE_CONFIG", str(registry_file))
     monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "court_home"))
     # the warehouse outside the data home, as a production volume mount would put it
-    monkeypatch.setenv("COURT_PIPELINE_WAREHOUSE", str(tmp_path / "warehouse_volume" / "court.duckdb"))
+    warehouse = tmp_path / "warehouse_volume" / "court.duckdb"
+    monkeypatch.setenv("COURT_PIPELINE_WAREHOUSE", str(warehouse))
     return registry_file
 
 
@@ -179,13 +183,13 @@ def test_secrets_manager_supplies_the_database_password(
     """The documented recipe: secrets tagged in AWS Secrets Manager become environment
     variables of the wrapped process, which then opens the production instance."""
     sm = boto3.client("secretsmanager")
-    tag = "court-pipeline-test-db"
-    sm.create_secret(Name="court-pipeline/dagster-db",
+    tag = f"court-pipeline-{uuid.uuid4().hex[:8]}"  # the moto server lives for the session
+    sm.create_secret(Name=f"{tag}/dagster-db",
                      SecretString=json.dumps({"DAGSTER_PG_PASSWORD": postgres_server.password}),
                      Tags=[{"Key": tag, "Value": "1"}])
-    sm.create_secret(Name="court-pipeline/PROD_T1_OCA_CLIENT_SECRET", SecretString="oca-s3cret",
+    sm.create_secret(Name=f"{tag}/PROD_T1_OCA_CLIENT_SECRET", SecretString="oca-s3cret",
                      Tags=[{"Key": tag, "Value": "1"}])
-    sm.create_secret(Name="court-pipeline/UNTAGGED_SECRET", SecretString="never-loaded")
+    sm.create_secret(Name=f"{tag}/UNTAGGED_SECRET", SecretString="never-loaded")
     monkeypatch.delenv("DAGSTER_PG_PASSWORD")
     probe = (
         "import os, dagster as dg\n"
@@ -208,14 +212,84 @@ def test_secrets_manager_supplies_the_database_password(
 
 def test_secrets_helper_rejects_a_secret_that_is_no_variable_name(aws_env):
     sm = boto3.client("secretsmanager")
-    tag = "court-pipeline-test-bad"
-    sm.create_secret(Name="court-pipeline/odyssey-password", SecretString="hunter2-value",
+    tag = f"court-pipeline-{uuid.uuid4().hex[:8]}"
+    sm.create_secret(Name=f"{tag}/odyssey-password", SecretString="hunter2-value",
                      Tags=[{"Key": tag, "Value": "1"}])
     done = subprocess.run(
         [sys.executable, str(SECRETS_HELPER), "--tag", tag, "--", sys.executable, "-c", "1"],
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 2
-    assert "court-pipeline/odyssey-password" in done.stderr
+    assert f"{tag}/odyssey-password" in done.stderr
     assert "environment variable name" in done.stderr
     assert "hunter2-value" not in done.stderr + done.stdout
+
+
+def _wait_for_runs(instance, tags: dict[str, str], count: int, daemon, log: Path, timeout: float):
+    """Poll Postgres until ``count`` runs with ``tags`` have finished; fail with the daemon log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.get_run_records(dg.RunsFilter(tags=tags))
+        if len(records) >= count and all(r.dagster_run.is_finished for r in records):
+            return records
+        if daemon.poll() is not None:
+            break
+        time.sleep(1.0)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    states = [(r.dagster_run.run_id[:8], r.dagster_run.status.value)
+              for r in instance.get_run_records(dg.RunsFilter(tags=tags))]
+    pytest.fail(f"{count} finished runs expected within {timeout:.0f}s, have {states}; "
+                f"daemon exit={daemon.poll()}\n{tail}")
+
+
+def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
+    production_home, pipeline_env, tmp_path
+):
+    """The production path end to end: the sensor (state in Postgres) requests one run per
+    landed file, the queued run coordinator starts them one at a time for the agency, the
+    default launcher runs each in its own process, all history lands in Postgres."""
+    s3 = boto3.client("s3")
+    for seed, name in ((21, "ecr_a.txt"), (22, "ecr_b.txt")):
+        local = generate_ecr_file(tmp_path / name, 60, seed=seed, junk_every=0)
+        s3.upload_file(str(local.path), LANDING_BUCKET, f"{AGENCY}/incoming/{name}")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    started = subprocess.run(
+        [str(bin_dir / "dagster"), "sensor", "start", f"ecr_files_{AGENCY}",
+         "-m", "court_pipeline.definitions"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as out:
+        daemon = subprocess.Popen(
+            [str(bin_dir / "dagster-daemon"), "run", "-m", "court_pipeline.definitions"],
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    try:
+        with dg.DagsterInstance.get() as instance:
+            records = _wait_for_runs(instance, {"court_pipeline/trigger": "sensor"}, 2,
+                                     daemon, log, timeout=180)
+            heartbeats = set(instance.get_daemon_heartbeats())
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)  # the daemon and the code server it started
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=10)
+
+    runs = sorted(records, key=lambda r: r.start_time or 0)
+    assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
+    assert {r.dagster_run.job_name for r in runs} == {"ecr_ingest_job"}
+    assert {r.dagster_run.tags["court_pipeline/file"] for r in runs} == {"ecr_a.txt", "ecr_b.txt"}
+    assert {r.dagster_run.tags["dagster/partition/agency"] for r in runs} == {AGENCY}
+    # one run per agency at a time: the second started only after the first had ended
+    assert runs[0].end_time is not None and runs[1].start_time is not None
+    assert runs[0].end_time <= runs[1].start_time
+    assert {"SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING"} <= heartbeats
+    with connect_warehouse(Path(os.environ["COURT_PIPELINE_WAREHOUSE"]), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM file_loads WHERE status = 'loaded'"
+                           ).fetchone()[0] == 2

@@ -63,3 +63,22 @@ def test_publisher_and_county_filled_from_the_credential(warehouse):
         plan = plan_changes(con, CHARGES, COUNTY, PUBLISHER, frame)
     assert plan.new[0].data == {"recordid": "A", "county": COUNTY, "publisher": PUBLISHER,
                                 "victim_age": 3}
+
+
+def test_a_record_the_datasets_hold_back_is_not_deleted_at_oca(warehouse):
+    """A published record that fails validation later (say a code map entry was removed)
+    vanishes from the validated rows; that must not read as 'left the source'."""
+    _accept_all(warehouse, _frame(victim_age=[42, 7]))
+    with connect_warehouse(warehouse) as con:
+        con.execute(
+            "INSERT INTO oca_dataset_held_back (agency_id, entity_type, recordid, field, value, "
+            "rule, message) VALUES ('harris', ?, 'B', 'plea_type', 'NG', 'code_map', 'no entry')",
+            [CHARGES],
+        )
+        only_a = _frame(victim_age=[42, 7]).iloc[[0]]
+        plan = plan_changes(con, CHARGES, COUNTY, PUBLISHER, only_a)
+        assert plan.deletes == [] and plan.kept_upstream == ["B"]
+        assert plan.summary()["kept_held_upstream"] == 1
+        con.execute("DELETE FROM oca_dataset_held_back")
+        plan = plan_changes(con, CHARGES, COUNTY, PUBLISHER, only_a)
+    assert [c.recordid for c in plan.deletes] == ["B"] and plan.kept_upstream == []

@@ -128,3 +128,18 @@ def test_unknown_columns_and_missing_keys_are_errors(con):
     with pytest.raises(ValueError, match="lacks key columns"):
         merge_records(con, "parties", pd.DataFrame({"first_name": ["x"]}),
                       agency_id="a", source="ecr", source_ref="f")
+
+
+def test_contact_ids_agree_between_the_ecr_sql_and_the_api_path(con):
+    """A phone that both sources carry must land on one contacts row."""
+    from court_pipeline.odyssey.contacts import contact_id
+
+    cases = [("100234", "phone", "+17135550142", "(713) 555-0142"),
+             ("100234", "email", "maria@example.com", "Maria@Example.com"),
+             ("77", "phone", None, "555-01")]
+    for party_id, kind, value, raw in cases:
+        sql_id = con.execute(
+            "SELECT 'd:' || substr(sha256(concat_ws('|', ?, ?, coalesce(?, ?))), 1, 24)",
+            [party_id, kind, value, raw],
+        ).fetchall()[0][0]
+        assert contact_id(party_id, kind, value, raw) == sql_id

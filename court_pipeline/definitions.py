@@ -18,6 +18,7 @@ from court_pipeline.landing.sensors import build_ecr_nightly_schedules, build_ec
 from court_pipeline.oca.assets import build_oca_assets
 from court_pipeline.odyssey.assets import build_odyssey_assets, build_odyssey_schedules
 from court_pipeline.odyssey.client import OdysseyResource
+from court_pipeline.ops.freshness import build_freshness
 from court_pipeline.ops.sensors import record_run_failures
 from court_pipeline.partitions import agency_day_partitions
 from court_pipeline.publish.assets import build_publish_assets
@@ -100,10 +101,16 @@ def build_definitions(registry: Registry) -> dg.Definitions:
         *build_oca_assets(registry, partitions_def),
         *build_publish_assets(registry, partitions_def),
     ]
+    freshness_checks, freshness_sensor = build_freshness(registry)
     return dg.Definitions(
         assets=assets,
+        asset_checks=freshness_checks,
         jobs=list(jobs.values()),
-        sensors=[*build_ecr_sensors(registry, jobs["ecr_ingest_job"]), record_run_failures],
+        sensors=[
+            *build_ecr_sensors(registry, jobs["ecr_ingest_job"]),
+            record_run_failures,
+            freshness_sensor,
+        ],
         schedules=[
             *build_ecr_nightly_schedules(registry, jobs["ecr_ingest_job"]),
             *build_odyssey_schedules(registry, jobs["odyssey_sync_job"]),

@@ -24,8 +24,14 @@ def incident_from_run(context: dg.RunFailureSensorContext) -> dict[str, str | No
     for event in context.get_step_failure_events():
         step_key = event.step_key
         failure = event.step_failure_data
-        if failure and failure.error:
-            error = f"{failure.error.cls_name}: {failure.error.message.strip()}"
+        if failure and failure.user_failure_data and failure.user_failure_data.description:
+            error = failure.user_failure_data.description  # a dg.Failure: already a sentence
+        elif failure and failure.error:
+            root = failure.error
+            while root.cause is not None and root.cls_name.startswith("Dagster"):
+                root = root.cause  # the step wrapper's cause is the real error
+            message = root.message.strip()
+            error = message if message.startswith(root.cls_name) else f"{root.cls_name}: {message}"
         break
     return {
         "run_id": run.run_id,

@@ -26,14 +26,15 @@ def test_bundled_definitions_load_completely():
     jobs = {job.name for job in defs.resolve_all_job_defs()}
     assert {"ecr_ingest_job", "odyssey_sync_job", "reminders_job", "state_reporting_job",
             "everything_job"} <= jobs
-    assert {s.name for s in defs.sensors} == {"ecr_files_demo", "record_run_failures"}
+    assert {s.name for s in defs.sensors} == {
+        "ecr_files_demo", "record_run_failures", "source_freshness"}
     assert {s.name for s in defs.schedules} == {
         "ecr_nightly_demo", "odyssey_nightly_demo", "odyssey_hourly_demo",
         "reminders_hourly_demo", "state_reporting_nightly_demo",
     }
     checks = {key.name for key in graph.asset_check_keys}
     assert {"ecr_rows_reconcile", "hearings_have_start_time", "valid_phones_are_e164",
-            "contract_validation", "oca_nothing_held_back"} <= checks
+            "contract_validation", "oca_nothing_held_back", "agencies_fresh"} <= checks
 
 
 def test_every_partitioned_asset_shares_agency_day_partitions():

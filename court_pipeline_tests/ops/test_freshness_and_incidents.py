@@ -1,0 +1,90 @@
+"""The cockpit: stale agencies turn their check red; failed runs become incident rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from court_pipeline.ops.freshness import build_freshness, judge_freshness
+from court_pipeline.ops.sensors import record_run_failures
+from court_pipeline.registry import load_registry
+from court_pipeline.warehouse import WarehouseResource, connect_warehouse
+from court_pipeline_tests.integration.conftest import write_registry
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def _seen(con, agency: str, when: datetime) -> None:
+    con.execute(
+        "INSERT INTO received_file_names (agency_id, original_name, source_version, "
+        "content_sha256, landing_uri, partition_key, first_seen_at, last_seen_at) "
+        "VALUES (?, 'f.txt', ?, 'abc', 'file:///landing', 'x|2026-11-22', ?, ?)",
+        [agency, when.isoformat(), when, when],
+    )
+
+
+def test_judge_freshness_marks_overdue_and_never_seen_agencies(tmp_path):
+    registry = load_registry(write_registry(tmp_path, ["alpha", "beta", "gamma"]))
+    with connect_warehouse(tmp_path / "w.duckdb") as con:
+        _seen(con, "alpha", NOW - timedelta(hours=3))
+        _seen(con, "beta", NOW - timedelta(hours=30))
+        verdicts = {v.agency_id: v for v in judge_freshness(con, registry, NOW)}
+    assert not verdicts["alpha"].stale and "3.0 h ago" in verdicts["alpha"].reason
+    assert verdicts["beta"].stale and "limit 26 h" in verdicts["beta"].reason
+    assert verdicts["gamma"].stale and "no ecr success" in verdicts["gamma"].reason
+
+
+def test_sensor_reports_a_red_check_and_keeps_the_ops_table(tmp_path):
+    registry = load_registry(write_registry(tmp_path, ["alpha", "beta"]))
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    with warehouse.connect() as con:
+        _seen(con, "alpha", datetime.now(UTC) - timedelta(hours=1))
+    _, sensor = build_freshness(registry)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+        result = sensor(context)
+    (evaluation,) = result.asset_events
+    assert evaluation.asset_key == dg.AssetKey("ecr_records")
+    assert evaluation.passed is False
+    assert set(evaluation.metadata["stale"].value) == {"beta"}
+    with warehouse.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT agency_id, stale FROM ops_freshness ORDER BY agency_id"
+        ).fetchall()
+    assert rows == [("alpha", False), ("beta", True)]
+
+
+def test_failed_run_becomes_an_incident_row(tmp_path):
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"))
+    partitions = dg.MultiPartitionsDefinition({
+        "agency": dg.StaticPartitionsDefinition(["alpha"]),
+        "date": dg.DailyPartitionsDefinition(start_date="2026-11-01"),
+    })
+
+    @dg.asset(partitions_def=partitions)
+    def breaks():
+        raise ValueError("alpha_ecr.txt: missing mapped column 'Case Number'")
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [breaks], partition_key="alpha|2026-11-22", instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name="record_run_failures",
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            dagster_event=failure,
+            resources={"warehouse": warehouse},
+        ).for_run_failure()
+        record_run_failures(context, warehouse=warehouse)
+    with warehouse.connect(read_only=True) as con:
+        row = con.execute(
+            "SELECT agency_id, partition_key, step_key, error FROM ops_incidents"
+        ).fetchall()
+    assert len(row) == 1
+    agency, partition, step, error = row[0]
+    assert (agency, partition, step) == ("alpha", "alpha|2026-11-22", "breaks")
+    assert error == "ValueError: alpha_ecr.txt: missing mapped column 'Case Number'"

@@ -31,6 +31,19 @@ from court_pipeline.schedules import build_reminder_schedules, build_state_repor
 from court_pipeline.warehouse import WarehouseResource
 
 CLEAN = dg.AssetSelection.assets(*CLEAN_TABLES)
+# Who answers for each group of assets (shown and filterable in the UI).
+GROUP_OWNERS = {
+    "ecr": "team:court-data-engineering",
+    "odyssey": "team:court-data-engineering",
+    "court_records": "team:court-data-engineering",
+    "reminders": "team:court-reminders",
+    "oca": "team:state-reporting",
+}
+
+
+def with_owners(spec: dg.AssetSpec) -> dg.AssetSpec:
+    owner = GROUP_OWNERS.get(spec.group_name or "")
+    return spec.replace_attributes(owners=[owner]) if owner and not spec.owners else spec
 
 
 def build_jobs(
@@ -103,7 +116,7 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     ]
     freshness_checks, freshness_sensor = build_freshness(registry)
     return dg.Definitions(
-        assets=assets,
+        assets=dg.map_asset_specs(with_owners, assets),
         asset_checks=freshness_checks,
         jobs=list(jobs.values()),
         sensors=[

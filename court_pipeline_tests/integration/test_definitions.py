@@ -55,3 +55,11 @@ def test_ecr_sensor_targets_the_ingest_job():
     defs = build_definitions(load_registry(BUNDLED_REGISTRY))
     sensor = defs.resolve_sensor_def("ecr_files_demo")
     assert sensor.job_name == "ecr_ingest_job"
+
+
+def test_assets_have_owners_by_group():
+    defs = build_definitions(load_registry(BUNDLED_REGISTRY))
+    owners = {s.key.to_user_string(): s.owners for s in defs.resolve_all_asset_specs()}
+    assert owners["hearings"] == ["team:court-data-engineering"]
+    assert owners["reminder_outbox"] == ["team:court-reminders"]
+    assert owners["oca_publication"] == ["team:state-reporting"]

@@ -7,6 +7,7 @@ at a moto server (S3 landing, S3 compute logs, Secrets Manager), COURT_PIPELINE_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -242,6 +243,20 @@ def _wait_for_runs(instance, tags: dict[str, str], count: int, daemon, log: Path
                 f"daemon exit={daemon.poll()}\n{tail}")
 
 
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop the daemon and what it started (code server, run workers: same process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    time.sleep(1.0)  # children finish their graceful shutdown, then nothing may remain
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
 def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
     production_home, pipeline_env, tmp_path
 ):
@@ -271,15 +286,10 @@ def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
     try:
         with dg.DagsterInstance.get() as instance:
             records = _wait_for_runs(instance, {"court_pipeline/trigger": "sensor"}, 2,
-                                     daemon, log, timeout=180)
+                                     daemon, log, timeout=300)
             heartbeats = set(instance.get_daemon_heartbeats())
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)  # the daemon and the code server it started
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=10)
+        _stop_group(daemon)
 
     runs = sorted(records, key=lambda r: r.start_time or 0)
     assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2

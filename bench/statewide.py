@@ -1,0 +1,283 @@
+"""Statewide scale bench: a nightly cycle for every Texas county on one machine.
+
+254 agencies (one per county) in ONE registry, each with a local ECR landing holding a nightly
+file sized by county, its own simulated Odyssey site and a county credential on one simulated
+CourtAnalyticsTX. Every agency-day runs ``everything_job`` (ingest, sync, reminders, state
+reporting) in its own process, ``--parallelism`` at a time, against one persistent Dagster
+instance and one DuckDB warehouse. Then a 14-day backfill of one agency, run per partition as
+the assets allow today, and an attempt at Dagster's single-run backfill policy.
+
+Baseline (same run): one small agency's run alone; the ratio "speedup" = runs x baseline /
+wall time says how much the pool gains over running agencies one by one.
+
+    python bench/statewide.py                      # all 254 counties (~15 min on 2 cores)
+    python bench/statewide.py --agencies 12 --scale 0.3 --backfill-days 3   # a quick look
+
+Writes bench/out/statewide.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = (
+    "parties", "contacts", "cases", "case_parties", "hearings", "hearing_parties",
+    "hearing_changes", "charges", "ecr_rejects", "file_loads", "received_files",
+    "odyssey_sync_runs", "reminder_outbox", "oca_case_status", "oca_charges",
+    "oca_dataset_held_back", "oca_envelopes", "oca_published_state", "oca_held_back",
+)
+
+
+class MemoryWatch:
+    """Samples the machine's used memory (MemTotal - MemAvailable) to find the peak."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval, self.peak_kb, self.baseline_kb = interval, 0, self._used_kb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="memwatch")
+
+    @staticmethod
+    def _used_kb() -> int:
+        info = {}
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            info[key] = int(rest.split()[0])
+        return info["MemTotal"] - info["MemAvailable"]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_kb = max(self.peak_kb, self._used_kb())
+
+    def __enter__(self) -> MemoryWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _mb(kb: float) -> float:
+    return round(kb / 1024, 1)
+
+
+def _table_rows() -> dict[str, int]:
+    from court_pipeline.warehouse import connect_warehouse
+
+    out = {}
+    with connect_warehouse(read_only=True) as con:
+        for table in TABLES:
+            out[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return out
+
+
+def _cold_start_seconds() -> float:
+    """What a fresh run process (Dagster's default launcher) pays before the first step."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", "from court_pipeline.definitions import defs; "
+         "defs.resolve_job_def('everything_job')"],
+        check=True, capture_output=True, env=os.environ.copy(),
+    )
+    return round(time.perf_counter() - started, 2)
+
+
+def _single_run_backfill(agency_id: str, days: list[date]) -> dict:
+    """Try BackfillPolicy.single_run() applied from outside (with_attributes), one run."""
+    import dagster as dg
+
+    from court_pipeline.definitions import build_definitions
+    from court_pipeline.registry import load_registry
+
+    defs = build_definitions(load_registry())
+    graph = defs.resolve_asset_graph()
+    policy = dg.BackfillPolicy.single_run()
+    assets = [a.with_attributes(backfill_policy=policy) for a in graph.assets_defs
+              if isinstance(a, dg.AssetsDefinition) and a.is_executable]
+    single = dg.Definitions(
+        assets=assets, asset_checks=[], resources=defs.resources,
+        jobs=[dg.define_asset_job("everything_single_run", dg.AssetSelection.all())],
+    )
+    job = single.resolve_job_def("everything_single_run")
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags={
+                "dagster/asset_partition_range_start": f"{agency_id}|{days[0].isoformat()}",
+                "dagster/asset_partition_range_end": f"{agency_id}|{days[-1].isoformat()}",
+            },
+        )
+    errors = sorted({
+        (e.step_failure_data.error.message.strip().splitlines()[0][:200]
+         if e.step_failure_data and e.step_failure_data.error else "?")
+        for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    })
+    return {
+        "policy_applied_without_editing_assets": True,
+        "runs": 1,
+        "success": result.success,
+        "seconds": round(time.perf_counter() - started, 1),
+        "step_errors": errors[:3],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agencies", type=int, default=254, help="counties to simulate")
+    parser.add_argument("--scale", type=float, default=1.0, help="size factor for every county")
+    parser.add_argument("--parallelism", type=int, default=3, help="runs at once")
+    parser.add_argument("--backfill-days", type=int, default=14)
+    parser.add_argument("--backfill-agency", default="collin")
+    parser.add_argument("--day", default="", help="run day (default: today in Texas)")
+    parser.add_argument("--home", default="", help="data home (default: a temp dir, removed)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "statewide.json"))
+    args = parser.parse_args(argv)
+
+    from court_pipeline.ops.statewide import (
+        RunPool,
+        RunSpec,
+        StatewideFleet,
+        export_env,
+        init_dagster_home,
+        land_ecr_file,
+        plan_agencies,
+        write_registry,
+    )
+
+    day = date.fromisoformat(args.day) if args.day else datetime.now(ZoneInfo("America/Chicago")).date()
+    home = Path(args.home or tempfile.mkdtemp(prefix="statewide-"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["COURT_PIPELINE_HOME"] = str(home)
+    os.environ.pop("COURT_PIPELINE_WAREHOUSE", None)
+    plans = plan_agencies(args.agencies, scale=args.scale)
+    backfill = next((p for p in plans if p.agency_id == args.backfill_agency), plans[-1])
+    summary: dict = {"agencies": len(plans), "scale": args.scale, "parallelism": args.parallelism,
+                     "cores": os.cpu_count(), "day": day.isoformat(), "home": str(home)}
+    wall0 = time.perf_counter()
+    fleet = StatewideFleet(plans, anchor=day).start()
+    try:
+        os.environ["COURT_PIPELINE_CONFIG"] = str(write_registry(home / "agencies.yaml", fleet))
+        export_env(plans)
+        t = time.perf_counter()
+        landed = [land_ecr_file(home, plan, day) for plan in plans]
+        backfill_days = [day - timedelta(days=n) for n in range(args.backfill_days, 0, -1)]
+        summary["setup"] = {
+            "simulators_and_registry_seconds": round(t - wall0, 1),
+            "ecr_files": len(landed),
+            "ecr_rows": sum(g.rows for g in landed),
+            "odyssey_parties": sum(p.odyssey_parties for p in plans),
+            "tiers": {tier: sum(1 for p in plans if p.tier == tier)
+                      for tier in ("large", "medium", "small")},
+            "generate_seconds": round(time.perf_counter() - t, 1),
+        }
+        init_dagster_home(home / "dagster_home")
+        summary["cold_run_process_start_seconds"] = _cold_start_seconds()
+        pool = RunPool(args.parallelism)
+
+        # Baseline: the smallest agency alone.
+        baseline_plan = min(plans, key=lambda p: (p.ecr_rows, p.agency_id))
+        base = pool.run([RunSpec("everything_job", f"{baseline_plan.agency_id}|{day}")])[0]
+        summary["baseline"] = {"agency": baseline_plan.agency_id, "seconds": round(base.seconds, 1),
+                               "success": base.success, "max_rss_mb": _mb(base.max_rss_kb)}
+        print(f"baseline {baseline_plan.agency_id}: {base.seconds:.1f}s alone "
+              f"({'ok' if base.success else 'FAILED ' + base.error})", flush=True)
+
+        specs = [RunSpec("everything_job", f"{p.agency_id}|{day}") for p in plans
+                 if p is not baseline_plan]
+        done = [0]
+
+        def progress(outcome) -> None:
+            done[0] += 1
+            if done[0] % 25 == 0 or not outcome.success:
+                flag = "" if outcome.success else f" FAILED {outcome.failed_steps} {outcome.error}"
+                print(f"  {done[0]}/{len(specs)} runs, {time.perf_counter() - t0:.0f}s "
+                      f"({outcome.spec.partition_key} {outcome.seconds:.1f}s{flag})", flush=True)
+
+        with MemoryWatch() as memory:
+            t0 = time.perf_counter()
+            outcomes = pool.run(specs, on_done=progress)
+            cycle_wall = time.perf_counter() - t0
+        outcomes.append(base)
+        by_agency = {o.spec.partition_key.split("|")[0]: o for o in outcomes}
+        largest = max(outcomes, key=lambda o: o.seconds)
+        tiers = {p.agency_id: p.tier for p in plans}
+        summary["nightly_cycle"] = {
+            "wall_seconds": round(cycle_wall, 1),
+            "runs": len(outcomes),
+            "failed_runs": sum(not o.success for o in outcomes),
+            "failures": [{"partition": o.spec.partition_key, "steps": o.failed_steps,
+                          "error": o.error} for o in outcomes if not o.success][:20],
+            "run_seconds_mean": round(sum(o.seconds for o in outcomes) / len(outcomes), 2),
+            "run_seconds_by_tier": {
+                tier: round(max((o.seconds for a, o in by_agency.items() if tiers[a] == tier),
+                                default=0.0), 1) for tier in ("large", "medium", "small")
+            },
+            "largest_agency_run": {"partition": largest.spec.partition_key,
+                                   "seconds": round(largest.seconds, 1)},
+            "speedup_vs_serial_baseline": round(len(outcomes) * base.seconds / cycle_wall, 2),
+            "peak_run_process_rss_mb": _mb(max(o.max_rss_kb for o in outcomes)),
+            "peak_machine_memory_used_mb": _mb(memory.peak_kb),
+            "machine_memory_before_mb": _mb(memory.baseline_kb),
+            "parent_rss_mb_simulators": _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
+        }
+        summary["rows_per_table"] = _table_rows()
+        summary["warehouse_mb"] = _mb((home / "warehouse.duckdb").stat().st_size / 1024)
+        print(json.dumps(summary["nightly_cycle"], indent=2), flush=True)
+
+        if args.backfill_days > 0:
+            for n, past in enumerate(backfill_days, start=1):
+                land_ecr_file(home, backfill, past, sequence=n, rows=max(8, backfill.ecr_rows // 4))
+            t1 = time.perf_counter()
+            bf = pool.run([RunSpec("everything_job", f"{backfill.agency_id}|{d}")
+                           for d in backfill_days])
+            per_partition = time.perf_counter() - t1
+            summary["backfill"] = {
+                "agency": backfill.agency_id,
+                "days": len(backfill_days),
+                "per_partition": {"runs": len(bf), "failed_runs": sum(not o.success for o in bf),
+                                  "wall_seconds": round(per_partition, 1),
+                                  "parallelism": args.parallelism},
+            }
+            try:
+                summary["backfill"]["single_run_policy"] = _single_run_backfill(
+                    backfill.agency_id, backfill_days)
+            except Exception as exc:  # noqa: BLE001 - reported, the bench goes on
+                summary["backfill"]["single_run_policy"] = {
+                    "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            print(json.dumps(summary["backfill"], indent=2), flush=True)
+    finally:
+        fleet.stop()
+        if not args.home:
+            shutil.rmtree(home, ignore_errors=True)
+    summary["total_wall_seconds"] = round(time.perf_counter() - wall0, 1)
+    summary["parent_max_rss_mb"] = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    summary["children_max_rss_mb"] = _mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    cycle = summary["nightly_cycle"]
+    print(f"\n{summary['agencies']} agencies, parallelism {args.parallelism}: nightly cycle "
+          f"{cycle['wall_seconds']}s wall, {cycle['runs']} runs, {cycle['failed_runs']} failed, "
+          f"largest {cycle['largest_agency_run']}, peak machine memory "
+          f"{cycle['peak_machine_memory_used_mb']} MB (before: {cycle['machine_memory_before_mb']}"
+          f" MB), speedup {cycle['speedup_vs_serial_baseline']}x over serial; wrote {out}")
+    return 0 if cycle["failed_runs"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,12 +1,16 @@
 """Odyssey sync throughput: 5,000 parties, 20 ms latency per call, concurrency 16.
 
 The simulator runs in its own process (its own core and GIL), as a real server would.
-Prints calls made, wall time, the latency floor (calls x latency / concurrency) and the ratio.
+Prints calls made, wall time, the latency floor (calls x latency / concurrency) and the ratio,
+plus the CPU each side spent per call (client: this process; simulator: its process, read
+from /proc) and the machine's load average, so a slow run can be told apart from a busy
+machine: wall time can only approach the floor when the client gets a core to itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -24,6 +28,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """user + system CPU of another process (Linux /proc), None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -57,7 +70,10 @@ def main() -> None:
     try:
         print(sim.stdout.readline().strip())
         base = f"http://127.0.0.1:{port}"
+        load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp:
+            sim_cpu0 = process_cpu_seconds(sim.pid)
+            cpu0 = time.process_time()
             t0 = time.monotonic()
             result = sync_agency(
                 lambda: OdysseyClient(
@@ -72,6 +88,8 @@ def main() -> None:
                 archive_root=Path(tmp),
             )
             wall = time.monotonic() - t0
+            cpu = time.process_time() - cpu0
+            sim_cpu1 = process_cpu_seconds(sim.pid)
         calls = result.stats["calls"]
         floor = calls * args.latency_ms / 1000 / args.concurrency
         print(f"calls made        {calls} {result.stats['by_message_type']}")
@@ -83,6 +101,14 @@ def main() -> None:
             f"{args.concurrency})"
         )
         print(f"ratio             {wall / floor:.2f}x  (target <= 1.5x)")
+        print(f"client CPU        {cpu:.2f} s  ({cpu / calls * 1000:.2f} ms per call)")
+        if sim_cpu0 is not None and sim_cpu1 is not None:
+            sim_cpu = sim_cpu1 - sim_cpu0
+            print(f"simulator CPU     {sim_cpu:.2f} s  ({sim_cpu / calls * 1000:.2f} ms per call)")
+        print(
+            f"load average      {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+            f"({os.cpu_count()} CPUs; above ~1 per CPU other work competes for the cores)"
+        )
     finally:
         sim.terminate()
         sim.wait(timeout=10)

@@ -36,8 +36,17 @@ REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_YAML = REPO / "deploy" / "dagster.production.yaml"
 SECRETS_HELPER = REPO / "deploy" / "aws_secrets_env.py"
 AGENCY, DAY = "prod_t1", "2026-11-22"
-LOG_BUCKET, LANDING_BUCKET = "court-dagster-logs", "court-ecr-landing"
+LOG_BUCKET = "court-dagster-logs"
+LOCATION_MODULE = "court_pipeline_tests.operations.location"
 ROWS, JUNK_EVERY = 120, 40  # 3 rows built to be rejected
+
+
+@pytest.fixture
+def landing_bucket(aws_env) -> str:
+    """A fresh landing bucket per test (the moto server lives for the whole session)."""
+    name = f"court-ecr-landing-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3").create_bucket(Bucket=name)
+    return name
 
 
 @pytest.fixture
@@ -51,14 +60,13 @@ def production_home(tmp_path: Path, postgres_server, aws_env, monkeypatch) -> Pa
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DAGSTER_COMPUTE_LOG_BUCKET", LOG_BUCKET)
     s3 = boto3.client("s3")
-    for bucket in (LOG_BUCKET, LANDING_BUCKET):
-        if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-            s3.create_bucket(Bucket=bucket)
+    if LOG_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=LOG_BUCKET)
     return home
 
 
 @pytest.fixture
-def pipeline_env(tmp_path: Path, monkeypatch) -> Path:
+def pipeline_env(tmp_path: Path, landing_bucket: str, monkeypatch) -> Path:
     """A one-agency registry with an S3 landing; data home and warehouse set as in production."""
     config_dir = tmp_path / "config"
     (config_dir / "templates").mkdir(parents=True)
@@ -69,7 +77,7 @@ def pipeline_env(tmp_path: Path, monkeypatch) -> Path:
             "id": AGENCY, "name": "Production Profile Test Courts", "county": "Travis",
             "ecr": {
                 # no endpoint_url_env: the S3 client takes AWS_ENDPOINT_URL_S3 like a VPC endpoint
-                "landing": {"kind": "s3", "bucket": LANDING_BUCKET, "prefix": f"{AGENCY}/incoming"},
+                "landing": {"kind": "s3", "bucket": landing_bucket, "prefix": f"{AGENCY}/incoming"},
                 "template": "templates/demo.yaml", "file_pattern": "*.txt",
                 "min_file_age_seconds": 0,
             },
@@ -117,11 +125,13 @@ def test_production_instance_loads_postgres_queue_and_s3_logs(production_home):
         assert sensor_ticks[TickStatus.FAILURE] == 90
 
 
-def test_ecr_ingest_job_runs_on_postgres_storage(production_home, pipeline_env, postgres_server):
+def test_ecr_ingest_job_runs_on_postgres_storage(
+    production_home, pipeline_env, landing_bucket, postgres_server
+):
     # an ECR file arrives in the agency's S3 landing
     generated = generate_ecr_file(pipeline_env.parent / "ecr_20261122.txt", ROWS, seed=11,
                                   junk_every=JUNK_EVERY)
-    boto3.client("s3").upload_file(str(generated.path), LANDING_BUCKET,
+    boto3.client("s3").upload_file(str(generated.path), landing_bucket,
                                    f"{AGENCY}/incoming/ecr_20261122.txt")
     defs = build_definitions(load_registry(pipeline_env))
     job = defs.resolve_job_def("ecr_ingest_job")
@@ -247,10 +257,8 @@ def _stop_group(process: subprocess.Popen) -> None:
     """Stop the daemon and what it started (code server, run workers: same process group)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        pass
     time.sleep(1.0)  # children finish their graceful shutdown, then nothing may remain
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -258,7 +266,7 @@ def _stop_group(process: subprocess.Popen) -> None:
 
 
 def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
-    production_home, pipeline_env, tmp_path
+    production_home, pipeline_env, landing_bucket, tmp_path
 ):
     """The production path end to end: the sensor (state in Postgres) requests one run per
     landed file, the queued run coordinator starts them one at a time for the agency, the
@@ -266,12 +274,13 @@ def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
     s3 = boto3.client("s3")
     for seed, name in ((21, "ecr_a.txt"), (22, "ecr_b.txt")):
         local = generate_ecr_file(tmp_path / name, 60, seed=seed, junk_every=0)
-        s3.upload_file(str(local.path), LANDING_BUCKET, f"{AGENCY}/incoming/{name}")
+        s3.upload_file(str(local.path), landing_bucket, f"{AGENCY}/incoming/{name}")
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     started = subprocess.run(
         [str(bin_dir / "dagster"), "sensor", "start", f"ecr_files_{AGENCY}",
-         "-m", "court_pipeline.definitions"],
+         "-m", LOCATION_MODULE],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )
     assert started.returncode == 0, started.stderr[-2000:]
@@ -279,7 +288,7 @@ def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         daemon = subprocess.Popen(
-            [str(bin_dir / "dagster-daemon"), "run", "-m", "court_pipeline.definitions"],
+            [str(bin_dir / "dagster-daemon"), "run", "-m", LOCATION_MODULE],
             env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )

@@ -47,7 +47,8 @@ def test_first_publish_then_nothing_to_send(sim, publish, warehouse):
 
     again = publish({STATUS: status, CHARGES: charges})
     assert again.envelopes == 0 and again.accepted == 0
-    assert again.planned[STATUS] == {"new": 0, "updates": 0, "deletes": 0, "unchanged": 120,
+    assert again.planned[STATUS] == {"new": 0, "updates": 0, "deletes": 0,
+                                     "kept_held_upstream": 0, "unchanged": 120,
                                      "rejected": 0}
 
 
@@ -67,7 +68,8 @@ def test_day_of_changes_updates_nullifications_deletes(sim, publish, warehouse):
 
     report = publish({STATUS: changed})
 
-    assert report.planned[STATUS] == {"new": 1, "updates": 3, "deletes": 2, "unchanged": 55,
+    assert report.planned[STATUS] == {"new": 1, "updates": 3, "deletes": 2,
+                                      "kept_held_upstream": 0, "unchanged": 55,
                                       "rejected": 0}
     assert report.accepted == 6 and report.held_back == 0
     assert_matches(sim, STATUS, changed)

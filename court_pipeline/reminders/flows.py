@@ -12,10 +12,10 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from court_pipeline import settings
+from court_pipeline.config_files import Entries, read_yaml_mapping, validate_model
 
 BUNDLED_REMINDERS_DIR = settings.BUNDLED_CONFIG_DIR / "reminders"
 BUNDLED_TEMPLATES_DIR = BUNDLED_REMINDERS_DIR / "templates"
@@ -271,34 +271,16 @@ class RemindersConfig(_Strict):
         return self._relative(self.replies_dir)
 
 
-def _where(loc: tuple, raw: dict) -> str:
-    """('flows', 1, 'offsets', 0, 'at') -> "flow 'court_date', field offsets.0.at"."""
-    if len(loc) >= 2 and loc[0] == "flows" and isinstance(loc[1], int):
-        flows = raw.get("flows") or []
-        entry = flows[loc[1]] if loc[1] < len(flows) else {}
-        name = entry.get("name") if isinstance(entry, dict) else None
-        who = f"flow {name!r}" if name else f"flow #{loc[1] + 1}"
-        field = ".".join(str(part) for part in loc[2:]) or "(the entry)"
-        return f"{who}, field {field!r}"
-    return f"field {'.'.join(str(part) for part in loc) or '(top level)'!r}"
-
-
 def load_flows(path: str | Path, *, check_templates: bool = True) -> RemindersConfig:
     """Read and validate one agency's flows file (templates are checked to exist and render)."""
     file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise FlowsError(f"{file}: reminder flows file not found") from exc
-    except yaml.YAMLError as exc:
-        raise FlowsError(f"{file}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise FlowsError(f"{file}: expected a mapping with a 'flows' list")
-    try:
-        config = RemindersConfig.model_validate({**raw, "source_file": file.resolve()})
-    except ValidationError as exc:
-        problems = [f"  - {_where(err['loc'], raw)}: {err['msg']}" for err in exc.errors()]
-        raise FlowsError(f"{file}: invalid reminder flows\n" + "\n".join(problems)) from None
+    raw = read_yaml_mapping(
+        file, what="reminder flows", expected="a 'flows' list", error=FlowsError
+    )
+    config = validate_model(
+        RemindersConfig, {**raw, "source_file": file.resolve()}, raw=raw, file=file,
+        what="reminder flows", error=FlowsError, entries=Entries("flows", "flow", "name"),
+    )
     if check_templates:
         from court_pipeline.reminders.templates import TemplateError, TemplateSet
 

@@ -278,13 +278,6 @@ def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    started = subprocess.run(
-        [str(bin_dir / "dagster"), "sensor", "start", f"ecr_files_{AGENCY}",
-         "-m", LOCATION_MODULE],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert started.returncode == 0, started.stderr[-2000:]
-
     log = tmp_path / "daemon.log"
     with log.open("wb") as out:
         daemon = subprocess.Popen(
@@ -293,6 +286,14 @@ def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
     try:
+        # turning the sensor on while the daemon starts: its state is a row in Postgres,
+        # which the daemon's sensor loop reads on every iteration
+        started = subprocess.run(
+            [str(bin_dir / "dagster"), "sensor", "start", f"ecr_files_{AGENCY}",
+             "-m", LOCATION_MODULE],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False,
+        )
+        assert started.returncode == 0, started.stderr[-2000:]
         with dg.DagsterInstance.get() as instance:
             records = _wait_for_runs(instance, {"court_pipeline/trigger": "sensor"}, 2,
                                      daemon, log, timeout=300)

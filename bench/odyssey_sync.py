@@ -73,7 +73,7 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp:
             sim_cpu0 = process_cpu_seconds(sim.pid)
-            cpu0 = time.process_time()
+            times0 = os.times()
             t0 = time.monotonic()
             result = sync_agency(
                 lambda: OdysseyClient(
@@ -88,7 +88,9 @@ def main() -> None:
                 archive_root=Path(tmp),
             )
             wall = time.monotonic() - t0
-            cpu = time.process_time() - cpu0
+            times1 = os.times()
+            user, system = times1.user - times0.user, times1.system - times0.system
+            cpu = user + system
             sim_cpu1 = process_cpu_seconds(sim.pid)
         calls = result.stats["calls"]
         floor = calls * args.latency_ms / 1000 / args.concurrency
@@ -101,7 +103,10 @@ def main() -> None:
             f"{args.concurrency})"
         )
         print(f"ratio             {wall / floor:.2f}x  (target <= 1.5x)")
-        print(f"client CPU        {cpu:.2f} s  ({cpu / calls * 1000:.2f} ms per call)")
+        print(
+            f"client CPU        {cpu:.2f} s  ({cpu / calls * 1000:.2f} ms per call; "
+            f"user {user:.2f} s, system {system:.2f} s)"
+        )
         if sim_cpu0 is not None and sim_cpu1 is not None:
             sim_cpu = sim_cpu1 - sim_cpu0
             print(f"simulator CPU     {sim_cpu:.2f} s  ({sim_cpu / calls * 1000:.2f} ms per call)")

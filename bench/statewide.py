@@ -100,16 +100,18 @@ def _single_run_backfill(agency_id: str, days: list[date]) -> dict:
     import dagster as dg
 
     from court_pipeline.definitions import build_definitions
+    from court_pipeline.partitions import agency_day_partitions
     from court_pipeline.registry import load_registry
 
     defs = build_definitions(load_registry())
-    graph = defs.resolve_asset_graph()
     policy = dg.BackfillPolicy.single_run()
-    assets = [a.with_attributes(backfill_policy=policy) for a in graph.assets_defs
-              if isinstance(a, dg.AssetsDefinition) and a.is_executable]
+    assets = [a.with_attributes(backfill_policy=policy) if isinstance(a, dg.AssetsDefinition)
+              and a.is_executable and a.partitions_def is not None else a
+              for a in defs.assets or []]
     single = dg.Definitions(
-        assets=assets, asset_checks=[], resources=defs.resources,
-        jobs=[dg.define_asset_job("everything_single_run", dg.AssetSelection.all())],
+        assets=assets, asset_checks=list(defs.asset_checks or []), resources=defs.resources,
+        jobs=[dg.define_asset_job("everything_single_run", dg.AssetSelection.all(),
+                                  partitions_def=agency_day_partitions(load_registry()))],
     )
     job = single.resolve_job_def("everything_single_run")
     started = time.perf_counter()
@@ -159,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         write_registry,
     )
 
-    day = date.fromisoformat(args.day) if args.day else datetime.now(ZoneInfo("America/Chicago")).date()
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    day = date.fromisoformat(args.day) if args.day else today
     home = Path(args.home or tempfile.mkdtemp(prefix="statewide-"))
     home.mkdir(parents=True, exist_ok=True)
     os.environ["COURT_PIPELINE_HOME"] = str(home)
@@ -187,13 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         }
         init_dagster_home(home / "dagster_home")
         summary["cold_run_process_start_seconds"] = _cold_start_seconds()
-        pool = RunPool(args.parallelism)
+        t = time.perf_counter()
+        from court_pipeline.definitions import build_definitions
+        from court_pipeline.registry import load_registry
+
+        defs = build_definitions(load_registry())
+        pool = RunPool(defs, args.parallelism)
+        pool._job("everything_job")
+        summary["setup"]["definitions_seconds"] = round(time.perf_counter() - t, 1)
 
         # Baseline: the smallest agency alone.
         baseline_plan = min(plans, key=lambda p: (p.ecr_rows, p.agency_id))
         base = pool.run([RunSpec("everything_job", f"{baseline_plan.agency_id}|{day}")])[0]
         summary["baseline"] = {"agency": baseline_plan.agency_id, "seconds": round(base.seconds, 1),
-                               "success": base.success, "max_rss_mb": _mb(base.max_rss_kb)}
+                               "cpu_seconds": round(base.cpu_seconds, 1),
+                               "success": base.success, "max_rss_mb": _mb(base.max_rss_kb),
+                               "load_average": [round(x, 1) for x in os.getloadavg()]}
         print(f"baseline {baseline_plan.agency_id}: {base.seconds:.1f}s alone "
               f"({'ok' if base.success else 'FAILED ' + base.error})", flush=True)
 
@@ -223,13 +235,17 @@ def main(argv: list[str] | None = None) -> int:
             "failures": [{"partition": o.spec.partition_key, "steps": o.failed_steps,
                           "error": o.error} for o in outcomes if not o.success][:20],
             "run_seconds_mean": round(sum(o.seconds for o in outcomes) / len(outcomes), 2),
+            "run_cpu_seconds_total": round(sum(o.cpu_seconds for o in outcomes), 1),
+            "run_cpu_seconds_mean": round(sum(o.cpu_seconds for o in outcomes) / len(outcomes), 2),
+            "load_average_after": [round(x, 1) for x in os.getloadavg()],
             "run_seconds_by_tier": {
                 tier: round(max((o.seconds for a, o in by_agency.items() if tiers[a] == tier),
                                 default=0.0), 1) for tier in ("large", "medium", "small")
             },
             "largest_agency_run": {"partition": largest.spec.partition_key,
                                    "seconds": round(largest.seconds, 1)},
-            "speedup_vs_serial_baseline": round(len(outcomes) * base.seconds / cycle_wall, 2),
+            "speedup_vs_serial_baseline": (
+                round(len(outcomes) * base.seconds / cycle_wall, 2) if specs else None),
             "peak_run_process_rss_mb": _mb(max(o.max_rss_kb for o in outcomes)),
             "peak_machine_memory_used_mb": _mb(memory.peak_kb),
             "machine_memory_before_mb": _mb(memory.baseline_kb),

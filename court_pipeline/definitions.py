@@ -53,7 +53,11 @@ def build_jobs(
 
     def job(name: str, selection: dg.AssetSelection, description: str):
         return dg.define_asset_job(
-            name, selection=selection, partitions_def=partitions_def, description=description
+            name,
+            selection=selection,
+            partitions_def=partitions_def,
+            description=description,
+            tags={"court_pipeline/job": name},  # run-queue limits match on it (production)
         )
 
     oca = dg.AssetSelection.groups("oca")
@@ -131,6 +135,10 @@ def build_definitions(registry: Registry) -> dg.Definitions:
             *build_state_reporting_schedules(registry, jobs["state_reporting_job"]),
         ],
         resources=build_resources(),
+        # Runs are per agency-day and the warehouse takes one writer at a time, so parallelism
+        # comes from runs, not steps; the multiprocess executor would re-import the code
+        # location for every step (seconds each) for no gain.
+        executor=dg.in_process_executor,
     )
 
 

@@ -133,7 +133,7 @@ def _snapshot_removals(
     window = prepared.clean.window
     if window is None:
         return []
-    present = pa.table({"hearing_id": pa.array(prepared.clean.present_hearing_ids, pa.string())})
+    present = pa.table({"hearing_id": prepared.clean.present_hearing_ids})
     con.register("_snapshot_present", present)
     try:
         upper = "AND start_local::DATE <= ?::DATE" if (
@@ -168,7 +168,8 @@ def write_prepared(
     try:
         for table, frame in prepared.clean.frames.items():
             merged[table] = merge_records(
-                con, table, frame, agency_id=agency_id, source="ecr", source_ref=content_sha256
+                con, table, frame, agency_id=agency_id, source="ecr", source_ref=content_sha256,
+                unique_keys=True,  # normalize keeps the file's last line per key
             )
         removed = 0
         if prepared.template.mode == "snapshot":

@@ -6,6 +6,9 @@
   ReferenceNumber; malformed input raises it with code ``MALFORMED_XML`` (retryable: a gateway
   that cut a reply short usually answers properly the next time).
 * Namespaces are ignored: every tag is reduced to its local name before anything looks at it.
+* Speed: ``DefusedTreeParser`` is defusedxml's parser with its hardening handlers untouched; only
+  the per-element callbacks go straight to the C ``TreeBuilder`` instead of through Python
+  methods (which cost more CPU than the HTTP call itself at thousands of replies a sync).
 * Times: Odyssey sends ``MM/dd/yyyy hh:mm tt`` in court local time without an offset.
   ``local_to_instant`` attaches the court zone with zoneinfo. A wall time that does not exist
   (spring forward, 02:30 on 2027-03-14 in Chicago) is read with the offset in force before the
@@ -20,8 +23,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError  # noqa: S405 - types only
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder  # noqa: S405 - no parsing
 from zoneinfo import ZoneInfo
 
 import defusedxml.ElementTree as DET
@@ -47,12 +51,39 @@ def _strip_namespaces(root: Element) -> Element:
     return root
 
 
+class DefusedTreeParser(DET.DefusedXMLParser):
+    """defusedxml's parser, DTDs, entity declarations and external references forbidden.
+
+    The expat handlers that refuse those stay exactly as defusedxml installs them. Element
+    start/end events are routed to the C ``TreeBuilder`` directly rather than through the
+    pure-Python ``XMLParser._start``/``_end`` (a Python frame, a name fix-up and an attribute
+    list-to-dict per element): the same tree at about half the CPU. Tags then arrive as
+    ``uri}local`` instead of ``{uri}local``, which ``_strip_namespaces`` reduces the same way.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        expat = self.parser
+        expat.ordered_attributes = False  # attributes as a dict, as TreeBuilder.start wants
+        expat.StartElementHandler = self.target.start
+        expat.EndElementHandler = self.target.end
+
+
+def defused_fromstring(text: str | bytes) -> Element:
+    """``defusedxml.ElementTree.fromstring(text, forbid_dtd=True)`` on the fast tree path."""
+    parser = DefusedTreeParser()
+    parser.feed(text)
+    return parser.close()
+
+
 def safe_fromstring(text: str | bytes, *, what: str, message_type: str, reference: str) -> Element:
     """Parse untrusted XML: no DTD, no entities, no external fetches; namespaces dropped."""
     if isinstance(text, str):
         text = _XML_DECL.sub("", text, count=1)
     try:
-        root = DET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = defused_fromstring(text)
     except DefusedXmlException as exc:
         raise OdysseyReplyError(
             f"hostile XML in the {what} refused ({type(exc).__name__}: DTDs, entities and "
@@ -172,7 +203,19 @@ def parse_date(value: str | None) -> date | None:
     """``MM/dd/yyyy`` -> date; empty -> None; anything else raises ValueError."""
     if not value:
         return None
-    return datetime.strptime(value.strip(), E.REPLY_DATE_FORMAT).date()
+    return _parse_date_text(value.strip())
+
+
+# strptime costs ~10 us a value and a sync meets the same few hundred dates and session times
+# over and over; the results are immutable, so a bounded cache is safe (errors are not cached).
+@lru_cache(maxsize=8192)
+def _parse_date_text(value: str) -> date:
+    return datetime.strptime(value, E.REPLY_DATE_FORMAT).date()
+
+
+@lru_cache(maxsize=8192)
+def _parse_local_text(value: str) -> datetime:
+    return datetime.strptime(" ".join(value.split()).upper(), E.REPLY_DATETIME_FORMAT)
 
 
 def local_to_instant(local: datetime, zone: ZoneInfo) -> datetime:
@@ -201,7 +244,7 @@ def parse_local_datetime(
     """``MM/dd/yyyy hh:mm tt`` -> (aware instant, naive wall time). Empty -> (None, None)."""
     if not value:
         return None, None
-    local = datetime.strptime(" ".join(value.split()).upper(), E.REPLY_DATETIME_FORMAT)
+    local = _parse_local_text(value)
     return local_to_instant(local, zone), local
 
 

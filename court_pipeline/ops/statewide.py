@@ -150,7 +150,8 @@ class StatewideFleet:
             )
             for plan in self.plans
         }
-        self.oca = OcaSimulator(clients, faults=self.oca_faults, fast_validation=True).start()
+        oca_faults = SimulatorFaults(**vars(self.oca_faults)) if self.oca_faults else None
+        self.oca = OcaSimulator(clients, faults=oca_faults, fast_validation=True).start()
         return self
 
     def stop(self) -> None:
@@ -262,7 +263,6 @@ def land_ecr_file(
 # --- Running many agency-days: one process per run, a bounded pool ---------------------------
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-PRELOAD = ["dagster", "duckdb", "pandas", "court_pipeline.definitions"]
 
 
 @dataclass(frozen=True)
@@ -283,12 +283,19 @@ class RunOutcome:
     success: bool
     seconds: float
     max_rss_kb: int = 0
+    cpu_seconds: float = 0.0
     run_id: str = ""
     failed_steps: list[str] = field(default_factory=list)
     error: str = ""
 
 
-def _execute(spec: RunSpec, conn) -> None:
+def _failure_text(event) -> str:
+    data = event.step_failure_data
+    message = data.error.message if data is not None and data.error is not None else ""
+    return f"{event.step_key}: {message.strip()[:300]}"
+
+
+def _execute(job, spec: RunSpec, conn) -> None:
     """Child process body: execute the run in this process against the shared instance."""
     import resource
 
@@ -297,9 +304,6 @@ def _execute(spec: RunSpec, conn) -> None:
     started = time.perf_counter()
     report: dict[str, object] = {"success": False, "failed_steps": [], "error": "", "run_id": ""}
     try:
-        from court_pipeline.definitions import defs
-
-        job = defs.resolve_job_def(spec.job_name)
         config = {**QUIET_LOGGERS, **dict(spec.run_config or {})}
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
@@ -311,49 +315,62 @@ def _execute(spec: RunSpec, conn) -> None:
             success=result.success,
             run_id=result.run_id,
             failed_steps=sorted({e.step_key or "?" for e in failures}),
-            error="; ".join(
-                f"{e.step_key}: {(e.step_failure_data.error.message if e.step_failure_data and e.step_failure_data.error else '').strip()[:300]}"  # noqa: E501
-                for e in failures[:3]
-            ),
+            error="; ".join(_failure_text(e) for e in failures[:3]),
         )
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which counts it failed
         report["error"] = f"{type(exc).__name__}: {str(exc)[:500]}"
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     report["seconds"] = time.perf_counter() - started
-    report["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report["max_rss_kb"] = usage.ru_maxrss
+    report["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     conn.send(report)
     conn.close()
+    os._exit(0)  # skip inherited atexit handlers and the parent's simulator threads
 
 
 class RunPool:
     """Launch each run in its own process, at most ``parallelism`` at a time.
 
     Like Dagster's default run launcher, every run is a separate OS process (a crash or leak
-    in one run cannot touch another); unlike it, processes fork from a ``forkserver`` that has
-    already imported the code location, so the bench measures the pipeline rather than
-    Python imports. Start the pool after the environment (registry, DAGSTER_HOME, secrets) is
-    final: the fork server snapshots it.
+    in one run cannot touch another) writing to the same persistent instance; unlike it, the
+    process is forked from this one with the code location already loaded, so the numbers
+    measure the pipeline rather than Python imports (``bench/statewide.py`` reports that
+    cost separately). Build the definitions after the environment (registry, DAGSTER_HOME,
+    secrets) is final: children inherit it.
     """
 
-    def __init__(self, parallelism: int, *, run_timeout_seconds: float = 900.0) -> None:
+    def __init__(
+        self, defs, parallelism: int, *, run_timeout_seconds: float = 900.0
+    ) -> None:
         import multiprocessing
 
+        self.defs = defs
         self.parallelism = max(1, parallelism)
         self.run_timeout_seconds = run_timeout_seconds
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(PRELOAD)
+        self._ctx = multiprocessing.get_context("fork")
+        self._jobs: dict[str, object] = {}
+
+    def _job(self, name: str):
+        if name not in self._jobs:  # resolve once here; every child inherits the result
+            self._jobs[name] = self.defs.resolve_job_def(name)
+        return self._jobs[name]
 
     def run(self, specs: Iterable[RunSpec], on_done=None) -> list[RunOutcome]:
         """Run every spec; returns outcomes in completion order (``on_done`` sees each)."""
         from multiprocessing.connection import wait
 
         queue = list(specs)
+        for spec in queue:
+            self._job(spec.job_name)
         running: dict[object, tuple] = {}
         outcomes: list[RunOutcome] = []
         while queue or running:
             while queue and len(running) < self.parallelism:
                 spec = queue.pop(0)
                 receiver, sender = self._ctx.Pipe(duplex=False)
-                proc = self._ctx.Process(target=_execute, args=(spec, sender), daemon=True)
+                proc = self._ctx.Process(
+                    target=_execute, args=(self._job(spec.job_name), spec, sender), daemon=True
+                )
                 proc.start()
                 sender.close()
                 running[proc.sentinel] = (proc, receiver, spec, time.perf_counter())
@@ -374,7 +391,8 @@ class RunPool:
                     on_done(outcome)
         return outcomes
 
-    def _collect(self, receiver, spec: RunSpec, seconds: float, overdue: bool) -> RunOutcome:
+    @staticmethod
+    def _collect(receiver, spec: RunSpec, seconds: float, overdue: bool) -> RunOutcome:
         report = None
         try:
             if receiver.poll():
@@ -391,6 +409,7 @@ class RunPool:
             bool(report["success"]),
             float(report["seconds"]),
             int(report["max_rss_kb"]),
+            float(report["cpu_seconds"]),
             str(report["run_id"]),
             list(report["failed_steps"]),
             str(report["error"]),

@@ -87,6 +87,15 @@ def _key_match(keys: Sequence[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{_q(k)} = {right}.{_q(k)}" for k in keys)
 
 
+def _lit(value: str) -> str:
+    """A SQL string literal (agency id and source ref are inlined into temp views)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _frame_rows(frame: pd.DataFrame | pa.Table) -> int:
+    return len(frame) if isinstance(frame, pd.DataFrame) else frame.num_rows
+
+
 def merge_records(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -95,8 +104,21 @@ def merge_records(
     agency_id: str,
     source: str,
     source_ref: str,
+    unique_keys: bool = False,
 ) -> MergeStats:
-    """Upsert ``frame`` into ``table`` for one agency; see the module docstring for precedence."""
+    """Upsert ``frame`` into ``table`` for one agency; see the module docstring for precedence.
+
+    ``unique_keys=True`` is the caller's promise that the frame holds each key once (the ECR
+    normalizer already keeps the file's last line per key): it skips the duplicate check. A
+    broken promise fails with DuckDB's primary-key error (nothing is written twice).
+
+    Cost model (why it is shaped like this): the frame is read in place (an Arrow table or
+    DataFrame registered on the connection, no staging copy) unless it has duplicate keys.
+    When the agency has no rows in ``table`` yet, everything is new: one ``INSERT ... SELECT``
+    (plus the 'new' hearing_changes rows), no join at all. Otherwise one join with the target
+    computes every merged column, the ``_changed`` flag and (for hearings) the old status and
+    start time once, into ``_merged``; inserts use an anti-join, updates touch changed rows only.
+    """
     if source not in SOURCE_RANK:
         raise ValueError(f"unknown source {source!r}; expected one of {sorted(SOURCE_RANK)}")
     keys, types = table_layout(con, table)
@@ -108,33 +130,73 @@ def merge_records(
     missing = [k for k in data_keys if k not in columns]
     if missing:
         raise ValueError(f"{table}: frame lacks key columns {missing}")
-    if (len(frame) if isinstance(frame, pd.DataFrame) else frame.num_rows) == 0:
+    if _frame_rows(frame) == 0:
         return MergeStats(0, 0, 0)
 
     carried = [c for c in columns if c not in BOOKKEEPING]
     has_modified = "source_modified_at" in carried
     data_cols = [c for c in carried if c not in keys and c != "source_modified_at"]
+    select = ", ".join(f"CAST({_q(c)} AS {types[c]}) AS {_q(c)}" for c in carried)
+    bookkeeping = f"{_lit(agency_id)}::VARCHAR AS agency_id, {select}, " + (
+        f"{_lit(source)}::VARCHAR AS source, {_lit(source_ref)}::VARCHAR AS source_ref"
+    ) + ("" if has_modified else ", NULL::TIMESTAMPTZ AS source_modified_at")
+    partition = ", ".join(_q(k) for k in data_keys)
 
     con.register("_merge_frame", frame)
     try:
-        select = ", ".join(f"CAST({_q(c)} AS {types[c]}) AS {_q(c)}" for c in carried)
-        order = "source_modified_at DESC NULLS LAST" if has_modified else "1"
-        partition = ", ".join(_q(k) for k in data_keys)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _incoming AS
-            SELECT ?::VARCHAR AS agency_id, {select},
-                   ?::VARCHAR AS source, ?::VARCHAR AS source_ref
-            FROM _merge_frame
-            QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1
-            """,
-            [agency_id, source, source_ref],
-        )
+        duplicated = not unique_keys and bool(scalar(
+            con, f"SELECT count(*) - count(DISTINCT ({partition})) FROM _merge_frame"))
+        if duplicated:  # newest source_modified_at wins; the one staging copy we cannot avoid
+            order = "source_modified_at DESC NULLS LAST" if has_modified else "1"
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE _incoming AS
+                SELECT {bookkeeping} FROM _merge_frame
+                QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1
+                """
+            )
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS SELECT {bookkeeping} "
+                        "FROM _merge_frame")
+        try:
+            existing = first_row(
+                con, f"SELECT 1 FROM {_q(table)} WHERE agency_id = ? LIMIT 1", [agency_id])
+            if existing is None:
+                return _insert_all(con, table, carried, has_modified, source, source_ref)
+            return _merge_existing(con, table, keys, data_cols, carried, has_modified, source,
+                                   source_ref)
+        finally:
+            con.execute("DROP TABLE IF EXISTS _incoming" if duplicated
+                        else "DROP VIEW IF EXISTS _incoming")
+            con.execute("DROP TABLE IF EXISTS _merged")
     finally:
         con.unregister("_merge_frame")
 
+
+def _insert_columns(carried: Sequence[str], has_modified: bool) -> str:
+    cols = ["agency_id", *carried, "source", "source_ref"]
     if not has_modified:
-        con.execute("ALTER TABLE _incoming ADD COLUMN source_modified_at TIMESTAMPTZ")
+        cols.append("source_modified_at")
+    return ", ".join(_q(c) for c in cols)
+
+
+def _insert_all(
+    con: duckdb.DuckDBPyConnection, table: str, carried: Sequence[str], has_modified: bool,
+    source: str, source_ref: str,
+) -> MergeStats:
+    """The agency has no rows in ``table`` yet: every incoming row is new (no join needed)."""
+    if table == "hearings":
+        _log_new_hearings(con, carried, source, source_ref, "_incoming i")
+    col_list = _insert_columns(carried, has_modified)
+    inserted = scalar(con, f"INSERT INTO {_q(table)} ({col_list}) SELECT {col_list} FROM _incoming")
+    return MergeStats(int(inserted or 0), 0, 0)
+
+
+def _merge_existing(
+    con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], data_cols: Sequence[str],
+    carried: Sequence[str], has_modified: bool, source: str, source_ref: str,
+) -> MergeStats:
+    """Upsert when the agency already has rows: one join computes every merged value once."""
     match = _key_match(keys, "t", "i")
     rank_i = f"(CASE i.source WHEN 'odyssey_api' THEN {SOURCE_RANK['odyssey_api']} ELSE 1 END)"
     rank_t = f"(CASE t.source WHEN 'odyssey_api' THEN {SOURCE_RANK['odyssey_api']} ELSE 1 END)"
@@ -143,113 +205,126 @@ def merge_records(
         "((i.source_modified_at IS NULL OR t.source_modified_at IS NULL "
         f"OR i.source_modified_at = t.source_modified_at) AND {rank_i} >= {rank_t}))"
     )
+    # level 1: the join, with incoming (i_) and current (t_) values side by side and the winner
+    pairs = ", ".join(f"i.{_q(c)} AS {_q('i_' + c)}, t.{_q(c)} AS {_q('t_' + c)}"
+                      for c in data_cols)
+    level1 = (
+        f"SELECT {', '.join(f'i.{_q(k)}' for k in keys)}, {pairs}{',' if pairs else ''} "
+        f"{wins} AS _wins, i.source = t.source AS _same, "
+        "i.source AS i_source, t.source AS t_source, i.source_ref AS i_source_ref, "
+        "t.source_ref AS t_source_ref, "
+        "greatest(i.source_modified_at, t.source_modified_at) AS source_modified_at "
+        f"FROM _incoming i JOIN {_q(table)} t ON {match}"
+    )
 
     def merged(col: str) -> str:
-        c = _q(col)
-        return (
-            f"CASE WHEN {wins} THEN (CASE WHEN i.source = t.source THEN i.{c} "
-            f"ELSE coalesce(i.{c}, t.{c}) END) ELSE coalesce(t.{c}, i.{c}) END"
-        )
+        i_c, t_c = _q("i_" + col), _q("t_" + col)
+        return (f"CASE WHEN _wins THEN (CASE WHEN _same THEN {i_c} ELSE coalesce({i_c}, {t_c}) "
+                f"END) ELSE coalesce({t_c}, {i_c}) END AS {_q(col)}")
 
-    merged_cols = ", ".join(f"{merged(c)} AS {_q(c)}" for c in data_cols)
-    changed = " OR ".join(f"({merged(c)}) IS DISTINCT FROM t.{_q(c)}" for c in data_cols) or "false"
+    # level 2: merged values (each CASE once); level 3: _changed against the current values
+    level2 = ", ".join(
+        [*(_q(k) for k in keys), *(merged(c) for c in data_cols),
+         *(_q("t_" + c) for c in data_cols),
+         "CASE WHEN _wins THEN i_source ELSE t_source END AS source",
+         "CASE WHEN _wins THEN i_source_ref ELSE t_source_ref END AS source_ref",
+         "source_modified_at"]
+    )
+    changed = " OR ".join(f"{_q(c)} IS DISTINCT FROM {_q('t_' + c)}" for c in data_cols) or "false"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _merged AS
-        SELECT {", ".join(f"i.{_q(k)}" for k in keys)}
-               {"," if merged_cols else ""} {merged_cols},
-               CASE WHEN {wins} THEN i.source ELSE t.source END AS source,
-               CASE WHEN {wins} THEN i.source_ref ELSE t.source_ref END AS source_ref,
-               greatest(i.source_modified_at, t.source_modified_at) AS source_modified_at,
-               ({changed}) AS _changed
-        FROM _incoming i JOIN {_q(table)} t ON {match}
+        SELECT *, ({changed}) AS _changed FROM (SELECT {level2} FROM ({level1}))
         """
     )
-
     if table == "hearings":
-        _log_hearing_changes(con, keys, source, source_ref)
-
-    all_cols = ["agency_id", *[c for c in carried], "source", "source_ref"]
-    if not has_modified:
-        all_cols.append("source_modified_at")
-    col_list = ", ".join(_q(c) for c in all_cols)
-    inserted = con.execute(
+        _log_new_hearings(
+            con, carried, source, source_ref,
+            f"_incoming i WHERE NOT EXISTS (SELECT 1 FROM hearings t WHERE {match})",
+        )
+        _log_hearing_updates(con, data_cols, source, source_ref)
+    col_list = _insert_columns(carried, has_modified)
+    inserted = scalar(
+        con,
         f"""
         INSERT INTO {_q(table)} ({col_list})
         SELECT {col_list} FROM _incoming i
         WHERE NOT EXISTS (SELECT 1 FROM {_q(table)} t WHERE {match})
-        """
-    ).fetchall()[0][0]
+        """,
+    )
     set_cols = [*data_cols, "source", "source_ref", "source_modified_at"]
     assignments = ", ".join(f"{_q(c)} = m.{_q(c)}" for c in set_cols)
-    updated = con.execute(
-        f"""
-        UPDATE {_q(table)} AS t SET {assignments}, updated_at = now()
-        FROM _merged m WHERE {_key_match(keys, "t", "m")} AND m._changed
-        """
-    ).fetchall()[0][0]
-    total_existing = scalar(con, "SELECT count(*) FROM _merged")
+    total_existing, n_changed = first_row(
+        con, "SELECT count(*), count(*) FILTER (WHERE _changed) FROM _merged") or (0, 0)
+    updated = 0
+    if n_changed:
+        updated = scalar(
+            con,
+            f"""
+            UPDATE {_q(table)} AS t SET {assignments}, updated_at = now()
+            FROM _merged m WHERE {_key_match(keys, "t", "m")} AND m._changed
+            """,
+        )
     if table == "hearings":
         con.execute(
             f"""
             UPDATE hearings AS t SET removed_at = NULL, removed_reason = NULL
-            FROM _incoming i
-            WHERE {match} AND t.removed_at IS NOT NULL AND coalesce(t.status, '') <> 'Removed'
+            FROM _merged m
+            WHERE {_key_match(keys, "t", "m")} AND t.removed_at IS NOT NULL
+              AND coalesce(t.status, '') <> 'Removed'
             """
         )
-    con.execute("DROP TABLE IF EXISTS _incoming")
-    con.execute("DROP TABLE IF EXISTS _merged")
-    return MergeStats(int(inserted), int(updated), int(total_existing - updated))
+    updated = int(updated or 0)
+    return MergeStats(int(inserted or 0), updated, int(total_existing) - updated)
 
 
-def _log_hearing_changes(
-    con: duckdb.DuckDBPyConnection, keys: Sequence[str], source: str, source_ref: str
+def _log_new_hearings(
+    con: duckdb.DuckDBPyConnection, carried: Sequence[str], source: str, source_ref: str,
+    new_rows: str,
 ) -> None:
-    """Record new hearings, reschedules and status changes before the update applies them."""
-    columns = {r[0] for r in con.execute("DESCRIBE _merged").fetchall()}
-    match = _key_match(keys, "t", "i")
+    """A 'new' hearing_changes row per hearing not seen before (``new_rows`` selects them)."""
     con.execute(
         f"""
         INSERT INTO hearing_changes (agency_id, hearing_id, change_kind, new_status, new_start_at,
                                      reason, source, source_ref)
-        SELECT i.agency_id, i.hearing_id, 'new', {"i.status" if "status" in columns else "NULL"},
-               {"i.start_at" if "start_at" in columns else "NULL"}, 'first seen', ?, ?
-        FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM hearings t WHERE {match})
+        SELECT i.agency_id, i.hearing_id, 'new', {"i.status" if "status" in carried else "NULL"},
+               {"i.start_at" if "start_at" in carried else "NULL"}, 'first seen', ?, ?
+        FROM {new_rows}
         """,
         [source, source_ref],
     )
-    if "start_at" in columns:
+
+
+def _log_hearing_updates(
+    con: duckdb.DuckDBPyConnection, data_cols: Sequence[str], source: str, source_ref: str
+) -> None:
+    """Reschedules and status changes of known hearings, from ``_merged`` (which carries the
+    current values as ``t_<column>``), before the update applies them."""
+    if "start_at" in data_cols:
+        status = "t_status, status" if "status" in data_cols else "NULL, NULL"
         con.execute(
-            """
+            f"""
             INSERT INTO hearing_changes (agency_id, hearing_id, change_kind, old_status, new_status,
                                          old_start_at, new_start_at, reason, source, source_ref)
-            SELECT t.agency_id, t.hearing_id, 'rescheduled', t.status, m.status,
-                   t.start_at, m.start_at, 'start time changed', ?, ?
-            FROM _merged m JOIN hearings t USING (agency_id, hearing_id)
-            WHERE m.start_at IS DISTINCT FROM t.start_at AND t.start_at IS NOT NULL
-              AND m.start_at IS NOT NULL
-            """
-            if "status" in columns
-            else """
-            INSERT INTO hearing_changes (agency_id, hearing_id, change_kind, old_start_at,
-                                         new_start_at, reason, source, source_ref)
-            SELECT t.agency_id, t.hearing_id, 'rescheduled', t.start_at, m.start_at,
-                   'start time changed', ?, ?
-            FROM _merged m JOIN hearings t USING (agency_id, hearing_id)
-            WHERE m.start_at IS DISTINCT FROM t.start_at AND t.start_at IS NOT NULL
-              AND m.start_at IS NOT NULL
+            SELECT agency_id, hearing_id, 'rescheduled', {status},
+                   t_start_at, start_at, 'start time changed', ?, ?
+            FROM _merged
+            WHERE start_at IS DISTINCT FROM t_start_at AND t_start_at IS NOT NULL
+              AND start_at IS NOT NULL
             """,
             [source, source_ref],
         )
-    if "status" in columns:
+    if "status" in data_cols:
+        start = "t_start_at, t_start_at" if "start_at" in data_cols else "h.start_at, h.start_at"
         con.execute(
-            """
+            f"""
             INSERT INTO hearing_changes (agency_id, hearing_id, change_kind, old_status, new_status,
                                          old_start_at, new_start_at, reason, source, source_ref)
-            SELECT t.agency_id, t.hearing_id, 'status', t.status, m.status,
-                   t.start_at, t.start_at, 'status changed', ?, ?
-            FROM _merged m JOIN hearings t USING (agency_id, hearing_id)
-            WHERE m.status IS DISTINCT FROM t.status
+            SELECT m.agency_id, m.hearing_id, 'status', m.t_status, m.status,
+                   {start}, 'status changed', ?, ?
+            FROM _merged m {"" if "start_at" in data_cols else
+                            "JOIN hearings h USING (agency_id, hearing_id)"}
+            WHERE m.status IS DISTINCT FROM m.t_status
             """,
             [source, source_ref],
         )

@@ -20,6 +20,7 @@ ECR loader uses these to avoid moving a million rows through pandas).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import duckdb
@@ -148,6 +149,11 @@ def _slow_parse(piece: str, region: str) -> tuple[str | None, str | None, str | 
     return e164, _KIND_NAMES.get(pn.number_type(number), "unknown"), None
 
 
+def _carried(columns: Sequence[str], alias: str = "s.") -> str:
+    """``, s."col", ...`` for columns copied from the source rows into the output."""
+    return "".join(f', {alias}"{c}"' for c in columns)
+
+
 def _label_sql(expr: str) -> str:
     """SQL mapping a source label ('Cell', 'MOBILE', 'Home Phone') to Cell/Home/Work/Fax."""
     word = f"regexp_extract(lower(trim({expr})), '^([a-z]+)', 1)"
@@ -164,11 +170,15 @@ def phones_sql(
     row_col: str = "row",
     cell_col: str = "cell",
     label_col: str | None = None,
+    carry: Sequence[str] = (),
+    ordered: bool = True,
 ) -> None:
     """Normalize phone cells of table/view ``source`` into temp table ``target``.
 
     ``source`` has a row key column and a cell column (and optionally a source label column).
-    ``target`` gets :data:`PHONE_COLUMNS` (``row`` holds the row key), ordered by row, position.
+    ``target`` gets :data:`PHONE_COLUMNS` (``row`` holds the row key) plus the ``carry``
+    columns of ``source`` (saves the caller a join back), ordered by row, position unless
+    ``ordered=False`` (a million-row sort the ECR loader does not need).
     """
     label_expr = _label_sql(f"s.{label_col}") if label_col else "NULL"
     con.execute(f"""
@@ -244,7 +254,7 @@ def phones_sql(
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH joined AS (
             SELECT s.{row_col} AS row, p.position, p.piece AS raw_value, u.value, u.kind,
-                   coalesce(u.label_found, {label_expr}) AS label, u.reason
+                   coalesce(u.label_found, {label_expr}) AS label, u.reason{_carried(carry)}
             FROM {source} s
             JOIN _ph_pieces p ON s.{cell_col} = p.cell
             JOIN _ph_uniq u ON p.piece = u.piece
@@ -258,9 +268,9 @@ def phones_sql(
                label,
                CASE WHEN value IS NULL THEN 'rejected' ELSE 'valid' END AS status,
                CASE WHEN value IS NULL THEN coalesce(reason, 'not a phone number') END
-                   AS reject_reason
+                   AS reject_reason{_carried(carry, "")}
         FROM joined
-        ORDER BY row, position
+        {"ORDER BY row, position" if ordered else ""}
     """)
     con.execute("DROP TABLE IF EXISTS _ph_pieces")
     con.execute("DROP TABLE IF EXISTS _ph_uniq")
@@ -273,8 +283,11 @@ def emails_sql(
     *,
     row_col: str = "row",
     cell_col: str = "cell",
+    carry: Sequence[str] = (),
+    ordered: bool = True,
 ) -> None:
-    """Normalize email cells of ``source`` into temp table ``target`` (:data:`EMAIL_COLUMNS`)."""
+    """Normalize email cells of ``source`` into temp table ``target`` (:data:`EMAIL_COLUMNS`,
+    plus ``carry`` and ``ordered`` as in :func:`phones_sql`)."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH cells AS (
@@ -305,9 +318,9 @@ def emails_sql(
         )
         SELECT s.{row_col} AS row, k.position, k.piece AS raw_value, j.value,
                CASE WHEN j.value IS NULL THEN 'rejected' ELSE 'valid' END AS status,
-               j.reject_reason
+               j.reject_reason{_carried(carry)}
         FROM {source} s JOIN kept k ON s.{cell_col} = k.cell JOIN judged j ON k.piece = j.piece
-        ORDER BY row, position
+        {"ORDER BY row, position" if ordered else ""}
     """)
 
 

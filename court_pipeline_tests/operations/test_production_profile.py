@@ -37,7 +37,7 @@ PRODUCTION_YAML = REPO / "deploy" / "dagster.production.yaml"
 SECRETS_HELPER = REPO / "deploy" / "aws_secrets_env.py"
 AGENCY, DAY = "prod_t1", "2026-11-22"
 LOG_BUCKET = "court-dagster-logs"
-LOCATION_MODULE = "court_pipeline_tests.operations.location"
+LOCATION_MODULE = "court_pipeline.definitions"
 ROWS, JUNK_EVERY = 120, 40  # 3 rows built to be rejected
 
 
@@ -279,6 +279,10 @@ def test_daemon_runs_sensor_requests_one_agency_run_at_a_time(
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     log = tmp_path / "daemon.log"
+    # A deployment creates the storage once (`dagster instance migrate`); two processes
+    # creating Dagster's tables in an empty database at the same moment race inside Dagster.
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
     with log.open("wb") as out:
         daemon = subprocess.Popen(
             [str(bin_dir / "dagster-daemon"), "run", "-m", LOCATION_MODULE],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
@@ -37,6 +38,55 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     return args.simulator_main(args)
+
+
+def _cmd_reminders_export(args: argparse.Namespace) -> int:
+    from court_pipeline.reminders.export import main as export_main
+
+    argv = ["--agency", args.agency, "--out", str(args.out)]
+    for status in args.status or ():
+        argv += ["--status", status]
+    return export_main(argv + (["--mask"] if args.mask else []))
+
+
+def _cmd_reminders_import(args: argparse.Namespace) -> int:
+    """Apply a provider's STOP/START reply file to the agency's opt-out list."""
+    from court_pipeline.registry import load_registry
+    from court_pipeline.reminders.optouts import import_replies_csv
+    from court_pipeline.warehouse import connect_warehouse
+
+    agency = load_registry().agency(args.agency)
+    with connect_warehouse() as con:
+        result = import_replies_csv(con, agency.id, args.file)
+    if result.already_imported:
+        print(f"{args.file}: already imported earlier (same bytes); nothing changed")
+        return 0
+    print(
+        f"{args.file}: {result.rows_in} rows = {result.opted_out} opted out + "
+        f"{result.opted_in} opted back in + {len(result.rejected)} rejected"
+    )
+    for line, reason in result.rejected[:20]:
+        print(f"  line {line}: {reason}")
+    return 0
+
+
+def _add_reminders(sub: argparse._SubParsersAction) -> None:
+    reminders = sub.add_parser("reminders", help="reminder review export and STOP replies")
+    actions = reminders.add_subparsers(dest="action", required=True)
+    export = actions.add_parser("export", help="CSV of planned/ready messages for staff review")
+    export.add_argument("--agency", required=True)
+    export.add_argument("--out", required=True, type=Path)
+    export.add_argument(
+        "--status", action="append",
+        choices=["planned", "ready", "sent", "failed", "suppressed"],
+        help="statuses to include (repeatable; default planned and ready)",
+    )
+    export.add_argument("--mask", action="store_true", help="mask phone numbers and emails")
+    export.set_defaults(func=_cmd_reminders_export)
+    replies = actions.add_parser("import-replies", help="apply a CSV of STOP/START replies")
+    replies.add_argument("--agency", required=True)
+    replies.add_argument("file", type=Path)
+    replies.set_defaults(func=_cmd_reminders_import)
 
 
 def _add_simulators(sub: argparse._SubParsersAction) -> None:
@@ -73,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running write")
     sql.set_defaults(func=_cmd_sql)
 
+    _add_reminders(sub)
     _add_simulators(sub)
     return parser
 

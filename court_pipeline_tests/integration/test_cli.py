@@ -73,3 +73,21 @@ def test_demo_runs_end_to_end_offline(tmp_path):
     assert row.rows_in == 600 and row.rows_loaded + row.rows_rejected == 600
     assert row.rows_rejected > 0  # the generator plants junk rows on purpose
     assert outbox > 0 and api_parties > 0 and accepted > 0
+
+
+def test_reminder_reply_import_and_review_export(pipeline_home, capsys, tmp_path):
+    replies = tmp_path / "replies.csv"
+    replies.write_text("recipient,keyword\n(713) 555-0142,STOP\nnot a phone,STOP\n")
+    assert main(["reminders", "import-replies", "--agency", "alpha", str(replies)]) == 0
+    out = capsys.readouterr().out
+    assert "2 rows = 1 opted out + 0 opted back in + 1 rejected" in out
+    assert main(["reminders", "import-replies", "--agency", "alpha", str(replies)]) == 0
+    assert "already imported" in capsys.readouterr().out
+    with connect_warehouse(pipeline_home / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM reminder_opt_outs").fetchall() == [(1,)]
+    review = tmp_path / "review.csv"
+    assert main(["reminders", "export", "--agency", "alpha", "--out", str(review)]) == 0
+    lines = review.read_text().splitlines()
+    assert lines[0].startswith("message_id,status,status_reason,kind,flow")
+    assert len(lines) == 1  # nothing planned yet for alpha: a header and no rows
+    assert "wrote 0 messages for alpha" in capsys.readouterr().out

@@ -264,7 +264,7 @@ class KeepAlivePool(httpx.AsyncBaseTransport):
         self,
         size: int,
         *,
-        ssl_context: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
         keepalive_expiry: float = 5.0,
     ) -> None:
         self.size = size

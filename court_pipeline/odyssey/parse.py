@@ -65,17 +65,24 @@ class DefusedTreeParser(DET.DefusedXMLParser):
         super().__init__(
             target=TreeBuilder(), forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
+        self.saw_namespace = False
         expat = self.parser
         expat.ordered_attributes = False  # attributes as a dict, as TreeBuilder.start wants
         expat.StartElementHandler = self.target.start
         expat.EndElementHandler = self.target.end
+        expat.StartNamespaceDeclHandler = self._namespace_declared
+
+    def _namespace_declared(self, prefix: str | None, uri: str | None) -> None:
+        self.saw_namespace = True
 
 
-def defused_fromstring(text: str | bytes) -> Element:
-    """``defusedxml.ElementTree.fromstring(text, forbid_dtd=True)`` on the fast tree path."""
+def defused_fromstring(text: str | bytes) -> tuple[Element, bool]:
+    """``defusedxml.ElementTree.fromstring(text, forbid_dtd=True)`` on the fast tree path,
+    plus whether any name may be namespaced (a declaration was seen, or an ``xml:`` name)."""
     parser = DefusedTreeParser()
     parser.feed(text)
-    return parser.close()
+    namespaced = parser.saw_namespace or ("xml:" if isinstance(text, str) else b"xml:") in text
+    return parser.close(), namespaced
 
 
 def safe_fromstring(text: str | bytes, *, what: str, message_type: str, reference: str) -> Element:
@@ -83,7 +90,7 @@ def safe_fromstring(text: str | bytes, *, what: str, message_type: str, referenc
     if isinstance(text, str):
         text = _XML_DECL.sub("", text, count=1)
     try:
-        root = defused_fromstring(text)
+        root, namespaced = defused_fromstring(text)
     except DefusedXmlException as exc:
         raise OdysseyReplyError(
             f"hostile XML in the {what} refused ({type(exc).__name__}: DTDs, entities and "
@@ -101,7 +108,8 @@ def safe_fromstring(text: str | bytes, *, what: str, message_type: str, referenc
             message_type=message_type,
             reference=reference,
         ) from None
-    return _strip_namespaces(root)
+    # a result message usually declares no namespace: then no name has one to strip
+    return _strip_namespaces(root) if namespaced else root
 
 
 def _child(node: Element | None, name: str) -> Element | None:

@@ -17,6 +17,7 @@ import hmac
 import logging
 import random
 import socket
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,10 +26,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
-import defusedxml.ElementTree as DET
-
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey.county import Case, County, Hearing, Party
+from court_pipeline.odyssey.parse import defused_fromstring
 
 log = logging.getLogger(__name__)
 
@@ -428,7 +428,7 @@ class OdysseySimulator:
     def handle_message(self, message_xml: str) -> tuple[str, str, str, str]:
         """-> (message type, key, reference, result xml). Raises nothing for bad input."""
         try:
-            msg = DET.fromstring(message_xml, forbid_dtd=True)
+            msg, _ = defused_fromstring(message_xml)  # defusedxml, DTDs forbidden
         except Exception:  # noqa: BLE001 - any bad request is INVALID_MESSAGE
             return "?", "?", "", error_result("INVALID_MESSAGE", "message is not XML", "")
         mt = msg.get(E.ATTR_MESSAGE_TYPE, "")
@@ -550,7 +550,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(401, b"Unauthorized", {"WWW-Authenticate": 'Basic realm="Odyssey"'})
             return
         try:
-            env = DET.fromstring(raw, forbid_dtd=True)
+            env, _ = defused_fromstring(raw)  # defusedxml, DTDs forbidden
             message = next(n for n in env.iter() if n.tag.endswith("}" + E.OPERATION_MESSAGE))
             site = next(n for n in env.iter() if n.tag.endswith("}" + E.OPERATION_SITE_KEY))
         except Exception:  # noqa: BLE001 - a bad envelope is a client error
@@ -619,6 +619,11 @@ def run_simulator(
     **faults: object,
 ) -> None:
     """Serve a simulated county in the foreground until interrupted (CLI entry)."""
+    # One thread per connection: a thread whose latency sleep ended waits for the GIL up to
+    # the switch interval (5 ms by default) while another renders a reply, which adds server
+    # latency no real Odyssey has. A short interval hands the GIL over sooner; this process
+    # only serves the simulator.
+    sys.setswitchinterval(0.0005)
     sim = OdysseySimulator(
         parties=parties,
         seed=seed,

@@ -121,6 +121,7 @@ def build_ecr_assets(
             pending = _pending(con, agency.id)
             duplicates = _duplicates(con, agency.id, agency_day.key)
         results: list[FileLoadResult] = []
+        skipped: dict[str, str] = {}
         failures: dict[str, str] = {}
         previews: list[pd.DataFrame] = []
         reject_previews: list[pd.DataFrame] = []
@@ -139,11 +140,17 @@ def build_ecr_assets(
                 with warehouse.connect() as con:
                     result = write_prepared(con, prepared, agency_id=agency.id,
                                             content_sha256=sha, partition_key=agency_day.key)
-                if "hearings" in prepared.clean.frames:
-                    previews.append(prepared.clean.frames["hearings"].slice(0, 5).to_pandas())
-                reject_previews.append(prepared.rejects.slice(0, 5).to_pandas())
+                if result.skipped is None:
+                    if "hearings" in prepared.clean.frames:
+                        previews.append(
+                            prepared.clean.frames["hearings"].slice(0, 5).to_pandas())
+                    reject_previews.append(prepared.rejects.slice(0, 5).to_pandas())
             finally:
                 prepared.close()
+            if result.skipped is not None:  # a concurrent run of this agency loaded it first
+                skipped[name] = result.skipped
+                context.log.info("%s: %s", agency.id, result.skipped)
+                continue
             results.append(result)
             context.log.info(
                 "%s: %s rows in %d = loaded %d + rejected %d (excluded %d), removed %d",
@@ -165,6 +172,7 @@ def build_ecr_assets(
             "hearings_removed": dg.MetadataValue.int(sum(r.hearings_removed for r in results)),
             "top_reject_reasons": dg.MetadataValue.json(dict(reasons.most_common(10))),
             "duplicates": dg.MetadataValue.json(duplicates),
+            "skipped_already_loaded": dg.MetadataValue.json(skipped),
             "template": dg.MetadataValue.text(f"{template.name} ({template.mode})"),
             "hearings_preview": dg.MetadataValue.md(
                 masked_preview(pd.concat(previews)) if previews else "_no rows_"),

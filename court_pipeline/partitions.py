@@ -58,6 +58,8 @@ def parse_partition_key(key: str) -> AgencyDay:
     return AgencyDay(agency_id, date.fromisoformat(day))
 
 
-def context_agency_day(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> AgencyDay:
+def context_agency_day(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+) -> AgencyDay:
     """The agency-day of the running partition."""
     return parse_partition_key(context.partition_key)

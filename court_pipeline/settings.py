@@ -31,9 +31,11 @@ def registry_path() -> Path:
 
 
 def warehouse_path() -> Path:
-    """The DuckDB warehouse file (``COURT_PIPELINE_WAREHOUSE``, else ``<home>/warehouse.duckdb``)."""
+    """The DuckDB warehouse (``COURT_PIPELINE_WAREHOUSE``, else ``<home>/warehouse.duckdb``)."""
     configured = os.environ.get(WAREHOUSE_ENV)
-    return Path(configured).expanduser().resolve() if configured else data_home() / "warehouse.duckdb"
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return data_home() / "warehouse.duckdb"
 
 
 def archive_dir() -> Path:

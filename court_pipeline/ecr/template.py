@@ -105,7 +105,7 @@ class ExcludeRule(BaseModel):
 
 
 class UploadTemplate(BaseModel):
-    """How to read one agency's ECR file (see docs/ecr.md for every key)."""
+    """How to read one agency's ECR file (the README's ECR chapter lists every key)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -43,7 +43,8 @@ def test_error_names_file_agency_and_field(tmp_path):
     assert str(path) in message
     assert "agency 'harris_jp', field 'county'" in message
     assert "write 'Harris'" in message
-    assert "field 'ecr.landing.sftp'" in message and "password_env or private_key_path_env" in message
+    assert "field 'ecr.landing.sftp'" in message
+    assert "password_env or private_key_path_env" in message
 
 
 def test_typo_in_a_key_is_an_error_not_ignored(tmp_path):
@@ -66,7 +67,11 @@ def test_secrets_are_env_names_not_values(tmp_path):
           - id: a1
             name: A
             county: Harris
-            odyssey: {base_url: "https://x", site_key_env: "hunter2!", username_env: U, password_env: P}
+            odyssey:
+              base_url: "https://x"
+              site_key_env: "hunter2!"
+              username_env: U
+              password_env: P
         """,
     )
     with pytest.raises(RegistryError, match="not an environment variable name"):

@@ -44,12 +44,14 @@ SUMMARY_QUERIES = {
     "FROM cases WHERE agency_id = 'demo' UNION ALL SELECT 'hearings', count(*) FROM hearings "
     "WHERE agency_id = 'demo' UNION ALL SELECT 'charges', count(*) FROM charges "
     "WHERE agency_id = 'demo'",
-    "Reminder outbox": "SELECT status, channel, language, count(*) AS messages "
+    "Reminder outbox": "SELECT status, coalesce(channel, '-') AS channel, "
+    "coalesce(language, '-') AS language, count(*) AS messages "
     "FROM reminder_outbox WHERE agency_id = 'demo' GROUP BY ALL ORDER BY 4 DESC",
     "OCA datasets held back (top reasons)": "SELECT entity_type, rule, count(*) AS rows "
     "FROM oca_dataset_held_back WHERE agency_id = 'demo' GROUP BY ALL ORDER BY 3 DESC LIMIT 8",
     "OCA envelopes": "SELECT environment, status, http_status, count(*) AS envelopes, "
-    "sum(entities) AS entities, sum(accepted) AS accepted, sum(body_bytes) AS bytes "
+    "sum(entities) AS entities, sum(accepted) AS accepted, "
+    "sum(body_bytes)::BIGINT AS bytes "
     "FROM oca_envelope_log WHERE agency_id = 'demo' GROUP BY ALL",
 }
 

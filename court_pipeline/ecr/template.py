@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from court_pipeline.config_files import read_yaml_mapping, validate_model
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "party_id", "first_name", "middle_name", "last_name", "full_name", "party_role",
@@ -230,24 +231,13 @@ class UploadTemplate(BaseModel):
         return base
 
 
-def _where(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
 def load_template(path: str | Path) -> UploadTemplate:
     """Read and validate an upload template; errors name the file and the field."""
     file = Path(path)
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise TemplateError(f"{file}: upload template not found") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise TemplateError(f"{file}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise TemplateError(f"{file}: expected a mapping with a 'columns' section")
+    raw = read_yaml_mapping(
+        file, what="upload template", expected="a 'columns' section", error=TemplateError
+    )
     raw.setdefault("name", file.stem)
-    try:
-        return UploadTemplate.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"  - field {_where(err['loc'])!r}: {err['msg']}" for err in exc.errors()]
-        raise TemplateError(f"{file}: invalid upload template\n" + "\n".join(problems)) from None
+    return validate_model(
+        UploadTemplate, raw, file=file, what="upload template", error=TemplateError
+    )

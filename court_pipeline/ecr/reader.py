@@ -267,10 +267,9 @@ def _duck_parse(
     con.execute(
         """
         CREATE OR REPLACE TABLE good_lines AS
-        SELECT line_no FROM lines
+        SELECT row_number() OVER (ORDER BY line_no) - 1 AS ord, line_no FROM lines
         WHERE line_no >= ? AND nullif(line, '') IS NOT NULL
           AND line_no NOT IN (SELECT line_no FROM rej_lines)
-        ORDER BY line_no
         """,
         [first_data],
     )
@@ -347,12 +346,14 @@ def read_delimited(
         notes: list[str] = []
         values = "parsed"
         if _duck_parse(con, utf8, template, n_cols, first_data):
+            # parsed rows keep file order (preserve_insertion_order), so the k-th row's rowid
+            # is k: a hash join on it runs on every core (a POSITIONAL JOIN does not)
             select_cols = ", ".join(f"p.c{i}" for i in range(1, n_cols + 1))
             con.execute(
                 f"""
                 CREATE OR REPLACE VIEW parsed_lines AS
                 SELECT g.line_no, {select_cols}
-                FROM good_lines g POSITIONAL JOIN parsed p
+                FROM parsed p JOIN good_lines g ON g.ord = p.rowid
                 """
             )
             arms = " ".join(

@@ -27,6 +27,17 @@ import pyarrow as pa
 
 SOURCE_RANK = {"ecr": 1, "odyssey_api": 2}
 BOOKKEEPING = ("agency_id", "source", "source_ref", "first_seen_at", "updated_at")
+# The clean tables' keys. The six core tables carry no PRIMARY KEY (see 10_core.sql: an ART
+# index cost 40% of a big file's write); this merge is what keeps each key once per agency.
+# Tables not listed here fall back to their declared primary key.
+RECORD_KEYS: dict[str, tuple[str, ...]] = {
+    "parties": ("agency_id", "party_id"),
+    "contacts": ("agency_id", "contact_id"),
+    "cases": ("agency_id", "case_id"),
+    "case_parties": ("agency_id", "case_id", "party_id", "role"),
+    "hearings": ("agency_id", "hearing_id"),
+    "hearing_parties": ("agency_id", "hearing_id", "party_id"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class MergeStats:
 
 
 def table_layout(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], dict[str, str]]:
-    """Primary-key columns and {column: type} of a warehouse table."""
+    """Key columns (RECORD_KEYS, else the primary key) and {column: type} of a table."""
     types = {
         name: dtype
         for name, dtype in con.execute(
@@ -54,6 +65,8 @@ def table_layout(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str],
     }
     if not types:
         raise ValueError(f"no warehouse table named {table!r}")
+    if table in RECORD_KEYS:
+        return list(RECORD_KEYS[table]), types
     keys = first_row(
         con,
         "SELECT constraint_column_names FROM duckdb_constraints() "
@@ -63,6 +76,22 @@ def table_layout(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str],
     if not keys:
         raise ValueError(f"table {table!r} has no primary key to merge on")
     return list(keys[0]), types
+
+
+def duplicate_keys(
+    con: duckdb.DuckDBPyConnection, table: str, agency_ids: str | Sequence[str],
+    limit: int = 1000,
+) -> pd.DataFrame:
+    """Keys of ``table`` stored more than once for an agency, with their copies (the core
+    tables have no primary key: this is how a broken merge would show)."""
+    agencies = [agency_ids] if isinstance(agency_ids, str) else list(agency_ids)
+    cols = ", ".join(_q(k) for k in RECORD_KEYS[table] if k != "agency_id")
+    return con.execute(
+        f"SELECT agency_id, {cols}, count(*) AS copies FROM {_q(table)} "
+        f"WHERE list_contains(?, agency_id) GROUP BY agency_id, {cols} "
+        f"HAVING count(*) > 1 ORDER BY agency_id, {cols} LIMIT {int(limit)}",
+        [agencies],
+    ).fetchdf()
 
 
 def first_row(
@@ -110,8 +139,9 @@ def merge_records(
     """Upsert ``frame`` into ``table`` for one agency; see the module docstring for precedence.
 
     ``unique_keys=True`` is the caller's promise that the frame holds each key once (the ECR
-    normalizer already keeps the file's last line per key): it skips the duplicate check. A
-    broken promise fails with DuckDB's primary-key error (nothing is written twice).
+    normalizer already keeps the file's last line per key): it skips the duplicate check, a
+    hash aggregate over the whole frame. A broken promise would store a key twice, which the
+    ``keys_unique`` asset check (:func:`duplicate_keys`) reports after the run.
 
     Cost model (why it is shaped like this): the frame is read in place (an Arrow table or
     DataFrame registered on the connection, no staging copy) unless it has duplicate keys.

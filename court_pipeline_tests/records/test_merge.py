@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from court_pipeline.records.merge import mark_hearings_removed, merge_records
+from court_pipeline.records.merge import duplicate_keys, mark_hearings_removed, merge_records
 from court_pipeline.warehouse import connect_warehouse
 
 
@@ -173,14 +173,20 @@ def test_duplicate_keys_dedupe_on_the_update_path_too(con):
     assert _party(con, "2")["last_name"] == "Y"  # a known time beats an unknown one
 
 
-def test_a_broken_unique_keys_promise_fails_and_writes_nothing(con):
-    import duckdb
+def test_a_broken_unique_keys_promise_shows_in_duplicate_keys(con):
+    frame = pd.DataFrame({"party_id": ["1", "1", "2"], "last_name": ["A", "B", "C"]})
+    merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f",
+                  unique_keys=True)
+    dupes = duplicate_keys(con, "parties", "a")
+    assert dupes.to_dict("records") == [{"agency_id": "a", "party_id": "1", "copies": 2}]
+    assert duplicate_keys(con, "parties", ["other agency"]).empty
 
-    frame = pd.DataFrame({"party_id": ["1", "1"], "last_name": ["A", "B"]})
-    with pytest.raises(duckdb.ConstraintException):
-        merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f",
-                      unique_keys=True)
-    assert con.execute("SELECT count(*) FROM parties").fetchone()[0] == 0
+
+def test_without_the_promise_duplicate_keys_are_merged_once(con):
+    frame = pd.DataFrame({"party_id": ["1", "1", "2"], "last_name": ["A", "B", "C"]})
+    stats = merge_records(con, "parties", frame, agency_id="a", source="ecr", source_ref="f")
+    assert stats.inserted == 2
+    assert duplicate_keys(con, "parties", "a").empty
 
 
 def test_status_only_frame_logs_the_change_at_the_current_start(con):

@@ -24,6 +24,7 @@ the row back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -128,10 +129,25 @@ def _enum_values() -> dict[str, set[str]]:
 
 
 def load_codemap(path: str | Path | None) -> CodeMap:
-    """Read and check a code map file; ``None`` gives an empty map (every code unmapped)."""
+    """Read and check a code map file; ``None`` gives an empty map (every code unmapped).
+
+    Cached per file version (path, mtime, size): a run reads the agency's map once per
+    dataset, nine times, and a statewide night does that for every agency; an edited file is
+    read again. Treat the returned map as read-only (it is shared)."""
     if path is None:
         return CodeMap(path=None, maps={})
     file = Path(path)
+    try:
+        stat = file.stat()
+    except FileNotFoundError as exc:
+        raise CodeMapError(f"{file}: code map file not found") from exc
+    return _load_codemap(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=512)
+def _load_codemap(path_text: str, mtime_ns: int, size: int) -> CodeMap:
+    """Parse and check one version of a code map file (see :func:`load_codemap`)."""
+    file = Path(path_text)
     try:
         raw = yaml.load(file.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506
     except FileNotFoundError as exc:

@@ -53,6 +53,19 @@ def test_codes_stay_text_and_none_value_is_a_string(tmp_path):
     assert set(cm.maps["sex"]) == {"NO", "01"}
 
 
+def test_a_loaded_map_is_reused_until_the_file_changes(tmp_path):
+    path = tmp_path / "map.yaml"
+    path.write_text("maps:\n  sex:\n    F: Female\n", encoding="utf-8")
+    first = load_codemap(path)
+    assert load_codemap(path) is first  # same file version: parsed once
+    path.write_text("maps:\n  sex:\n    F: Female\n    M: Male\n", encoding="utf-8")
+    edited = load_codemap(path)
+    assert edited is not first and edited.maps["sex"]["M"] == {"party_sex": "Male"}
+    path.write_text("maps:\n  sex:\n    F: Fem\n", encoding="utf-8")
+    with pytest.raises(CodeMapError, match="'Fem' is not an allowed OCA value"):
+        load_codemap(path)  # a broken edit is reported, not hidden behind the cached map
+
+
 def test_apply_holds_back_unmapped_and_drops_not_reported():
     cm = load_codemap(BUNDLED_CODEMAP)
     frame = pd.DataFrame({

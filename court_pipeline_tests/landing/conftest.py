@@ -23,9 +23,9 @@ import asyncssh
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from court_pipeline.registry import Registry, load_registry
+from court_pipeline_tests.servers import moto_s3_server
 
 SFTP_USER = "ecr_drop"
 SFTP_PASSWORD = "pw-Sup3r-s3cret-!x"  # noqa: S105 - test secret, asserted never to leak
@@ -153,13 +153,8 @@ def sftp_server(tmp_path: Path) -> Iterator[SftpServerInfo]:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto's real HTTP S3 server on loopback; yields its endpoint URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_s3_server() as url:
+        yield url
 
 
 S3_ENDPOINT_ENV = "TEST_LANDING_S3_ENDPOINT"

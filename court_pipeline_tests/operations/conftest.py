@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from court_pipeline.ops.local_postgres import PgServer, PostgresUnavailable, local_postgres
+from court_pipeline_tests.servers import moto_s3_server
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +29,8 @@ def postgres_server() -> Iterator[PgServer]:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's real HTTP S3 server on loopback; yields its endpoint URL."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_s3_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from court_pipeline.oca.contracts import load_contract  # noqa: E402
+from court_pipeline.oca.contracts import contract_fields, sample_rows  # noqa: E402
 from court_pipeline.publish.client import Credential  # noqa: E402
 from court_pipeline.publish.publisher import PublishSettings, publish_county  # noqa: E402
 from court_pipeline.publish.state import StateStore  # noqa: E402
@@ -38,31 +38,9 @@ COUNTY, PUBLISHER = "Harris", "Tyler Tech-Odyssey"
 
 
 def make_rows(entity_type: str, n: int, seed: int) -> pd.DataFrame:
-    rng = random.Random(seed)
-    props = load_contract(entity_type)["properties"]
-    choices = {k: [v for v in p["enum"] if v is not None] for k, p in props.items() if "enum" in p}
-    rows = []
-    for i in range(n):
-        row = {}
-        for name, schema in props.items():
-            types = schema.get("type")
-            types = [types] if isinstance(types, str) else list(types or [])
-            if name == "recordid":
-                row[name] = f"{entity_type[-6:]}-{i:07d}"
-            elif name == "county":
-                row[name] = COUNTY
-            elif name == "publisher":
-                row[name] = PUBLISHER
-            elif name in choices:
-                row[name] = rng.choice(choices[name])
-            elif "pattern" in schema:
-                row[name] = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-            elif "number" in types or "integer" in types:
-                row[name] = rng.randint(0, 90)
-            else:
-                row[name] = f"{name[:8]}-{i}"
-        rows.append(row)
-    return pd.DataFrame(rows, columns=list(props))
+    rows = sample_rows(entity_type, n, county=COUNTY, publisher=PUBLISHER, seed=seed,
+                       recordid=entity_type[-6:] + "-{i:07d}")
+    return pd.DataFrame(rows, columns=contract_fields(entity_type))
 
 
 def start_simulator(latency_ms: float) -> tuple[subprocess.Popen, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from functools import lru_cache
 from pathlib import Path
 
@@ -105,3 +106,43 @@ def is_provisional(entity_type: str, contracts_dir: Path | None = None) -> bool:
 def contract_fields(entity_type: str, contracts_dir: Path | None = None) -> list[str]:
     """Field names of the contract, in file order."""
     return list(load_contract(entity_type, contracts_dir)["properties"])
+
+
+def sample_rows(
+    entity_type: str,
+    n: int,
+    *,
+    county: str,
+    publisher: str,
+    seed: int = 1,
+    start: int = 0,
+    recordid: str = "C{i:06d}",
+) -> list[dict]:
+    """``n`` rows that satisfy ``entity_type``'s contract, one value per field type (enums
+    sampled, dates for patterned fields, small numbers, text elsewhere). For the publish
+    simulator, its tests and benches: real-looking load without real people in it.
+    ``recordid`` is a format with ``i`` (the row number, from ``start``)."""
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
+    props = load_contract(entity_type)["properties"]
+    rows = []
+    for i in range(start, start + n):
+        row: dict = {}
+        for name, schema in props.items():
+            types = schema.get("type")
+            types = [types] if isinstance(types, str) else list(types or [])
+            if name == "recordid":
+                row[name] = recordid.format(i=i)
+            elif name == "county":
+                row[name] = county
+            elif name == "publisher":
+                row[name] = publisher
+            elif "enum" in schema:
+                row[name] = rng.choice([v for v in schema["enum"] if v is not None])
+            elif "pattern" in schema:
+                row[name] = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            elif "number" in types or "integer" in types:
+                row[name] = rng.randint(0, 90)
+            else:
+                row[name] = f"{name[:6]}-{i}-{rng.randint(0, 999)}"
+        rows.append(row)
+    return rows

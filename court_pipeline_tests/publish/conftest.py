@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from court_pipeline.oca.contracts import load_contract
+from court_pipeline.oca.contracts import contract_fields, sample_rows
 from court_pipeline.publish.client import Credential, RetryPolicy
 from court_pipeline.publish.publisher import PublishReport, PublishSettings, publish_county
 from court_pipeline.publish.simulator import OcaSimulator
@@ -26,30 +25,9 @@ CLIENT_ID, CLIENT_SECRET = "harris-client", "harris-s3cret-value"
 
 def make_rows(entity_type: str, n: int, seed: int = 1, start: int = 0) -> pd.DataFrame:
     """``n`` valid rows of an entity type, built from its contract (values per field type)."""
-    rng = random.Random(seed)
-    props = load_contract(entity_type)["properties"]
-    rows = []
-    for i in range(start, start + n):
-        row: dict[str, Any] = {}
-        for name, schema in props.items():
-            types = schema.get("type")
-            types = [types] if isinstance(types, str) else list(types or [])
-            if name == "recordid":
-                row[name] = f"C{i:06d}"
-            elif name == "county":
-                row[name] = COUNTY
-            elif name == "publisher":
-                row[name] = PUBLISHER
-            elif "enum" in schema:
-                row[name] = rng.choice([v for v in schema["enum"] if v is not None])
-            elif "pattern" in schema:
-                row[name] = f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-            elif "number" in types or "integer" in types:
-                row[name] = rng.randint(0, 90)
-            else:
-                row[name] = f"{name[:6]}-{i}-{rng.randint(0, 999)}"
-        rows.append(row)
-    return pd.DataFrame(rows, columns=list(props))
+    rows = sample_rows(entity_type, n, county=COUNTY, publisher=PUBLISHER, seed=seed,
+                       start=start)
+    return pd.DataFrame(rows, columns=contract_fields(entity_type))
 
 
 def assert_matches(sim: OcaSimulator, entity_type: str, source: pd.DataFrame) -> None:

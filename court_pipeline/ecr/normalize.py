@@ -199,7 +199,7 @@ def _typed_sql(t: UploadTemplate, raw: RawFile, tz: str) -> tuple[dict[str, str]
         f"THEN lower(trim({f('preferred_language')})) ELSE {lang} END AS preferred_language")
     sel.append(f"coalesce({_map_sql(f('party_role'), t.value_map('party_role'))}, 'Party') AS role")
     for name in ("hearing_type", "location", "courtroom", "judge", "case_type", "case_status",
-                 "payment_status", "phone", "phone_label", "email"):
+                 "payment_status", "bond_agent", "phone", "phone_label", "email"):
         sel.append(f"{_map_sql(f(name), t.value_map(name))} AS {name}")
     if has("case_fines"):
         sel.append("_fines AS fines")
@@ -334,7 +334,8 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
     if has_case:
         case_cols = ["case_key AS case_id", "case_number"]
         for src, dst in (("case_type", "case_type"), ("case_status", "case_status"),
-                         ("payment_status", "payment_status"), ("judge", "judge_name")):
+                         ("payment_status", "payment_status"), ("judge", "judge_name"),
+                         ("bond_agent", "bond_agent")):
             if has(src):
                 case_cols.append(f"{src} AS {dst}")
         if has("case_fines"):

@@ -8,6 +8,7 @@ import pytest
 
 from court_pipeline.ecr.load import load_file
 from court_pipeline.ecr.reader import EcrFileError
+from court_pipeline.warehouse import connect_warehouse
 from court_pipeline_tests.ecr.conftest import HEADER, row
 
 TZ = "America/Chicago"
@@ -306,3 +307,29 @@ def test_attorney_fields_become_a_party_with_the_attorney_role(
     defendants = q(warehouse, "SELECT party_id, bar_number FROM parties "
                               "WHERE party_id LIKE 'P%' ORDER BY 1")
     assert defendants == [("P1", None), ("P2", None), ("P3", None), ("P4", None)]
+
+
+def test_bond_agent_is_kept_on_the_case(warehouse, make_template, write_rows):
+    header = [*HEADER, "Bond Agent"]
+    rows = [[*row(pid="P1", case="CR-1"), "  A-1 Bail Bonds "],
+            [*row(pid="P2", case="CR-2"), ""]]
+    template = make_template(columns={**make_template().columns, "bond_agent": "Bond Agent"})
+    assert load(warehouse, write_rows(rows, header=header), template).rows_loaded == 2
+    assert q(warehouse, "SELECT case_id, bond_agent FROM cases ORDER BY 1") == [
+        ("n:CR-1", "A-1 Bail Bonds"), ("n:CR-2", None)]
+
+
+def test_a_warehouse_from_before_bond_agent_gets_the_column(tmp_path):
+    import duckdb
+
+    from court_pipeline.warehouse.resource import SCHEMA_DIR
+
+    path = tmp_path / "old.duckdb"
+    old_schema = (SCHEMA_DIR / "10_core.sql").read_text(encoding="utf-8").split(
+        "-- Columns added after")[0].replace("    bond_agent           VARCHAR,", "")
+    con = duckdb.connect(str(path))
+    con.execute(old_schema)
+    con.close()
+    with connect_warehouse(path) as con:
+        columns = [r[0] for r in con.execute("DESCRIBE cases").fetchall()]
+    assert "bond_agent" in columns

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS cases (
     amount_due           DECIMAL(12, 2),
     amount_paid          DECIMAL(12, 2),
     fines                DECIMAL(12, 2),
+    bond_agent           VARCHAR,            -- bondsman / bond company named in the ECR file
     source               VARCHAR NOT NULL,
     source_ref           VARCHAR,
     source_modified_at   TIMESTAMPTZ,
@@ -156,3 +157,6 @@ CREATE TABLE IF NOT EXISTS hearing_changes (
     source_ref           VARCHAR,
     changed_at           TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Columns added after the first release: a warehouse created before gets them here.
+ALTER TABLE cases ADD COLUMN IF NOT EXISTS bond_agent VARCHAR;

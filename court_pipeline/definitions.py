@@ -8,6 +8,7 @@ names the file, the agency and the field.
 from __future__ import annotations
 
 import os
+import warnings
 
 import dagster as dg
 
@@ -20,7 +21,7 @@ from court_pipeline.odyssey.assets import build_odyssey_assets, build_odyssey_sc
 from court_pipeline.odyssey.client import OdysseyResource
 from court_pipeline.ops.freshness import build_freshness
 from court_pipeline.ops.sensors import record_run_failures
-from court_pipeline.partitions import agency_day_partitions
+from court_pipeline.partitions import RANGE_BACKFILL_POLICY, agency_day_partitions
 from court_pipeline.publish.assets import build_publish_assets
 from court_pipeline.publish.resources import CourtAnalyticsTXResource
 from court_pipeline.records.assets import CLEAN_TABLES, build_clean_table_assets
@@ -92,6 +93,23 @@ def build_jobs(
     }
 
 
+def require_range_backfill_policy(assets: list) -> list:
+    """Fail loading if a partitioned asset lacks the shared backfill policy.
+
+    Dagster puts assets in one backfill run only when their policies are equal: one asset
+    without it would split a 14-day backfill of an agency into a run per day again.
+    """
+    odd = sorted(
+        key.to_user_string()
+        for a in assets if isinstance(a, dg.AssetsDefinition) and a.partitions_def is not None
+        for key in a.keys if a.backfill_policy != RANGE_BACKFILL_POLICY
+    )
+    if odd:
+        raise dg.DagsterInvariantViolationError(
+            f"partitioned assets without RANGE_BACKFILL_POLICY: {', '.join(odd)}")
+    return assets
+
+
 def build_resources() -> dict[str, object]:
     """Resources; every secret is read from the environment at run time, never stored here."""
     return {
@@ -109,15 +127,20 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     """Assemble the code location for one registry."""
     partitions_def = agency_day_partitions(registry)
     jobs = build_jobs(partitions_def)
-    assets = [
-        *build_landing_assets(registry, partitions_def),
-        *build_ecr_assets(registry, partitions_def),
-        *build_odyssey_assets(registry, partitions_def),
-        *build_clean_table_assets(partitions_def),
-        *build_reminder_assets(registry, partitions_def),
-        *build_oca_assets(registry, partitions_def),
-        *build_publish_assets(registry, partitions_def),
-    ]
+    with warnings.catch_warnings():
+        # `backfill_policy` is marked beta in Dagster 1.13; one warning per asset on every
+        # load says nothing new (the policy is documented in partitions.py and the README).
+        warnings.filterwarnings("ignore", message=".*`backfill_policy`.*",
+                                category=dg.BetaWarning)
+        assets = require_range_backfill_policy([
+            *build_landing_assets(registry, partitions_def),
+            *build_ecr_assets(registry, partitions_def),
+            *build_odyssey_assets(registry, partitions_def),
+            *build_clean_table_assets(partitions_def),
+            *build_reminder_assets(registry, partitions_def),
+            *build_oca_assets(registry, partitions_def),
+            *build_publish_assets(registry, partitions_def),
+        ])
     freshness_checks, freshness_sensor = build_freshness(registry)
     return dg.Definitions(
         assets=dg.map_asset_specs(with_owners, assets),
@@ -135,7 +158,8 @@ def build_definitions(registry: Registry) -> dg.Definitions:
             *build_state_reporting_schedules(registry, jobs["state_reporting_job"]),
         ],
         resources=build_resources(),
-        # Runs are per agency-day and the warehouse takes one writer at a time, so parallelism
+        # Runs are per agency-day (a backfill run: a range of them, see partitions.py) and the
+        # warehouse takes one writer at a time, so parallelism
         # comes from runs, not steps; the multiprocess executor would re-import the code
         # location for every step (seconds each) for no gain.
         executor=dg.in_process_executor,

@@ -2,6 +2,10 @@
 
 Keys read ``<agency>|<YYYY-MM-DD>`` (Dagster orders dimensions by name: agency, date), so
 ``--partition 'demo|2026-11-22'`` selects one agency-day everywhere.
+
+A backfill run covers a range of keys instead (``RANGE_BACKFILL_POLICY``): assets read the
+run's agency-days with ``context_agencies`` (one agency-day for a normal run) and say in their
+docstrings what a range means for them.
 """
 
 from __future__ import annotations
@@ -61,5 +65,124 @@ def parse_partition_key(key: str) -> AgencyDay:
 def context_agency_day(
     context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
 ) -> AgencyDay:
-    """The agency-day of the running partition."""
+    """The agency-day of a single-partition run (a backfill range run has several: assets
+    use ``context_agencies``, which handles both)."""
     return parse_partition_key(context.partition_key)
+
+
+# --- Ranges: backfill runs that cover many agency-days ---------------------------------------
+
+# A backfill of N agency-days runs as ceil(N / 31) runs, each over one range of keys (a month of
+# one agency, or one day of up to 31 agencies): few runs, but a failure costs at most a month of
+# one agency and a statewide one-day backfill still spreads over several run processes. Every
+# partitioned asset carries the same policy: Dagster only puts assets with the same policy in the
+# same backfill run.
+MAX_PARTITIONS_PER_RUN = 31
+RANGE_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
+
+
+@dataclass(frozen=True)
+class AgencyDays:
+    """The days of one agency in a run: one day for a normal run, several for a backfill."""
+
+    agency_id: str
+    days: tuple[date, ...]
+
+    @property
+    def first(self) -> date:
+        return self.days[0]
+
+    @property
+    def last(self) -> date:
+        return self.days[-1]
+
+    @property
+    def keys(self) -> list[str]:
+        return [partition_key(self.agency_id, d) for d in self.days]
+
+    @property
+    def last_key(self) -> str:
+        """The key that stands for the whole range where one key is stored (sync runs, builds)."""
+        return partition_key(self.agency_id, self.last)
+
+    @property
+    def is_range(self) -> bool:
+        return len(self.days) > 1
+
+    def clamp(self, day: date) -> date:
+        """``day`` moved into [first, last]: where a file of another day is accounted."""
+        return min(max(day, self.first), self.last)
+
+    def day_labels(self) -> list[str]:
+        return [d.isoformat() for d in self.days]
+
+
+def context_agency_days(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+) -> list[AgencyDay]:
+    """Every agency-day of the run, sorted: one for a partition run, all of a range run.
+
+    Works for both because ``partition_keys`` expands a range (the run tags
+    ``dagster/asset_partition_range_start``/``_end`` a backfill sets) into its keys, and a
+    range over the multi-partitions is the product agency range x day range.
+    """
+    parsed = {parse_partition_key(k) for k in context.partition_keys}
+    return sorted(parsed, key=lambda p: (p.agency_id, p.day))
+
+
+def group_by_agency(parts: list[AgencyDay]) -> list[AgencyDays]:
+    """The agency-days grouped per agency (agency order kept, days ascending)."""
+    days: dict[str, list[date]] = {}
+    for part in parts:
+        days.setdefault(part.agency_id, []).append(part.day)
+    return [AgencyDays(agency, tuple(sorted(ds))) for agency, ds in days.items()]
+
+
+def context_agencies(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+) -> list[AgencyDays]:
+    """The run's agencies, each with its days (a backfill range may span several agencies)."""
+    return group_by_agency(context_agency_days(context))
+
+
+def range_metadata(group: AgencyDays) -> dict[str, dg.MetadataValue]:
+    """What a run covered, so each partition's materialization says which run did its day."""
+    if not group.is_range:
+        return {}
+    return {
+        "days": dg.MetadataValue.json(group.day_labels()),
+        "range": dg.MetadataValue.text(f"{group.first}..{group.last} ({len(group.days)} days)"),
+    }
+
+
+def _plain(value: object) -> object:
+    """A metadata value as plain JSON (None for those that do not summarize: markdown, paths)."""
+    skip = (dg.MarkdownMetadataValue, dg.PathMetadataValue, dg.TableMetadataValue)
+    if isinstance(value, skip):
+        return None
+    if isinstance(value, dg.MetadataValue):
+        value = value.value
+    if value is None or isinstance(value, (int, float, str, bool, list, dict)):
+        return value
+    return str(value)
+
+
+def combine_agency_metadata(
+    per_agency: dict[str, dict[str, object]],
+) -> dict[str, object]:
+    """One metadata dict for a run over several agencies (one agency: its own, unchanged).
+
+    Integer counts are summed; everything plain is kept per agency under ``per_agency``.
+    """
+    if len(per_agency) == 1:
+        return dict(next(iter(per_agency.values())))
+    plain = {agency: {k: p for k, v in meta.items() if (p := _plain(v)) is not None}
+             for agency, meta in per_agency.items()}
+    combined: dict[str, object] = {"agencies": dg.MetadataValue.json(sorted(per_agency))}
+    keys = {k for meta in plain.values() for k in meta}
+    for key in sorted(keys):
+        values = [meta.get(key) for meta in plain.values()]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            combined[key] = dg.MetadataValue.int(sum(values))  # type: ignore[arg-type]
+    combined["per_agency"] = dg.MetadataValue.json(plain)
+    return combined

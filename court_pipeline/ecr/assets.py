@@ -1,6 +1,7 @@
 """``ecr_records``: load an agency's received ECR files into the clean tables.
 
-Runs per agency-day after ``ecr_landed_files``. It loads every archived file of the agency that
+Runs per agency-day after ``ecr_landed_files`` (a backfill run covers a range of days: see
+the asset's docstring). It loads every archived file of the agency that
 is in ``received_files`` and not yet loaded (``file_loads`` status 'loaded'), oldest first, so a
 file missed by an earlier failed run is picked up by the next one. Each file is parsed outside
 the warehouse lock and written in one transaction. Files that cannot be read are recorded as
@@ -20,7 +21,14 @@ from court_pipeline import settings
 from court_pipeline.ecr.load import FileLoadResult, prepare_file, record_failure, write_prepared
 from court_pipeline.ecr.reader import EcrFileError
 from court_pipeline.ecr.template import TemplateError, UploadTemplate, load_template
-from court_pipeline.partitions import context_agency_day
+from court_pipeline.partitions import (
+    RANGE_BACKFILL_POLICY,
+    AgencyDays,
+    combine_agency_metadata,
+    context_agencies,
+    context_agency_days,
+    range_metadata,
+)
 from court_pipeline.pii import masked_preview
 from court_pipeline.registry import Registry
 from court_pipeline.registry.loader import registry_relative
@@ -30,11 +38,13 @@ ASSET_NAME = "ecr_records"
 LANDED = dg.AssetKey("ecr_landed_files")
 
 
-def _pending(con, agency_id: str) -> list[tuple[str, str, str]]:
-    """(sha256, original name, absolute archive path) of received files not loaded yet."""
+def _pending(con, agency_id: str) -> list[tuple[str, str, str, str]]:
+    """(sha256, original name, absolute archive path, partition received in) of received files
+    not loaded yet, in arrival order."""
     rows = con.execute(
         """
-        SELECT r.content_sha256, r.original_name, r.archive_path FROM received_files r
+        SELECT r.content_sha256, r.original_name, r.archive_path, r.partition_key
+        FROM received_files r
         WHERE r.agency_id = ? AND NOT EXISTS (
             SELECT 1 FROM file_loads f WHERE f.agency_id = r.agency_id
               AND f.content_sha256 = r.content_sha256 AND f.status = 'loaded')
@@ -43,18 +53,20 @@ def _pending(con, agency_id: str) -> list[tuple[str, str, str]]:
         [agency_id],
     ).fetchall()
     home = settings.data_home()
-    return [(sha, name, str(home / rel)) for sha, name, rel in rows]
+    return [(sha, name, str(home / rel), key) for sha, name, rel, key in rows]
 
 
-def _duplicates(con, agency_id: str, partition_key: str) -> dict[str, str]:
-    """Names received in this partition whose bytes were already loaded under another name."""
+def _duplicates(con, agency_id: str, partition_keys: list[str]) -> dict[str, str]:
+    """Names received in the run's partitions whose bytes were already loaded under another
+    name."""
     rows = con.execute(
         """
         SELECT n.original_name, n.duplicate_of, n.content_sha256 FROM received_file_names n
-        WHERE n.agency_id = ? AND n.partition_key = ? AND n.duplicate_of IS NOT NULL
+        WHERE n.agency_id = ? AND list_contains(?, n.partition_key)
+          AND n.duplicate_of IS NOT NULL
         ORDER BY n.original_name
         """,
-        [agency_id, partition_key],
+        [agency_id, partition_keys],
     ).fetchall()
     return {name: f"same bytes as {first} (sha256 {sha[:12]}), loaded once"
             for name, first, sha in rows}
@@ -75,6 +87,27 @@ def _file_summary(result: FileLoadResult) -> dict:
     }
 
 
+def _load_key(received_key: str | None, group: AgencyDays) -> str:
+    """The partition a file's load is recorded under: the day it was received in when that
+    day is in the run, else the run's last day (a one-day run: always its day, as before)."""
+    return received_key if received_key in group.keys else group.last_key
+
+
+def _per_day(results: list[FileLoadResult], keys: dict[str, str]) -> dict[str, dict]:
+    """Files and rows per partition day: what each per-day run would have reported."""
+    out: dict[str, dict] = {}
+    for r in results:
+        day = keys[r.content_sha256].partition("|")[2]
+        entry = out.setdefault(day, {"files": 0, "rows_in": 0, "rows_loaded": 0,
+                                     "rows_rejected": 0, "hearings_removed": 0})
+        entry["files"] += 1
+        entry["rows_in"] += r.rows_in
+        entry["rows_loaded"] += r.rows_loaded
+        entry["rows_rejected"] += r.rows_rejected
+        entry["hearings_removed"] += r.hearings_removed
+    return dict(sorted(out.items()))
+
+
 def build_ecr_assets(
     registry: Registry,
     partitions_def: dg.PartitionsDefinition,
@@ -91,41 +124,31 @@ def build_ecr_assets(
         assert ecr is not None
         return load_template(registry_relative(reg_file, ecr.template))
 
-    @dg.asset(
-        name=ASSET_NAME,
-        partitions_def=partitions_def,
-        deps=[LANDED],
-        group_name="ecr",
-        kinds={"duckdb"},
-        description=(
-            "Received ECR files read with the agency's upload template into parties, contacts, "
-            "cases, case_parties, hearings and hearing_parties; unreadable rows in ecr_rejects, "
-            "per-file counts in file_loads."
-        ),
-    )
-    def ecr_records(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
-        agency_day = context_agency_day(context)
-        agency = registry.agency(agency_day.agency_id)
+    def load_agency(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, group: AgencyDays
+    ) -> tuple[dict, str | None]:
+        """Load one agency's pending files; returns (metadata, failure description or None)."""
+        agency = registry.agency(group.agency_id)
         if agency.ecr is None:
-            return dg.MaterializeResult(metadata={
+            return {
                 "note": dg.MetadataValue.text(f"agency {agency.id!r} has no ECR source"),
                 "files": 0,
-            })
+            }, None
         try:
             template = template_for(agency.id)
         except TemplateError as exc:
             raise dg.Failure(description=str(exc)) from None
         with warehouse.connect() as con:
             pending = _pending(con, agency.id)
-            duplicates = _duplicates(con, agency.id, agency_day.key)
+            duplicates = _duplicates(con, agency.id, group.keys)
         results: list[FileLoadResult] = []
+        load_keys: dict[str, str] = {}
         skipped: dict[str, str] = {}
         failures: dict[str, str] = {}
         previews: list[pd.DataFrame] = []
         reject_previews: list[pd.DataFrame] = []
-        for sha, name, path in pending:
+        for sha, name, path, received_key in pending:
+            key = load_keys[sha] = _load_key(received_key, group)
             try:
                 prepared = prepare_file(path, template, agency.timezone, file_name=name)
             except EcrFileError as exc:
@@ -133,13 +156,13 @@ def build_ecr_assets(
                 context.log.error("%s: %s", agency.id, exc)
                 with warehouse.connect() as con:
                     record_failure(con, agency_id=agency.id, content_sha256=sha, file_name=name,
-                                   partition_key=agency_day.key, template=template,
+                                   partition_key=key, template=template,
                                    error=str(exc))
                 continue
             try:
                 with warehouse.connect() as con:
                     result = write_prepared(con, prepared, agency_id=agency.id,
-                                            content_sha256=sha, partition_key=agency_day.key)
+                                            content_sha256=sha, partition_key=key)
                 if result.skipped is None:
                     if "hearings" in prepared.clean.frames:
                         previews.append(
@@ -178,17 +201,51 @@ def build_ecr_assets(
                 masked_preview(pd.concat(previews)) if previews else "_no rows_"),
             "rejects_preview": dg.MetadataValue.md(
                 masked_preview(pd.concat(reject_previews)) if reject_previews else "_no rows_"),
+            **range_metadata(group),
         }
+        if group.is_range:
+            meta["per_day"] = dg.MetadataValue.json(_per_day(results, load_keys))
+        if not failures:
+            return meta, None
+        meta["failures"] = dg.MetadataValue.json(failures)
+        return meta, (
+            f"{len(failures)} ECR file(s) of {agency.id} could not be read: "
+            + "; ".join(failures.values())
+            + (f". {len(results)} other file(s) were loaded." if results else "")
+        )
+
+    @dg.asset(
+        name=ASSET_NAME,
+        partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
+        deps=[LANDED],
+        group_name="ecr",
+        kinds={"duckdb"},
+        description=(
+            "Received ECR files read with the agency's upload template into parties, contacts, "
+            "cases, case_parties, hearings and hearing_parties; unreadable rows in ecr_rejects, "
+            "per-file counts in file_loads."
+        ),
+    )
+    def ecr_records(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        """Load the agency's pending files, oldest first.
+
+        A backfill range loads every pending file of the agency once, in arrival order (as
+        the first per-day run would), and records each load under the day the file was
+        received in; ``per_day`` in the metadata has the files and rows of each day.
+        """
+        per_agency: dict[str, dict] = {}
+        failures: list[str] = []
+        for group in context_agencies(context):
+            meta, failure = load_agency(context, warehouse, group)
+            per_agency[group.agency_id] = meta
+            if failure:
+                failures.append(failure)
+        meta = combine_agency_metadata(per_agency)
         if failures:
-            meta["failures"] = dg.MetadataValue.json(failures)
-            raise dg.Failure(
-                description=(
-                    f"{len(failures)} ECR file(s) of {agency.id} could not be read: "
-                    + "; ".join(failures.values())
-                    + (f". {len(results)} other file(s) were loaded." if results else "")
-                ),
-                metadata=meta,
-            )
+            raise dg.Failure(description=" | ".join(failures), metadata=meta)
         return dg.MaterializeResult(metadata=meta)
 
     @dg.asset_check(
@@ -201,7 +258,8 @@ def build_ecr_assets(
     def ecr_rows_reconcile(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
-        agency_day = context_agency_day(context)
+        """Every file loaded in the run's partitions (all days of a backfill range)."""
+        keys = [part.key for part in context_agency_days(context)]
         with warehouse.connect(read_only=True) as con:
             rows = con.execute(
                 """
@@ -209,10 +267,10 @@ def build_ecr_assets(
                        (SELECT count(*) FROM ecr_rejects r WHERE r.agency_id = f.agency_id
                           AND r.content_sha256 = f.content_sha256) AS rejects_stored
                 FROM file_loads f
-                WHERE f.agency_id = ? AND f.partition_key = ? AND f.status = 'loaded'
+                WHERE list_contains(?, f.partition_key) AND f.status = 'loaded'
                 ORDER BY f.file_name
                 """,
-                [agency_day.agency_id, agency_day.key],
+                [keys],
             ).fetchall()
         bad = [
             {"file": r[0], "rows_in": r[2], "rows_loaded": r[3], "rows_rejected": r[4],

@@ -10,7 +10,7 @@ is recorded and reported, not loaded twice.
 # No `from __future__ import annotations`: Dagster reads the asset's parameter types at runtime.
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 from pydantic import Field
@@ -28,8 +28,15 @@ from court_pipeline.landing.base import (
     check_name,
     open_landing,
 )
-from court_pipeline.partitions import context_agency_day
-from court_pipeline.registry import Registry
+from court_pipeline.partitions import (
+    RANGE_BACKFILL_POLICY,
+    AgencyDays,
+    combine_agency_metadata,
+    context_agencies,
+    partition_key,
+    range_metadata,
+)
+from court_pipeline.registry import Agency, Registry
 from court_pipeline.warehouse import WarehouseResource
 
 ASSET_NAME = "ecr_landed_files"
@@ -68,40 +75,48 @@ def _metadata(
     return meta
 
 
+def _file_day(landed_at: datetime, agency: Agency, group: AgencyDays) -> date:
+    """The run's day a swept file is accounted to: the agency-local date it landed, moved
+    into the run's days (a one-day run accounts every file to its day, as before ranges)."""
+    return group.clamp(landed_at.astimezone(agency.zone).date())
+
+
+def _per_day(outcomes: list[ReceiptOutcome], keys: dict[str, str]) -> dict[str, dict]:
+    """Files received per partition day (what a per-day run would have reported)."""
+    out: dict[str, dict] = {}
+    for o in outcomes:
+        day = keys[o.name].partition("|")[2]
+        entry = out.setdefault(day, {"files_fetched": 0, "files_new": 0, "bytes": 0})
+        entry["files_fetched"] += 1
+        entry["files_new"] += int(o.is_new)
+        entry["bytes"] += o.size_bytes
+    return dict(sorted(out.items()))
+
+
 def build_landing_assets(
     registry: Registry, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetsDefinition]:
     """The landing asset for this registry (agency x day partitioned)."""
 
-    @dg.asset(
-        name=ASSET_NAME,
-        partitions_def=partitions_def,
-        group_name="ecr",
-        kinds={"sftp", "s3", "duckdb"},
-        description=(
-            "ECR report files fetched from the agency's landing (local folder, SFTP or S3) "
-            "into the immutable archive, one row per distinct content in received_files."
-        ),
-    )
-    def ecr_landed_files(
+    def land_agency(
         context: dg.AssetExecutionContext,
         config: EcrLandedFilesConfig,
         warehouse: WarehouseResource,
-    ) -> dg.MaterializeResult:
-        agency_day = context_agency_day(context)
-        agency = registry.agency(agency_day.agency_id)
+        group: AgencyDays,
+    ) -> tuple[dict, str | None]:
+        """Fetch one agency's files; returns (metadata, failure description or None)."""
+        agency = registry.agency(group.agency_id)
         if agency.ecr is None:
             note = f"agency {agency.id!r} has no ecr section in the registry: nothing to fetch"
             context.log.info(note)
-            return dg.MaterializeResult(
-                metadata={"note": dg.MetadataValue.text(note), "files_fetched": 0}
-            )
+            return {"note": dg.MetadataValue.text(note), "files_fetched": 0}, None
         ecr = agency.ecr
         try:
             requested = [check_name(name) for name in config.files]
         except BadFileName as exc:
             raise dg.Failure(description=f"run config 'files': {exc}") from None
         skipped_young: list[str] = []
+        file_keys: dict[str, str] = {}
         with open_landing(ecr.landing, env=os.environ) as store:
             try:
                 listing = [] if requested else store.list_files(ecr.file_pattern)
@@ -109,6 +124,7 @@ def build_landing_assets(
                 raise dg.Failure(description=f"{agency.id}: landing unavailable: {exc}") from None
             if requested:
                 names, mode = list(dict.fromkeys(requested)), "requested"
+                file_keys = {name: group.last_key for name in names}
             else:
                 mode = "sweep"
                 with warehouse.connect() as con:
@@ -122,6 +138,8 @@ def build_landing_assets(
                         skipped_young.append(landed.name)  # still being written, maybe
                         continue
                     names.append(landed.name)
+                    file_keys[landed.name] = partition_key(
+                        agency.id, _file_day(landed.modified_at, agency, group))
             context.log.info(
                 "%s: fetching %d file(s) from %s (%s)", agency.id, len(names), store.uri(), mode
             )
@@ -140,7 +158,7 @@ def build_landing_assets(
                         blob,
                         landing_kind=store.kind,
                         landing_uri=store.uri(name),
-                        partition_key=agency_day.key,
+                        partition_key=file_keys[name],
                         run_id=context.run_id,
                     )
                 outcomes.append(outcome)
@@ -154,20 +172,54 @@ def build_landing_assets(
                         "%s: %s not loaded again: %s", agency.id, name, outcome.duplicate_reason
                     )
             landing_uri = store.uri()
-        extra: dict = {}
+        extra: dict = dict(range_metadata(group))
+        if group.is_range:
+            extra["per_day"] = dg.MetadataValue.json(_per_day(outcomes, file_keys))
         if skipped_young:
             extra["skipped_too_young"] = dg.MetadataValue.json(skipped_young)
         meta = _metadata(outcomes, mode=mode, landing=landing_uri, extra=extra)
+        if not failures:
+            return meta, None
+        meta["failures"] = dg.MetadataValue.json(failures)
+        return meta, (
+            f"{len(failures)} of {len(names)} file(s) could not be fetched from "
+            f"{landing_uri}: "
+            + "; ".join(f"{name}: {why}" for name, why in failures.items())
+            + (f". {len(outcomes)} other file(s) were archived." if outcomes else "")
+        )
+
+    @dg.asset(
+        name=ASSET_NAME,
+        partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
+        group_name="ecr",
+        kinds={"sftp", "s3", "duckdb"},
+        description=(
+            "ECR report files fetched from the agency's landing (local folder, SFTP or S3) "
+            "into the immutable archive, one row per distinct content in received_files."
+        ),
+    )
+    def ecr_landed_files(
+        context: dg.AssetExecutionContext,
+        config: EcrLandedFilesConfig,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        """Fetch new files. A backfill range sweeps once per agency and accounts each file to
+        the day it landed (moved into the range), as the per-day runs would have."""
+        groups = context_agencies(context)
+        if config.files and len(groups) > 1:
+            raise dg.Failure(description="run config 'files' names files of one agency; "
+                             f"this run covers {len(groups)} agencies")
+        per_agency: dict[str, dict] = {}
+        failures: list[str] = []
+        for group in groups:
+            meta, failure = land_agency(context, config, warehouse, group)
+            per_agency[group.agency_id] = meta
+            if failure:
+                failures.append(failure)
+        meta = combine_agency_metadata(per_agency)
         if failures:
-            raise dg.Failure(
-                description=(
-                    f"{len(failures)} of {len(names)} file(s) could not be fetched from "
-                    f"{landing_uri}: "
-                    + "; ".join(f"{name}: {why}" for name, why in failures.items())
-                    + (f". {len(outcomes)} other file(s) were archived." if outcomes else "")
-                ),
-                metadata={**meta, "failures": dg.MetadataValue.json(failures)},
-            )
+            raise dg.Failure(description=" | ".join(failures), metadata=meta)
         return dg.MaterializeResult(metadata=meta)
 
     return [ecr_landed_files]

@@ -22,7 +22,13 @@ from court_pipeline.oca.datasets import (
     write_dataset,
     write_unmapped,
 )
-from court_pipeline.partitions import context_agency_day
+from court_pipeline.partitions import (
+    RANGE_BACKFILL_POLICY,
+    AgencyDays,
+    combine_agency_metadata,
+    context_agencies,
+    range_metadata,
+)
 from court_pipeline.pii import PII_COLUMNS, mask_text
 from court_pipeline.registry.loader import registry_relative
 from court_pipeline.registry.models import Agency, Registry
@@ -69,6 +75,7 @@ def _dataset_asset(
         name=name,
         group_name="oca",
         partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
         deps=CLEAN_DEPS,
         kinds={"duckdb", "pandera"},
         description=f"OCA {entity_type} rows of the agency that pass the contract "
@@ -77,48 +84,65 @@ def _dataset_asset(
                                        description="rows held back by contract or code map")],
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        day = context_agency_day(context)
-        agency = registry.agency(day.agency_id)
-        codemap = agency_codemap(agency, registry_file)
-        with warehouse.connect() as con:
-            build = build_dataset(con, entity_type, agency, codemap, day.day, day.key)
-            write_dataset(con, build, day.day)
-        context.log.info(
-            "%s %s: %d rows, %d passed, %d held back, %d not reported",
-            agency.id, entity_type, build.rows, len(build.passed), build.held_back_rows,
-            build.not_reported,
-        )
-        reasons = _reasons_markdown(build)
+        """Rebuild the agency's snapshot. A dataset is the agency's state as of a day, not a
+        day's rows, and each per-day run replaces the previous one: a backfill range builds
+        once per agency, as of its last day (the state the last per-day run would leave)."""
+        per_agency: dict[str, dict] = {}
+        checks: dict[str, tuple[int, int, str]] = {}
+        for group in context_agencies(context):
+            build, meta = build_one(context, warehouse, group)
+            per_agency[group.agency_id] = meta
+            checks[group.agency_id] = (build.rows, build.held_back_rows,
+                                       _reasons_markdown(build))
+        rows = sum(c[0] for c in checks.values())
+        held = sum(c[1] for c in checks.values())
+        reasons = "\n\n".join(f"**{a}**\n\n{c[2]}" if len(checks) > 1 else c[2]
+                               for a, c in checks.items())
         return dg.MaterializeResult(
-            metadata={
-                "rows": dg.MetadataValue.int(build.rows),
-                "rows_passed": dg.MetadataValue.int(len(build.passed)),
-                "rows_held_back": dg.MetadataValue.int(build.held_back_rows),
-                "not_reported": dg.MetadataValue.int(build.not_reported),
-                "contract_dir": dg.MetadataValue.path(str(build.contract_dir)),
-                "provisional_contract": dg.MetadataValue.bool(build.provisional),
-                "code_map": dg.MetadataValue.text(build.code_map),
-                "notes": dg.MetadataValue.text("; ".join(build.notes) or "-"),
-                "top_failure_reasons": dg.MetadataValue.md(reasons),
-                "table": dg.MetadataValue.text(name),
-            },
+            metadata=combine_agency_metadata(per_agency),
             check_results=[
                 dg.AssetCheckResult(
                     check_name=CHECK_NAME,
-                    passed=build.held_back_rows == 0,
+                    passed=held == 0,
                     severity=dg.AssetCheckSeverity.WARN,
-                    description=None if build.held_back_rows == 0 else (
-                        f"{build.held_back_rows} of {build.rows} rows held back; "
-                        "see oca_dataset_held_back"
+                    description=None if held == 0 else (
+                        f"{held} of {rows} rows held back; see oca_dataset_held_back"
                     ),
                     metadata={
-                        "rows": dg.MetadataValue.int(build.rows),
-                        "rows_held_back": dg.MetadataValue.int(build.held_back_rows),
+                        "rows": dg.MetadataValue.int(rows),
+                        "rows_held_back": dg.MetadataValue.int(held),
                         "top_failure_reasons": dg.MetadataValue.md(reasons),
                     },
                 )
             ],
         )
+
+    def build_one(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, group: AgencyDays
+    ) -> tuple[DatasetBuild, dict]:
+        agency = registry.agency(group.agency_id)
+        codemap = agency_codemap(agency, registry_file)
+        with warehouse.connect() as con:
+            build = build_dataset(con, entity_type, agency, codemap, group.last, group.last_key)
+            write_dataset(con, build, group.last)
+        context.log.info(
+            "%s %s: %d rows, %d passed, %d held back, %d not reported",
+            agency.id, entity_type, build.rows, len(build.passed), build.held_back_rows,
+            build.not_reported,
+        )
+        return build, {
+            **range_metadata(group),
+            "rows": dg.MetadataValue.int(build.rows),
+            "rows_passed": dg.MetadataValue.int(len(build.passed)),
+            "rows_held_back": dg.MetadataValue.int(build.held_back_rows),
+            "not_reported": dg.MetadataValue.int(build.not_reported),
+            "contract_dir": dg.MetadataValue.path(str(build.contract_dir)),
+            "provisional_contract": dg.MetadataValue.bool(build.provisional),
+            "code_map": dg.MetadataValue.text(build.code_map),
+            "notes": dg.MetadataValue.text("; ".join(build.notes) or "-"),
+            "top_failure_reasons": dg.MetadataValue.md(_reasons_markdown(build)),
+            "table": dg.MetadataValue.text(name),
+        }
 
     return _asset
 
@@ -130,30 +154,36 @@ def _unmapped_asset(
         name="oca_unmapped_codes",
         group_name="oca",
         partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
         deps=[*CLEAN_DEPS, dg.AssetKey("case_parties")],
         kinds={"duckdb"},
         description="Local codes in the agency's clean tables with no code map entry, with "
         "counts: what to add to the code map (table oca_unmapped_codes).",
     )
     def oca_unmapped_codes(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        day = context_agency_day(context)
-        agency = registry.agency(day.agency_id)
+        """Codes are the agency's state, not a day's: a backfill range lists them once."""
+        return dg.MaterializeResult(metadata=combine_agency_metadata({
+            group.agency_id: unmapped_one(warehouse, group)
+            for group in context_agencies(context)
+        }))
+
+    def unmapped_one(warehouse: WarehouseResource, group: AgencyDays) -> dict:
+        agency = registry.agency(group.agency_id)
         codemap = agency_codemap(agency, registry_file)
         with warehouse.connect() as con:
             found = unmapped_codes(con, agency.id, codemap)
             write_unmapped(con, agency.id, found)
         preview = found.head(50)
-        return dg.MaterializeResult(
-            metadata={
-                "unmapped_codes": dg.MetadataValue.int(len(found)),
-                "rows_affected": dg.MetadataValue.int(int(found["count"].sum()) if len(found)
-                                                      else 0),
-                "code_map": dg.MetadataValue.text(codemap.label),
-                "codes": dg.MetadataValue.md(
-                    preview.to_markdown(index=False) if len(preview) else "every code is mapped"
-                ),
-            }
-        )
+        return {
+            **range_metadata(group),
+            "unmapped_codes": dg.MetadataValue.int(len(found)),
+            "rows_affected": dg.MetadataValue.int(int(found["count"].sum()) if len(found)
+                                                  else 0),
+            "code_map": dg.MetadataValue.text(codemap.label),
+            "codes": dg.MetadataValue.md(
+                preview.to_markdown(index=False) if len(preview) else "every code is mapped"
+            ),
+        }
 
     return oca_unmapped_codes
 

@@ -1,9 +1,10 @@
 """Dagster assets, job and schedules of the Odyssey API path.
 
 ``odyssey_raw_responses`` runs the sync for one agency-day (FindParties -> hearings -> cases,
-previously lost calls first) and archives every raw reply; ``odyssey_records`` rebuilds the
-frames from that archive (so what is merged is exactly what was archived) and merges them
-into the clean tables with ``source='odyssey_api'``, moving the cursor (see store.py).
+previously lost calls first; a backfill range of days is one sync) and archives every raw
+reply; ``odyssey_records`` rebuilds the frames from that archive (so what is merged is exactly
+what was archived) and merges them into the clean tables with ``source='odyssey_api'``, moving
+the cursor (see store.py).
 Agencies without an ``odyssey`` section are skipped with a note, not failed.
 """
 
@@ -26,7 +27,13 @@ from court_pipeline.odyssey.store import (
     record_fetch,
 )
 from court_pipeline.odyssey.sync import Replay, replay_archive, sync_agency
-from court_pipeline.partitions import context_agency_day
+from court_pipeline.partitions import (
+    RANGE_BACKFILL_POLICY,
+    AgencyDays,
+    combine_agency_metadata,
+    context_agencies,
+    range_metadata,
+)
 from court_pipeline.pii import masked_preview
 from court_pipeline.registry import Registry
 from court_pipeline.warehouse import WarehouseResource
@@ -54,30 +61,24 @@ def _skip(agency_id: str) -> dg.MaterializeResult:
 def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefinition) -> list:
     """The two partitioned Odyssey assets for this registry."""
 
-    @dg.asset(
-        name="odyssey_raw_responses",
-        group_name=GROUP,
-        partitions_def=partitions_def,
-        kinds={"python", "xml"},
-        description="Raw Odyssey API replies of one sync, archived as gzip JSON lines.",
-    )
-    def odyssey_raw_responses(
+    def sync_one(
         context: dg.AssetExecutionContext,
         config: OdysseySyncConfig,
         warehouse: WarehouseResource,
         odyssey: OdysseyResource,
-    ) -> dg.MaterializeResult:
-        day = context_agency_day(context)
+        day: AgencyDays,
+    ) -> dict:
         agency = registry.agency(day.agency_id)
         source = agency.odyssey
         if source is None:
-            return _skip(agency.id)
+            return dict(_skip(agency.id).metadata or {})
         with warehouse.connect() as con:
             cursor = load_cursor(con, agency.id)
             retry_parties, retry_cases = load_retry_calls(con, agency.id)
         mode = config.mode
-        if mode == "auto":
-            mode = "incremental" if source.sync == "hourly" and cursor else "full"
+        if mode == "auto":  # a backfill range is a full sync of the widened window
+            hourly = source.sync == "hourly" and cursor and not day.is_range
+            mode = "incremental" if hourly else "full"
         since = modified_since_for(cursor, source.modified_since_overlap_minutes, mode)
         context.log.info(
             f"Odyssey sync {agency.id}: mode={mode} modified_since={since} "
@@ -87,8 +88,8 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
             lambda: odyssey.client(source),
             agency_id=agency.id,
             zone=agency.zone,
-            today=day.day,
-            hearing_window_days=source.hearing_window_days,
+            today=day.first,  # window [first, last + window days]: every day's window
+            hearing_window_days=source.hearing_window_days + (day.last - day.first).days,
             page_size=source.page_size,
             modified_since=since,
             retry_parties=retry_parties,
@@ -96,53 +97,61 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
             archive_root=settings.archive_dir(),
         )
         with warehouse.connect() as con:
-            record_fetch(con, result, day.key)
+            record_fetch(con, result, day.last_key)
         if result.partial:
             context.log.warning(
                 f"partial sync {result.sync_id}: {len(result.lost)} calls lost "
                 "(recorded in odyssey_failed_calls; the next run fetches them first)"
             )
         lost_preview = [f"{f.kind} {f.key}: {f.error_code}" for f in result.lost[:20]]
-        return dg.MaterializeResult(
-            metadata={
-                "sync_id": result.sync_id,
-                "mode": mode,
-                "modified_since": str(since) if since else "",
-                "calls": result.stats["calls"],
-                "retries": result.stats["retries"],
-                "failed_calls": len(result.lost),
-                "not_found": len(result.failed) - len(result.lost),
-                "pages_lost": result.pages_lost,
-                "partial": result.partial,
-                "retried_from_previous_runs": len(retry_parties) + len(retry_cases),
-                "elapsed_seconds": result.stats["elapsed_seconds"],
-                "archive_path": dg.MetadataValue.path(str(result.archive_path)),
-                "lost_calls": dg.MetadataValue.json(lost_preview),
-                "errors_by_code": dg.MetadataValue.json(result.stats["errors"]),
-            }
-        )
+        return {
+            **range_metadata(day),
+            "sync_id": result.sync_id,
+            "mode": mode,
+            "modified_since": str(since) if since else "",
+            "calls": result.stats["calls"],
+            "retries": result.stats["retries"],
+            "failed_calls": len(result.lost),
+            "not_found": len(result.failed) - len(result.lost),
+            "pages_lost": result.pages_lost,
+            "partial": result.partial,
+            "retried_from_previous_runs": len(retry_parties) + len(retry_cases),
+            "elapsed_seconds": result.stats["elapsed_seconds"],
+            "archive_path": dg.MetadataValue.path(str(result.archive_path)),
+            "lost_calls": dg.MetadataValue.json(lost_preview),
+            "errors_by_code": dg.MetadataValue.json(result.stats["errors"]),
+        }
 
     @dg.asset(
-        name="odyssey_records",
+        name="odyssey_raw_responses",
         group_name=GROUP,
         partitions_def=partitions_def,
-        deps=[odyssey_raw_responses],
-        kinds={"duckdb"},
-        description="The archived replies merged into the clean tables (source odyssey_api).",
+        backfill_policy=RANGE_BACKFILL_POLICY,
+        kinds={"python", "xml"},
+        description="Raw Odyssey API replies of one sync, archived as gzip JSON lines.",
     )
-    def odyssey_records(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    def odyssey_raw_responses(
+        context: dg.AssetExecutionContext,
+        config: OdysseySyncConfig,
+        warehouse: WarehouseResource,
+        odyssey: OdysseyResource,
     ) -> dg.MaterializeResult:
-        day = context_agency_day(context)
+        """One sync per agency. A backfill range is ONE full sync (not one per day) whose
+        hearing window runs from the first day to the last day + the window, the union of
+        the per-day windows; it is recorded under the range's last day."""
+        return dg.MaterializeResult(metadata=combine_agency_metadata({
+            day.agency_id: sync_one(context, config, warehouse, odyssey, day)
+            for day in context_agencies(context)
+        }))
+
+    def merge_one(warehouse: WarehouseResource, day: AgencyDays) -> dict:
         agency = registry.agency(day.agency_id)
         if agency.odyssey is None:
-            return _skip(agency.id)
+            return dict(_skip(agency.id).metadata or {})
         with warehouse.connect(read_only=True) as con:
-            run = latest_fetched_run(con, agency.id, day.key)
+            run = latest_fetched_run(con, agency.id, day.last_key)
         if run is None or run["status"] != "fetched":
-            return dg.MaterializeResult(
-                metadata={"skipped": True, "note": "no fetched, unmerged sync for this partition"}
-            )
+            return {"skipped": True, "note": "no fetched, unmerged sync for this partition"}
         replay: Replay = replay_archive(Path(run["archive_path"]), agency.zone)
         started: datetime = run["started_at"]
         cursor_to = started.astimezone(agency.zone).replace(tzinfo=None, microsecond=0)
@@ -161,21 +170,37 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
             t: f"{s.inserted} new / {s.updated} updated / {s.unchanged} same"
             for t, s in outcome.stats.items()
         }
-        return dg.MaterializeResult(
-            metadata={
-                "sync_id": run["sync_id"],
-                "partial": bool(run["partial"]),
-                "rows": dg.MetadataValue.json(rows),
-                **{f"rows_{t}": len(f) for t, f in replay.frames.items()},
-                "removed_hearings": outcome.removed_hearings,
-                "resolved_failed_calls": outcome.resolved_calls,
-                "rejected_records": len(replay.rejected),
-                "cursor_advanced": outcome.cursor_advanced,
-                "cursor": str(outcome.cursor or ""),
-                "preview_parties": dg.MetadataValue.md(masked_preview(replay.frames["parties"])),
-                "preview_hearings": dg.MetadataValue.md(masked_preview(replay.frames["hearings"])),
-            }
-        )
+        return {
+            **range_metadata(day),
+            "sync_id": run["sync_id"],
+            "partial": bool(run["partial"]),
+            "rows": dg.MetadataValue.json(rows),
+            **{f"rows_{t}": len(f) for t, f in replay.frames.items()},
+            "removed_hearings": outcome.removed_hearings,
+            "resolved_failed_calls": outcome.resolved_calls,
+            "rejected_records": len(replay.rejected),
+            "cursor_advanced": outcome.cursor_advanced,
+            "cursor": str(outcome.cursor or ""),
+            "preview_parties": dg.MetadataValue.md(masked_preview(replay.frames["parties"])),
+            "preview_hearings": dg.MetadataValue.md(masked_preview(replay.frames["hearings"])),
+        }
+
+    @dg.asset(
+        name="odyssey_records",
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
+        deps=[odyssey_raw_responses],
+        kinds={"duckdb"},
+        description="The archived replies merged into the clean tables (source odyssey_api).",
+    )
+    def odyssey_records(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        """Merge the partition's sync; a backfill range merges its one sync (last day's key)."""
+        return dg.MaterializeResult(metadata=combine_agency_metadata({
+            day.agency_id: merge_one(warehouse, day) for day in context_agencies(context)
+        }))
 
     return [odyssey_raw_responses, odyssey_records]
 

@@ -246,8 +246,11 @@ def land_ecr_file(
     sequence: int = 0,
     rows: int | None = None,
     age_seconds: float = 3600.0,
+    landed_at: float | None = None,
 ) -> GeneratedFile:
-    """Drop a nightly ECR file into the agency's landing, dated back like a finished upload."""
+    """Drop a nightly ECR file into the agency's landing, dated back like a finished upload
+    (``landed_at``: its modification time as a POSIX timestamp, e.g. the night of a past day
+    for a backfill; default ``age_seconds`` ago)."""
     landing = home / "landing" / plan.agency_id
     generated = generate_ecr_file(
         landing / f"{plan.agency_id}_ecr_{day:%Y%m%d}_{sequence:02d}.txt",
@@ -255,8 +258,8 @@ def land_ecr_file(
         seed=plan.seed * 100 + sequence,
         start=day,
     )
-    landed_at = time.time() - age_seconds
-    os.utime(generated.path, (landed_at, landed_at))
+    mtime = landed_at if landed_at is not None else time.time() - age_seconds
+    os.utime(generated.path, (mtime, mtime))
     return generated
 
 
@@ -265,14 +268,30 @@ def land_ecr_file(
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """One run to launch: a job for one agency-day partition."""
+    """One run to launch: a job for one agency-day partition, or (``partition_key`` empty and
+    the range tags set, as the backfill daemon sets them) for a range of them."""
 
     job_name: str
     partition_key: str
     run_config: Mapping[str, object] | None = None
     tags: Mapping[str, str] | None = None
+
+    @classmethod
+    def for_range(cls, job_name: str, start: str, end: str) -> RunSpec:
+        return cls(job_name, "", tags={RANGE_START_TAG: start, RANGE_END_TAG: end})
+
+    @property
+    def label(self) -> str:
+        tags = self.tags or {}
+        if RANGE_START_TAG in tags:
+            return f"{tags[RANGE_START_TAG]}..{tags[RANGE_END_TAG]}"
+        return self.partition_key
 
 
 @dataclass
@@ -307,7 +326,7 @@ def _execute(job, spec: RunSpec, conn) -> None:
         config = {**QUIET_LOGGERS, **dict(spec.run_config or {})}
         with dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
-                run_config=config, instance=instance, partition_key=spec.partition_key,
+                run_config=config, instance=instance, partition_key=spec.partition_key or None,
                 raise_on_error=False, tags=dict(spec.tags or {}),
             )
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

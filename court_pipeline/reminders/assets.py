@@ -2,7 +2,8 @@
 
 Both are agency x day partitioned like the rest of the pipeline; the date only names the run
 (reminders are always planned as of now, or as of ``as_of`` in the run config for replays and
-demos). An agency without a ``reminders`` file is skipped with a note, not an error.
+demos), so a backfill range of days plans and delivers once per agency. An agency without a
+``reminders`` file is skipped with a note, not an error.
 """
 
 from collections import Counter
@@ -15,7 +16,13 @@ import pandas as pd
 from pydantic import Field
 
 from court_pipeline import settings
-from court_pipeline.partitions import context_agency_day
+from court_pipeline.partitions import (
+    RANGE_BACKFILL_POLICY,
+    AgencyDays,
+    combine_agency_metadata,
+    context_agencies,
+    range_metadata,
+)
 from court_pipeline.pii import mask_email, mask_phone
 from court_pipeline.registry import Agency, Registry
 from court_pipeline.registry.loader import registry_relative
@@ -158,6 +165,7 @@ def build_reminder_assets(
         description="One row per reminder message (planned, ready, sent, failed, suppressed) "
         "with a dedupe key, planned from upcoming hearings, changes and the STOP list.",
         partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
         deps=UPSTREAM,
         group_name="reminders",
         kinds={"duckdb"},
@@ -173,25 +181,36 @@ def build_reminder_assets(
     def reminder_outbox(
         context: dg.AssetExecutionContext, config: ReminderRunConfig, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """Plan this agency's reminders (idempotent: reruns add only what is new)."""
-        part = context_agency_day(context)
-        agency, flows = agency_flows(part.agency_id)
-        if flows is None:
-            note = f"agency {agency.id!r} has no reminders file in the registry; skipped"
-            context.log.info(note)
-            return dg.MaterializeResult(
-                metadata={"note": note}, check_results=_check_results(None, note)
+        """Plan this agency's reminders (idempotent: reruns add only what is new).
+
+        Planning is as of now (or ``as_of``), never as of the partition's day, so the per-day
+        runs of a backfill would all plan the same outbox: a range plans once per agency,
+        which leaves exactly the outbox the per-day runs would.
+        """
+        per_agency: dict[str, dict] = {}
+        counts: dict[str, int] | None = None
+        notes: list[str] = []
+        for group in context_agencies(context):
+            agency, flows = agency_flows(group.agency_id)
+            if flows is None:
+                note = f"agency {agency.id!r} has no reminders file in the registry; skipped"
+                context.log.info(note)
+                per_agency[agency.id] = {"note": note}
+                notes.append(note)
+                continue
+            with warehouse.connect() as con:
+                result = plan_reminders(con, agency, flows, now=config.moment())
+                found = _check_queries(con, agency.id)
+            counts = found if counts is None else {k: counts[k] + found[k] for k in counts}
+            context.log.info(
+                "%s: %d candidates, %d planned, suppressed %s",
+                agency.id, result.candidates, result.inserted.get("planned", 0),
+                dict(result.suppressed_reasons),
             )
-        with warehouse.connect() as con:
-            result = plan_reminders(con, agency, flows, now=config.moment())
-            counts = _check_queries(con, agency.id)
-        context.log.info(
-            "%s: %d candidates, %d planned, suppressed %s",
-            agency.id, result.candidates, result.inserted.get("planned", 0),
-            dict(result.suppressed_reasons),
-        )
+            per_agency[agency.id] = {**_plan_metadata(result), **range_metadata(group)}
         return dg.MaterializeResult(
-            metadata=_plan_metadata(result), check_results=_check_results(counts)
+            metadata=combine_agency_metadata(per_agency),
+            check_results=_check_results(counts, "; ".join(notes) or None),
         )
 
     @dg.asset(
@@ -199,6 +218,7 @@ def build_reminder_assets(
         description="Due messages sent through the reminder_delivery resource (dry-run marks "
         "them ready; webhook POSTs them).",
         partitions_def=partitions_def,
+        backfill_policy=RANGE_BACKFILL_POLICY,
         deps=[dg.AssetKey("reminder_outbox")],
         group_name="reminders",
         kinds={"duckdb"},
@@ -209,13 +229,29 @@ def build_reminder_assets(
         warehouse: WarehouseResource,
         reminder_delivery: ReminderDelivery,
     ) -> dg.MaterializeResult:
-        """Send the agency's due messages (never after the hearing, never to an opt-out)."""
-        part = context_agency_day(context)
-        agency, flows = agency_flows(part.agency_id)
+        """Send the agency's due messages (never after the hearing, never to an opt-out).
+
+        What is due depends on now, not on the partition's day: a backfill range delivers
+        once per agency (later per-day runs would find nothing new to send).
+        """
+        return dg.MaterializeResult(metadata=combine_agency_metadata({
+            group.agency_id: deliver_agency(context, config, warehouse, reminder_delivery,
+                                            group)
+            for group in context_agencies(context)
+        }))
+
+    def deliver_agency(
+        context: dg.AssetExecutionContext,
+        config: ReminderRunConfig,
+        warehouse: WarehouseResource,
+        reminder_delivery: ReminderDelivery,
+        group: AgencyDays,
+    ) -> dict:
+        agency, flows = agency_flows(group.agency_id)
         if flows is None:
             note = f"agency {agency.id!r} has no reminders file in the registry; skipped"
             context.log.info(note)
-            return dg.MaterializeResult(metadata={"note": note})
+            return {"note": note}
         result = reminder_delivery.deliver(
             warehouse.connect, agency, flows, now=config.moment(),
             lock_path=Path(str(warehouse.db_path) + f".delivery-{agency.id}.lock"),
@@ -224,18 +260,17 @@ def build_reminder_assets(
             "%s (%s): %d due, %d sent, %d ready, %d failed", agency.id, result.mode,
             result.due, result.sent, result.readied, result.failed,
         )
-        return dg.MaterializeResult(
-            metadata={
-                "mode": result.mode,
-                "due": dg.MetadataValue.int(result.due),
-                "sent": dg.MetadataValue.int(result.sent),
-                "readied": dg.MetadataValue.int(result.readied),
-                "failed": dg.MetadataValue.int(result.failed),
-                "held_for_quiet_hours": dg.MetadataValue.int(result.held_quiet_hours),
-                "attempts": dg.MetadataValue.int(result.attempts),
-                "suppressed_by_reason": dg.MetadataValue.json(dict(result.suppressed)),
-                "errors": dg.MetadataValue.json(dict(Counter(result.errors))),
-            }
-        )
+        return {
+            **range_metadata(group),
+            "mode": result.mode,
+            "due": dg.MetadataValue.int(result.due),
+            "sent": dg.MetadataValue.int(result.sent),
+            "readied": dg.MetadataValue.int(result.readied),
+            "failed": dg.MetadataValue.int(result.failed),
+            "held_for_quiet_hours": dg.MetadataValue.int(result.held_quiet_hours),
+            "attempts": dg.MetadataValue.int(result.attempts),
+            "suppressed_by_reason": dg.MetadataValue.json(dict(result.suppressed)),
+            "errors": dg.MetadataValue.json(dict(Counter(result.errors))),
+        }
 
     return [reminder_outbox, reminder_deliveries]

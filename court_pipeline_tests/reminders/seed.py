@@ -11,6 +11,15 @@ CHICAGO = ZoneInfo("America/Chicago")
 AGENCY = "harris_jp"
 
 
+def _replace(con: duckdb.DuckDBPyConnection, table: str, key: dict[str, object], sql: str,
+             params: list) -> None:
+    """Insert a row, replacing the one with the same key (the core tables have no primary key,
+    so no INSERT OR REPLACE: delete by key first, as the merge keeps one row per key)."""
+    con.execute(f"DELETE FROM {table} WHERE " + " AND ".join(f"{k} = ?" for k in key),
+                list(key.values()))
+    con.execute(sql, params)
+
+
 def local(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
     """An aware Chicago wall-clock time."""
     return datetime(year, month, day, hour, minute, tzinfo=CHICAGO)
@@ -25,8 +34,8 @@ def add_party(
     sms_opt_out: bool = False,
     agency: str = AGENCY,
 ) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO parties (agency_id, party_id, first_name, last_name, "
+    _replace(con, "parties", {"agency_id": agency, "party_id": party_id},
+        "INSERT INTO parties (agency_id, party_id, first_name, last_name, "
         "preferred_language, sms_opt_out, source) VALUES (?, ?, ?, ?, ?, ?, 'odyssey_api')",
         [agency, party_id, first, last, language, sms_opt_out],
     )
@@ -41,8 +50,8 @@ def add_contact(
     status: str = "valid",
     agency: str = AGENCY,
 ) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO contacts (agency_id, contact_id, party_id, kind, raw_value, value, "
+    _replace(con, "contacts", {"agency_id": agency, "contact_id": f"{party_id}:{kind}:{value}"},
+        "INSERT INTO contacts (agency_id, contact_id, party_id, kind, raw_value, value, "
         "phone_type, status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'odyssey_api')",
         [agency, f"{party_id}:{kind}:{value}", party_id, kind, value,
          value if status == "valid" else None, phone_type if kind == "phone" else None, status],
@@ -57,8 +66,8 @@ def add_case(
     amount_due: str | None = "350.00",
     agency: str = AGENCY,
 ) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO cases (agency_id, case_id, case_number, judge_name, payment_status,"
+    _replace(con, "cases", {"agency_id": agency, "case_id": case_id},
+        "INSERT INTO cases (agency_id, case_id, case_number, judge_name, payment_status,"
         " amount_due, source) VALUES (?, ?, ?, 'Hon. B. Chen', ?, ?, 'odyssey_api')",
         [agency, case_id, case_number, payment_status, amount_due],
     )
@@ -78,8 +87,8 @@ def add_hearing(
     agency: str = AGENCY,
 ) -> None:
     """Insert or update a hearing (as a sync would: same id, new values) and its parties."""
-    con.execute(
-        "INSERT OR REPLACE INTO hearings (agency_id, hearing_id, case_id, case_number, "
+    _replace(con, "hearings", {"agency_id": agency, "hearing_id": hearing_id},
+        "INSERT INTO hearings (agency_id, hearing_id, case_id, case_number, "
         "hearing_type, start_at, start_local, court_timezone, status, location, courtroom, judge, "
         "removed_at, removed_reason, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'America/Chicago', ?, "
         "'Harris County Criminal Justice Center, 1201 Franklin St', 'Courtroom 5B', "
@@ -89,8 +98,9 @@ def add_hearing(
          start if removed else None, "missing from snapshot" if removed else None],
     )
     for party_id in party_ids:
-        con.execute(
-            "INSERT OR REPLACE INTO hearing_parties (agency_id, hearing_id, party_id, role, source)"
+        _replace(con, "hearing_parties",
+                 {"agency_id": agency, "hearing_id": hearing_id, "party_id": party_id},
+            "INSERT INTO hearing_parties (agency_id, hearing_id, party_id, role, source)"
             " VALUES (?, ?, ?, ?, 'odyssey_api')",
             [agency, hearing_id, party_id, role],
         )

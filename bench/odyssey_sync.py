@@ -26,11 +26,8 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
-
-from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey import messages as M
-from court_pipeline.odyssey.client import Credentials, KeepAlivePool, OdysseyClient
+from court_pipeline.odyssey.client import Credentials, OdysseyClient
 from court_pipeline.odyssey.sync import sync_agency
 
 CREDENTIALS = Credentials("api_user", "api_password", "SIMCOUNTY")
@@ -55,34 +52,19 @@ def process_cpu_seconds(pid: int) -> float | None:
 async def transport_baseline(base_url: str, calls: int, concurrency: int) -> float:
     """Wall seconds for ``calls`` bare exchanges (a FindCase for a case that does not exist:
     full simulator latency, tiny reply) through the client's pool at ``concurrency``."""
-    url = httpx.URL(base_url + E.SERVICE_PATH)
-    template = httpx.Request(
-        "POST", url, headers={"Content-Type": E.CONTENT_TYPE, "SOAPAction": E.SOAP_ACTION}
-    )
-    auth = httpx.BasicAuth(CREDENTIALS.username, CREDENTIALS.password)
-    headers = next(auth.sync_auth_flow(template)).headers
-    headers.pop("Content-Length", None)
-    body = M.soap_envelope(M.find_case(case_id="0"), CREDENTIALS.site_key)
-    pool = KeepAlivePool(concurrency)
-    gate = asyncio.Semaphore(concurrency)
+    async with OdysseyClient(base_url, CREDENTIALS, concurrency=concurrency) as client:
+        pool, head = client.pool, client._head
+        assert pool is not None
+        body = M.soap_envelope(M.find_case(case_id="0"), CREDENTIALS.site_key)
 
-    async def one() -> None:
-        async with gate:
-            response = await pool.handle_async_request(
-                httpx.Request("POST", url, headers=headers, content=body)
-            )
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-            if response.status_code != 200:
-                raise RuntimeError(f"baseline call got HTTP {response.status_code}")
+        async def one() -> None:
+            reply = await pool.send(head, body)  # the pool's slots bound the concurrency
+            if reply.status != 200:
+                raise RuntimeError(f"baseline call got HTTP {reply.status}")
 
-    t0 = time.monotonic()
-    await asyncio.gather(*(one() for _ in range(calls)))
-    wall = time.monotonic() - t0
-    await pool.aclose()
-    return wall
+        t0 = time.monotonic()
+        await asyncio.gather(*(one() for _ in range(calls)))
+        return time.monotonic() - t0
 
 
 def main() -> None:

@@ -1,11 +1,13 @@
-"""The Odyssey API client: one pooled httpx.AsyncClient, bounded concurrency, stamina retries.
+"""The Odyssey API client: one keep-alive connection pool, bounded concurrency, stamina retries.
 
-Connections: one pool (``KeepAlivePool``, an httpx transport) of at most ``concurrency``
-HTTP/1.1 keep-alive connections. httpx's default pool rescans every connection on each request
-and each response close (with a readability syscall per idle connection, and queued requests
-racing for the same idle connection); at 16 connections that cost more CPU than everything else
-in a call. ``KeepAlivePool`` checks a connection out and back in O(1); each connection is still
-httpcore's own ``AsyncHTTPConnection`` (HTTP/1.1 framing, TLS with verification, timeouts).
+Connections: one pool (``KeepAlivePool``) of at most ``concurrency`` HTTP/1.1 keep-alive
+connections; its slots are the concurrency bound. Each connection is an asyncio protocol that
+writes a request in one send and parses the reply off the socket (status line, headers,
+Content-Length or chunked body, gzip/deflate). The client speaks to exactly one SOAP
+endpoint, so httpx's general machinery (per-call URL and header objects, httpcore/h11 event
+layers, anyio streams, auth, redirect and cookie hooks) is not used per call: it cost more
+CPU than everything else in a call. httpx still supplies the TLS context (certifi CAs,
+verification on), the Basic auth header and the exception types the retry policy reads.
 
 Retry policy (``retry_decision``), in one place:
   * retried: timeouts, refused/dropped connections, HTTP 429 (waiting ``Retry-After``, capped
@@ -13,8 +15,8 @@ Retry policy (``retry_decision``), in one place:
   * never retried: 401 (raises ``OdysseyAuthError`` and ends the sync), ``INVALID_MESSAGE``,
     not-found answers, hostile XML, other 4xx.
 Attempts are bounded by ``max_attempts`` and by ``max_retry_seconds`` of total time per call;
-backoff is capped exponential with jitter (stamina). The semaphore is held only while a
-request is in flight, never while backing off, so one slow call does not idle the pool.
+backoff is capped exponential with jitter (stamina). A pool slot is held only while a request
+is in flight, never while backing off, so one slow call does not idle the pool.
 
 Secrets come from the environment variables the registry names; they are never logged and
 never part of an exception message.
@@ -29,15 +31,15 @@ import logging
 import os
 import ssl
 import time
+import zlib
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree.ElementTree import Element  # noqa: S405 - type only
 
 import dagster as dg
-import httpcore
 import httpx
 import stamina
 from pydantic import Field
@@ -127,219 +129,424 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 # --- the connection pool ------------------------------------------------------------------
-_HTTPCORE_TO_HTTPX: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-)
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed to open a connection, to receive a whole reply, to wait for a slot."""
+
+    connect: float | None = 30.0
+    read: float | None = 30.0
+    pool: float | None = 30.0
 
 
-def _as_httpx_error(exc: BaseException) -> httpx.HTTPError | None:
-    """httpcore's exception as the httpx one (what httpx's own transport raises), or None."""
-    for source, target in _HTTPCORE_TO_HTTPX:
-        if isinstance(exc, source):
-            return target(str(exc))
-    return None
+@dataclass(frozen=True)
+class HTTPReply:
+    """A complete HTTP reply: status, headers (lower-case names) and the decoded body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
-class _CoalescingStream(httpcore.AsyncNetworkStream):
-    """Holds written bytes back until the connection next reads, so a request's head and
-    body leave in one send (one syscall here, one packet and one wake-up at the server).
-
-    HTTP/1.1 as httpcore speaks it always reads the reply after writing the request, so
-    nothing waits on held-back bytes; a failed send surfaces from that read as a WriteError.
-    """
-
-    _FLUSH_AT = 1 << 16  # a big body is sent as it comes
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._held: list[bytes] = []
-        self._held_size = 0
-
-    async def _flush(self, timeout: float | None) -> None:
-        if self._held:
-            data = b"".join(self._held)
-            self._held.clear()
-            self._held_size = 0
-            await self._stream.write(data, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer:
-            self._held.append(buffer)
-            self._held_size += len(buffer)
-            if self._held_size >= self._FLUSH_AT:
-                await self._flush(timeout)
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        await self._flush(timeout)
-        return await self._stream.read(max_bytes, timeout)
-
-    async def aclose(self) -> None:
-        self._held.clear()
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        await self._flush(timeout)
-        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return _CoalescingStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
+_MAX_HEAD = 1 << 16
+_MAX_BODY = 64 << 20  # decoded; a reply (or a decompression bomb) beyond this is refused
 
 
-class _CoalescingBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's asyncio (anyio) backend, streams wrapped in ``_CoalescingStream``."""
-
-    def __init__(self) -> None:
-        self._backend = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _CoalescingStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-
-class _PooledStream(httpx.AsyncByteStream):
-    """A response body; closing it hands the connection back to the pool."""
-
-    def __init__(
-        self, pool: KeepAlivePool, conn: httpcore.AsyncHTTPConnection, stream: Any
-    ) -> None:
-        self._pool, self._conn, self._stream = pool, conn, stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+def _decode_body(body: bytes, encoding: str) -> bytes:
+    """Undo ``Content-Encoding`` gzip/deflate, refusing anything larger than _MAX_BODY."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise httpx.DecodingError(f"unsupported Content-Encoding {encoding!r}")
+    wbits = zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS
+    try:
         try:
-            async for chunk in self._stream:
-                yield chunk
-        except Exception as exc:
-            mapped = _as_httpx_error(exc)
-            if mapped is None:
+            inflater = zlib.decompressobj(wbits)
+            out = inflater.decompress(body, _MAX_BODY)
+        except zlib.error:
+            if encoding != "deflate":
                 raise
-            raise mapped from exc
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send
+            out = inflater.decompress(body, _MAX_BODY)
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"bad {encoding} body: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise httpx.DecodingError("decoded reply body is too large")
+    return out
 
-    async def aclose(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
+
+def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A complete chunked body from ``buffer[start:]``: (body, end offset), None if partial."""
+    parts: list[bytes] = []
+    pos = start
+    while True:
+        eol = buffer.find(b"\r\n", pos)
+        if eol < 0:
+            return None
         try:
-            await self._stream.aclose()  # httpcore: IDLE if the reply was complete, else closed
-        finally:
-            await self._pool.check_in(conn)
+            size = int(bytes(buffer[pos:eol]).split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise httpx.RemoteProtocolError("bad chunk size in the reply") from None
+        pos = eol + 2
+        if size == 0:
+            trailers_end = buffer.find(b"\r\n", pos)
+            while trailers_end > pos:  # skip trailer lines up to the empty line
+                pos = trailers_end + 2
+                trailers_end = buffer.find(b"\r\n", pos)
+            if trailers_end < 0:
+                return None
+            return b"".join(parts), trailers_end + 2
+        if len(buffer) < pos + size + 2:
+            return None
+        parts.append(bytes(buffer[pos : pos + size]))
+        pos += size + 2
 
 
-class KeepAlivePool(httpx.AsyncBaseTransport):
-    """One pool of at most ``size`` keep-alive connections to one origin, reused LIFO.
+@dataclass
+class _Job:
+    """One queued or in-flight exchange: the request bytes and the future of its reply."""
 
-    A request waits for a free slot (httpx's ``pool`` timeout), takes the most recently used
-    idle connection that is still usable (not closed, keep-alive not expired, server has not
-    hung up) or opens a new one, and gets it back when its response body is closed.
+    data: bytes
+    future: asyncio.Future[HTTPReply]
+    timer: asyncio.TimerHandle | None = None  # the pool timeout while queued
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 keep-alive connection: one exchange at a time, the reply parsed as it
+    arrives (status line, headers, Content-Length or chunked body) straight off the socket.
+
+    When a reply is complete the connection resolves its job and hands itself back to the
+    pool in the same I/O callback, which writes the next queued request at once: the
+    connection never waits for the event loop to get round to the task that made a call.
+    """
+
+    def __init__(self, pool: KeepAlivePool, loop: asyncio.AbstractEventLoop) -> None:
+        self._pool = pool
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._job: _Job | None = None
+        self._head: tuple[int, dict[str, str], int] | None = None  # status, headers, body at
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed = False
+        self.reusable = False
+        self.idle_since = 0.0
+
+    # asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._pool._open_connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._pool._open_connections.discard(self)
+        self.closed = True
+        self.reusable = False
+        self._transport = None
+        if self._job is not None:
+            if exc is None:
+                error: Exception = httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response."
+                )
+            else:
+                error = httpx.ReadError(str(exc) or type(exc).__name__)
+            self._fail(error)
+
+    def data_received(self, data: bytes) -> None:
+        if self._job is None:
+            self.close()  # bytes nobody asked for: this connection cannot be trusted again
+            return
+        self._buffer += data
+        try:
+            if len(self._buffer) > _MAX_HEAD + _MAX_BODY:
+                raise httpx.RemoteProtocolError("reply too large")
+            self._parse()
+        except httpx.HTTPError as exc:
+            self._fail(exc)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost fails any pending exchange
+
+    # exchange -----------------------------------------------------------------------------
+    def usable(self) -> bool:
+        return (
+            not self.closed
+            and self.reusable
+            and self._loop.time() - self.idle_since < self._pool.keepalive_expiry
+        )
+
+    def start(self, job: _Job) -> None:
+        """Send a job's request (one write); its future gets the whole reply."""
+        self._job = job
+        self.reusable = False
+        self._buffer.clear()
+        self._head = None
+        read_timeout = self._pool.timeouts.read
+        if read_timeout is not None:
+            self._timer = self._loop.call_later(read_timeout, self._timed_out)
+        assert self._transport is not None
+        self._transport.write(job.data)
+
+    def close(self) -> None:
+        self.closed = True
+        self.reusable = False
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.reusable = False
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        self._fail(httpx.ReadTimeout("timed out waiting for the reply"))
+
+    def _finish_job(self) -> _Job | None:
+        job, self._job = self._job, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._buffer.clear()
+        self._head = None
+        return job
+
+    def _fail(self, error: Exception) -> None:
+        job = self._finish_job()
+        self.abort()
+        if job is not None:
+            if not job.future.done():
+                job.future.set_exception(error)
+            self._pool._released(self)
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        if self._head is None:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > _MAX_HEAD:
+                    raise httpx.RemoteProtocolError("reply head too large")
+                return
+            self._head = self._read_head(bytes(buffer[:end]).decode("latin-1"), end + 4)
+            if self._head[0] < 200:  # 100 Continue and friends: the real reply follows
+                del buffer[: end + 4]
+                self._head = None
+                self._parse()
+                return
+        status, headers, at = self._head
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            found = _dechunk(buffer, at)
+            if found is None:
+                return
+            body, end = found
+        elif status in (204, 304):
+            body, end = b"", at
+        elif "content-length" in headers:
+            try:
+                length = int(headers["content-length"])
+            except ValueError:
+                raise httpx.RemoteProtocolError("bad Content-Length in the reply") from None
+            if length > _MAX_BODY:
+                raise httpx.RemoteProtocolError("reply too large")
+            if len(buffer) < at + length:
+                return
+            body, end = bytes(buffer[at : at + length]), at + length
+        else:
+            raise httpx.RemoteProtocolError("reply without a length (read-until-close refused)")
+        if len(buffer) != end:
+            raise httpx.RemoteProtocolError("more bytes than the reply announced")
+        body = _decode_body(body, headers.get("content-encoding", "").strip().lower())
+        keep_alive = headers.get("connection", "").lower() != "close"
+        self._complete(HTTPReply(status, headers, body), keep_alive)
+
+    @staticmethod
+    def _read_head(head: str, body_at: int) -> tuple[int, dict[str, str], int]:
+        lines = head.split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise httpx.RemoteProtocolError(f"not an HTTP/1.x reply: {lines[0][:80]!r}")
+        try:
+            status = int(parts[1])
+        except ValueError:
+            raise httpx.RemoteProtocolError(f"bad status line {lines[0][:80]!r}") from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise httpx.RemoteProtocolError("malformed header line in the reply")
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        if parts[0] == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
+            headers["connection"] = "close"
+        return status, headers, body_at
+
+    def _complete(self, reply: HTTPReply, keep_alive: bool) -> None:
+        job = self._finish_job()
+        if keep_alive and not self.closed:
+            self.reusable = True
+            self.idle_since = self._loop.time()
+        else:
+            self.close()
+        if job is not None:
+            if not job.future.done():
+                job.future.set_result(reply)
+            self._pool._released(self)
+
+
+class KeepAlivePool:
+    """One pool of at most ``size`` HTTP/1.1 keep-alive connections to one origin, LIFO.
+
+    ``send`` queues a request (FIFO; ``urgent`` ones first) and waits for its reply. At most
+    ``size`` exchanges are in flight. A connection whose reply is complete writes the next
+    queued request itself, from the I/O callback; otherwise a request takes the most recently
+    used idle connection that is still usable (not closed by the server, keep-alive not
+    expired, last reply complete) or opens a new one (TLS verified with ``ssl_context``). A
+    connection that timed out, failed or saw a malformed reply is closed, never reused. A
+    request still queued after ``Timeouts.pool`` fails with ``httpx.PoolTimeout``.
     """
 
     def __init__(
         self,
+        origin: str,
         size: int,
         *,
         ssl_context: ssl.SSLContext | None = None,
         keepalive_expiry: float = 5.0,
+        timeouts: Timeouts = Timeouts(),
     ) -> None:
+        url = httpx.URL(origin)
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
+        if size < 1:
+            raise ValueError("pool size must be at least 1")
+        self.host = url.host
+        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.tls = url.scheme == "https"
+        if self.tls and ssl_context is None:
+            ssl_context = httpx.create_ssl_context()  # certifi CAs, verification on
         self.size = size
-        self._ssl_context = ssl_context
-        self._keepalive_expiry = keepalive_expiry
-        self._slots = asyncio.Semaphore(size)
-        self._idle: collections.deque[httpcore.AsyncHTTPConnection] = collections.deque()
-        self._network = _CoalescingBackend()
+        self._ssl_context = ssl_context if self.tls else None
+        self.keepalive_expiry = keepalive_expiry
+        self.timeouts = timeouts
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._idle: collections.deque[_Connection] = collections.deque()
+        self._active = 0  # exchanges in flight or connections being opened for one
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._open_connections: set[_Connection] = set()
         self.opened = 0  # connections opened over the pool's life (keep-alive proof)
+        self.peak_in_flight = 0
+        default_port = self.port == (443 if self.tls else 80)
+        self.host_header = self.host if default_port else f"{self.host}:{self.port}"
 
-    async def _checkout(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
+    def request_head(self, method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
+        """A request's head up to (not including) its Content-Length line, built once and
+        reused for every call with the same headers."""
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host_header}"]
+        lines += [f"{name}: {value}" for name, value in headers]
+        return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+    async def send(self, head: bytes, body: bytes = b"", *, urgent: bool = False) -> HTTPReply:
+        """One exchange: ``head`` (from ``request_head``) plus the body, on a pooled
+        connection. ``urgent`` requests jump the queue (e.g. pages that discover more work)."""
+        loop = asyncio.get_running_loop()
+        job = _Job(
+            b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body), loop.create_future()
+        )
+        if self._active < self.size:
+            self._active += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._active)
+            self._dispatch(job)
+        else:
+            if urgent:
+                self._queue.appendleft(job)
+            else:
+                self._queue.append(job)
+            if self.timeouts.pool is not None:
+                job.timer = loop.call_later(self.timeouts.pool, self._expire, job)
+        return await job.future  # cancelling the caller leaves the exchange to complete
+
+    def _expire(self, job: _Job) -> None:
+        job.timer = None
+        try:
+            self._queue.remove(job)
+        except ValueError:
+            return
+        if not job.future.done():
+            job.future.set_exception(httpx.PoolTimeout("no free connection in the pool"))
+
+    def _dispatch(self, job: _Job) -> None:
+        """Start ``job`` on a usable idle connection, or open one for it (slot already held)."""
         while self._idle:
             conn = self._idle.pop()
-            if conn.can_handle_request(origin) and conn.is_idle() and not conn.has_expired():
-                return conn
-            await conn.aclose()
+            if conn.usable():
+                conn.start(job)
+                return
+            conn.close()
+        task = asyncio.get_running_loop().create_task(self._open_for(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open_for(self, job: _Job) -> None:
+        try:
+            conn = await self._open()
+        except (httpx.HTTPError, asyncio.CancelledError) as exc:
+            if not job.future.done():
+                if isinstance(exc, asyncio.CancelledError):
+                    job.future.cancel()
+                else:
+                    job.future.set_exception(exc)
+            self._slot_free()
+            return
+        if job.future.done():  # the caller went away while the connection was opening
+            conn.reusable, conn.idle_since = True, asyncio.get_running_loop().time()
+            self._released(conn)
+            return
+        conn.start(job)
+
+    def _released(self, conn: _Connection) -> None:
+        """A connection finished its exchange (well or not): give its slot to the next job."""
+        if conn.reusable:
+            self._idle.append(conn)
+        self._slot_free()
+
+    def _slot_free(self) -> None:
+        while self._queue:
+            job = self._queue.popleft()
+            if job.timer is not None:
+                job.timer.cancel()
+                job.timer = None
+            if not job.future.done():  # a cancelled caller's request is never sent
+                self._dispatch(job)
+                return
+        self._active -= 1
+
+    async def _open(self) -> _Connection:
+        loop = asyncio.get_running_loop()
         self.opened += 1
-        return httpcore.AsyncHTTPConnection(
-            origin,
-            ssl_context=self._ssl_context,
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._network,
-        )
-
-    async def check_in(self, conn: httpcore.AsyncHTTPConnection) -> None:
         try:
-            if conn.is_idle():
-                self._idle.append(conn)
-            else:
-                await conn.aclose()
-        finally:
-            self._slots.release()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        pool_timeout = request.extensions.get("timeout", {}).get("pool")
-        try:
-            async with asyncio.timeout(pool_timeout):
-                await self._slots.acquire()
+            async with asyncio.timeout(self.timeouts.connect):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(self, loop),
+                    self.host,
+                    self.port,
+                    ssl=self._ssl_context,
+                    server_hostname=self.host if self.tls else None,
+                )
         except TimeoutError:
-            raise httpx.PoolTimeout("no free connection in the pool") from None
-        conn: httpcore.AsyncHTTPConnection | None = None
-        try:
-            conn = await self._checkout(core_request.url.origin)
-            response = await conn.handle_async_request(core_request)
-        except BaseException as exc:
-            try:
-                if conn is not None:
-                    await conn.aclose()
-            finally:
-                self._slots.release()
-            mapped = _as_httpx_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_PooledStream(self, conn, response.stream),
-            extensions=response.extensions,
-        )
+            raise httpx.ConnectTimeout("timed out opening a connection") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(str(exc) or type(exc).__name__) from None
+        return conn
 
     async def aclose(self) -> None:
-        idle, self._idle = self._idle, collections.deque()
-        for conn in idle:
-            await conn.aclose()
+        for task in list(self._tasks):
+            task.cancel()
+        self._idle.clear()
+        for conn in list(self._open_connections):
+            conn.close()
+        while self._queue:
+            job = self._queue.popleft()
+            if not job.future.done():
+                job.future.set_exception(httpx.PoolTimeout("the pool was closed"))
 
 
 class OdysseyClient:
@@ -373,11 +580,8 @@ class OdysseyClient:
         self.on_reply = on_reply
         self.auth_hint = auth_hint
         self.stats = ClientStats()
-        self._semaphore = asyncio.Semaphore(concurrency)
         self.pool: KeepAlivePool | None = None
-        self._target = httpx.URL(self.url)
-        self._headers = httpx.Headers()
-        self._extensions = {"timeout": httpx.Timeout(timeout_seconds).as_dict()}
+        self._head = b""
         self._auth_failed: OdysseyAuthError | None = None
 
     @classmethod
@@ -399,49 +603,42 @@ class OdysseyClient:
         return cls(source.base_url, Credentials.from_env(source, env), **settings)
 
     async def __aenter__(self) -> OdysseyClient:
-        # Every call is the same POST to one URL: headers (Basic auth applied once by httpx's
-        # BasicAuth flow) and timeouts are built here, and each call hands an httpx.Request
-        # straight to the pool. httpx.AsyncClient.post would rebuild and re-parse the URL,
-        # run the auth and redirect machinery and fill a cookie jar on every call: a quarter
-        # of a call's CPU for features a SOAP endpoint does not use (redirects stay refused:
-        # a 3xx is an error like any other non-200 status).
-        template = httpx.Request(
-            "POST",
-            self._target,
-            headers={
-                "Accept": "*/*",
-                "Accept-Encoding": "gzip, deflate",
-                "Connection": "keep-alive",
-                "User-Agent": f"python-httpx/{httpx.__version__}",
-                "Content-Type": E.CONTENT_TYPE,
-                "SOAPAction": E.SOAP_ACTION,
-            },
+        # Every call is the same POST to one URL with the same headers: the request head
+        # (Basic auth included) is built once here and each call only appends its
+        # Content-Length and body. Redirects stay refused: a 3xx is an error like any other
+        # non-200 status.
+        target = httpx.URL(self.url)
+        self.pool = KeepAlivePool(
+            self.base_url,
+            self.concurrency,
+            ssl_context=_ssl_context(self.verify) if target.scheme == "https" else None,
+            # no pool timeout: the slots are the concurrency bound, and waiting for one is
+            # queueing behind this client's own calls (thousands in a large sync), not a fault
+            timeouts=Timeouts(self.timeout_seconds, self.timeout_seconds, None),
         )
         auth = httpx.BasicAuth(self._credentials.username, self._credentials.password)
-        headers = next(auth.sync_auth_flow(template)).headers
-        headers.pop("Content-Length", None)  # each call's Request sets its own
-        self._headers = headers
-        self.pool = KeepAlivePool(self.concurrency, ssl_context=_ssl_context(self.verify))
+        authorization = next(auth.sync_auth_flow(httpx.Request("POST", target))).headers[
+            "Authorization"
+        ]
+        self._head = self.pool.request_head(
+            "POST",
+            target.raw_path.decode("ascii"),
+            [
+                ("Accept", "*/*"),
+                ("Accept-Encoding", "gzip, deflate"),
+                ("Connection", "keep-alive"),
+                ("User-Agent", "court-pipeline-odyssey"),
+                ("Content-Type", E.CONTENT_TYPE),
+                ("SOAPAction", E.SOAP_ACTION),
+                ("Authorization", authorization),
+            ],
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         pool, self.pool = self.pool, None
         if pool is not None:
             await pool.aclose()
-
-    async def _post(self, body: bytes) -> httpx.Response:
-        """One HTTP exchange on the pool; the body is read in full and the connection freed."""
-        assert self.pool is not None
-        request = httpx.Request(
-            "POST", self._target, headers=self._headers, content=body, extensions=self._extensions
-        )
-        response = await self.pool.handle_async_request(request)
-        response.request = request
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
 
     # --- retry policy --------------------------------------------------------------------
     def retry_decision(self, exc: Exception) -> bool | float:
@@ -455,28 +652,50 @@ class OdysseyClient:
         return True
 
     async def call(self, request: OdysseyRequest) -> Element:
-        """Send one message (with retries) and return the parsed result root."""
+        """Send one message (with retries) and return the parsed result root.
+
+        The first attempt runs before stamina is involved: nearly every call succeeds at
+        once, and building a stamina/tenacity retry context costs more CPU than the HTTP
+        exchange. A failure is handed to stamina as its own first attempt's outcome (the
+        same exception, re-raised inside the context), so stamina alone decides whether and
+        how long to wait (``retry_decision``: Retry-After, backoff, give up) and runs every
+        further attempt, within ``max_attempts`` and ``max_retry_seconds`` counted from the
+        first attempt.
+        """
         if self._auth_failed is not None:  # another call already got 401: stop hammering
             raise self._auth_failed
+        started = time.monotonic()
+        try:
+            return await self._attempt(request, 1)
+        except OdysseyError as exc:
+            self.stats.errors[exc.code] += 1
+            if not exc.retryable or self.max_attempts <= 1:
+                raise
+            first_failure: OdysseyError | None = exc
         attempt_no = 0
         async for attempt in stamina.retry_context(
             on=self.retry_decision,
             attempts=self.max_attempts,
-            timeout=self.max_retry_seconds,
+            timeout=max(self.max_retry_seconds - (time.monotonic() - started), 0.001),
             wait_initial=self.wait_initial,
             wait_max=self.wait_max,
             wait_jitter=self.wait_jitter,
         ):
             with attempt:
                 attempt_no += 1
-                if attempt_no > 1:
-                    self.stats.retries += 1
-                try:
-                    return await self._attempt(request, attempt_no)
-                except OdysseyError as exc:
-                    self.stats.errors[exc.code] += 1
-                    raise
+                if first_failure is not None:  # stamina's attempt 1 is the one already made
+                    failure, first_failure = first_failure, None
+                    raise failure
+                self.stats.retries += 1
+                return await self._counted_attempt(request, attempt_no)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _counted_attempt(self, request: OdysseyRequest, attempt_no: int) -> Element:
+        try:
+            return await self._attempt(request, attempt_no)
+        except OdysseyError as exc:
+            self.stats.errors[exc.code] += 1
+            raise
 
     async def _attempt(self, request: OdysseyRequest, attempt_no: int) -> Element:
         if self.pool is None:
@@ -486,29 +705,29 @@ class OdysseyClient:
         ref = request.reference
         body = soap_envelope(request, self._credentials.site_key)
         assert_read_only(request)  # and again as the last step before bytes leave
-        async with self._semaphore:
-            self.stats.calls += 1
-            self.stats.by_message_type[mt] += 1
-            try:
-                response = await self._post(body)
-                raw = response.content
-            except httpx.TimeoutException as exc:
-                raise OdysseyTransportError(
-                    f"timed out after {self.timeout_seconds:g}s ({type(exc).__name__})",
-                    code="TIMEOUT",
-                    message_type=mt,
-                    reference=ref,
-                ) from None
-            except httpx.TransportError as exc:
-                raise OdysseyTransportError(
-                    f"connection failed ({type(exc).__name__}: {exc})",
-                    code="CONNECTION",
-                    message_type=mt,
-                    reference=ref,
-                ) from None
+        self.stats.calls += 1
+        self.stats.by_message_type[mt] += 1
+        try:
+            response = await self.pool.send(  # the pool bounds concurrency
+                self._head, body, urgent=request.message_type is E.MessageType.FIND_PARTIES
+            )
+        except httpx.TimeoutException as exc:
+            raise OdysseyTransportError(
+                f"timed out after {self.timeout_seconds:g}s ({type(exc).__name__})",
+                code="TIMEOUT",
+                message_type=mt,
+                reference=ref,
+            ) from None
+        except httpx.HTTPError as exc:  # transport, protocol and decoding failures
+            raise OdysseyTransportError(
+                f"connection failed ({type(exc).__name__}: {exc})",
+                code="CONNECTION",
+                message_type=mt,
+                reference=ref,
+            ) from None
+        raw, status = response.body, response.status
         if self.on_reply is not None:
-            self.on_reply(request, attempt_no, response.status_code, raw)
-        status = response.status_code
+            self.on_reply(request, attempt_no, status, raw)
         if status == 401:
             self._auth_failed = OdysseyAuthError(
                 f"Odyssey at {self.base_url} rejected the credentials or site key (HTTP 401)"
@@ -526,7 +745,7 @@ class OdysseyClient:
         raise OdysseyHTTPError(
             status,
             f"HTTP {status} from {self.base_url}",
-            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=_retry_after_seconds(response.headers.get("retry-after")),
             message_type=mt,
             reference=ref,
         )

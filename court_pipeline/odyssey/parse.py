@@ -221,9 +221,28 @@ def _parse_date_text(value: str) -> date:
     return datetime.strptime(value, E.REPLY_DATE_FORMAT).date()
 
 
+_CANONICAL_LOCAL = re.compile(r"(\d\d)/(\d\d)/(\d{4}) (\d\d):(\d\d) ([AP])M")
+
+
 @lru_cache(maxsize=8192)
 def _parse_local_text(value: str) -> datetime:
-    return datetime.strptime(" ".join(value.split()).upper(), E.REPLY_DATETIME_FORMAT)
+    text = " ".join(value.split()).upper()
+    match = _CANONICAL_LOCAL.fullmatch(text)
+    if match is not None:  # the shape Odyssey sends: read it without strptime's machinery
+        month, day, year, hour, minute, half = match.groups()
+        hour12 = int(hour)
+        if 1 <= hour12 <= 12:
+            try:
+                return datetime(
+                    int(year),
+                    int(month),
+                    int(day),
+                    hour12 % 12 + (12 if half == "P" else 0),
+                    int(minute),
+                )
+            except ValueError:
+                pass  # let strptime raise its own message
+    return datetime.strptime(text, E.REPLY_DATETIME_FORMAT)
 
 
 def local_to_instant(local: datetime, zone: ZoneInfo) -> datetime:

@@ -7,22 +7,27 @@ INVALID_MESSAGE), pages FindParties, honours ModifiedSince, and can inject fault
 429 with Retry-After, 5xx, SOAP faults, SITE_BUSY, dropped connections, garbage replies, and
 hostile XML (billion laughs, external entities). ``break_call`` makes one party's or case's
 calls fail deterministically, so tests can lose exactly the calls they choose.
+
+Serving: one asyncio event loop (uvloop when installed) in a background thread, shared by
+every simulator of the process, one protocol object per keep-alive connection; latency is a
+loop timer. Rendered reply bodies are cached per party, case and hearing query until a
+mutation (reschedule, cancel, add_phone) changes the county, so a reply costs a lookup, not a
+re-render. ``ssl_context`` serves HTTPS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
 import hmac
 import logging
 import random
-import socket
-import sys
+import ssl
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
@@ -259,6 +264,7 @@ class OdysseySimulator:
         site_key: str = "SIMCOUNTY",
         host: str = "127.0.0.1",
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.zone = ZoneInfo(timezone)
         self.anchor = anchor or datetime.now(self.zone).date()
@@ -267,39 +273,48 @@ class OdysseySimulator:
         self.faults = faults or Faults()
         self.username, self.password, self.site_key = username, password, site_key
         self.host, self.port = host, port
+        self.ssl_context = ssl_context
         self.log = RequestLog()
         self.broken: dict[tuple[str, str], str] = {}  # (message type, key) -> fault kind
         self._broken_left: dict[tuple[str, str], int] = {}
         self._fault_rng = random.Random(seed + 1)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[_Connection] = set()
         self._query_cache: dict[tuple, list[str]] = {}
+        self._render_cache: dict[tuple, object] = {}
+        self._expected_auth = (
+            "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        )
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> str:
-        handler = type("Handler", (_Handler,), {"sim": self})
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name=f"odyssey-sim-{self.port}",
-        )
-        self._thread.start()
+        """Bind and serve on the process's simulator loop; returns the base URL once listening."""
+        loop = _serving_loop()
+        self._server = asyncio.run_coroutine_threadsafe(self._listen(loop), loop).result()
+        self.port = self._server.sockets[0].getsockname()[1]
         return self.base_url
+
+    async def _listen(self, loop: asyncio.AbstractEventLoop) -> asyncio.Server:
+        return await loop.create_server(
+            lambda: _Connection(self, loop), self.host, self.port, ssl=self.ssl_context, backlog=256
+        )
+
+    async def _close(self, server: asyncio.Server) -> None:
+        server.close()
+        for connection in list(self._connections):
+            connection.close()
+        await asyncio.sleep(0)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            asyncio.run_coroutine_threadsafe(self._close(server), _serving_loop()).result(10)
 
     def __enter__(self) -> OdysseySimulator:
         self.start()
@@ -311,9 +326,8 @@ class OdysseySimulator:
     def serve_forever(self) -> None:
         """Foreground serving for the CLI (Ctrl-C stops)."""
         self.start()
-        assert self._thread is not None
         try:
-            self._thread.join()
+            _LOOP_THREAD.join()
         except KeyboardInterrupt:
             self.stop()
 
@@ -326,7 +340,12 @@ class OdysseySimulator:
         case.modified = now
         for party_id, _, _ in case.parties:
             self.county.parties[party_id].modified = now
+        self._changed()
+
+    def _changed(self) -> None:
+        """The county changed: drop cached query results and rendered replies."""
         self._query_cache.clear()
+        self._render_cache.clear()
 
     def reschedule_hearing(self, hearing_id: str, new_start: datetime) -> None:
         """Move a hearing to a new wall time (a new session); status becomes Reset."""
@@ -353,7 +372,7 @@ class OdysseySimulator:
             party = self.county.parties[party_id]
             party.phones.append((kind, raw))
             party.modified = self.now_local()
-            self._query_cache.clear()
+            self._changed()
 
     def break_call(
         self, message_type: E.MessageType | str, key: str, kind: str = "503", times: int = -1
@@ -465,7 +484,7 @@ class OdysseySimulator:
         ids = self.find_party_ids(dfrom, dto, since)
         with self._lock:
             chunk = "".join(
-                self.render.party(self.county.parties[p])
+                self._cached(("party", p), self.render.party, self.county.parties[p])
                 for p in ids[(number - 1) * size : number * size]
             )
         return (
@@ -481,13 +500,34 @@ class OdysseySimulator:
         start = date.fromisoformat(f(E.REQ_START_DATE)) if f(E.REQ_START_DATE) else date.min
         end = date.fromisoformat(f(E.REQ_END_DATE)) if f(E.REQ_END_DATE) else date.max
         with self._lock:
-            hearings = self.party_hearings(pid, start, end)
-            body = self.render.sessions(hearings)
+            body = self._cached(
+                ("hearings", pid, start, end), self._render_hearings, pid, start, end
+            )
         root = E.RESULT_ROOT[E.MessageType.GET_SCHEDULED_HEARINGS]
+        return f"<{root}>{_el(E.REFERENCE, ref)}{body}</{root}>"
+
+    def _render_hearings(self, pid: str, start: date, end: date) -> str:
+        hearings = self.party_hearings(pid, start, end)
         return (
-            f"<{root}>{_el(E.REFERENCE, ref)}{_el(E.PARTY_ID, pid)}"
-            f"{_el(E.TOTAL_RESULTS, len(hearings))}<{E.SESSIONS}>{body}</{E.SESSIONS}></{root}>"
+            f"{_el(E.PARTY_ID, pid)}{_el(E.TOTAL_RESULTS, len(hearings))}"
+            f"<{E.SESSIONS}>{self.render.sessions(hearings)}</{E.SESSIONS}>"
         )
+
+    def prerender(self) -> None:
+        """Render every party and case reply fragment now (the CLI does this before it says
+        it is ready), so serving a call is a lookup from the first request on."""
+        with self._lock:
+            for party in self.county.parties.values():
+                self._cached(("party", party.party_id), self.render.party, party)
+            for case in self.county.cases.values():
+                self._cached(("case", case.case_id), self.render.case, case)
+
+    def _cached(self, key: tuple, render: Callable[..., str], *args: object) -> str:
+        """A rendered fragment, rendered once until the county changes (caller holds the lock)."""
+        hit = self._render_cache.get(key)
+        if hit is None:
+            hit = self._render_cache[key] = render(*args)
+        return hit  # type: ignore[return-value]
 
     def _find_case(self, f, ref: str) -> str:
         case_id, number = f(E.REQ_CASE_ID), f(E.REQ_CASE_NUMBER)
@@ -499,114 +539,264 @@ class OdysseySimulator:
             )
             if case is None:
                 return error_result("CASE_NOT_FOUND", f"no case {case_id or number}", ref)
-            body = self.render.case(case)
+            body = self._cached(("case", case.case_id), self.render.case, case)
         root = E.RESULT_ROOT[E.MessageType.FIND_CASE]
         return f"<{root}>{_el(E.REFERENCE, ref)}{body}</{root}>"
 
     def authorized(self, header: str | None) -> bool:
-        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        return header is not None and hmac.compare_digest(header, expected)
+        return header is not None and hmac.compare_digest(header, self._expected_auth)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    sim: OdysseySimulator
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # no 40 ms stalls on small writes
-    # Buffered writes: status line, headers and body leave in one send when the handler
-    # returns (handle_one_request flushes), as a real server answers a small reply; unbuffered,
-    # each is its own packet and the client pays a wake-up and a read for each.
-    wbufsize = 1 << 16
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
-        log.debug("odyssey-sim: " + format, *args)
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", E.CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
-        self._send(405, b"POST only")
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        sim = self.sim
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        if self.path.split("?")[0] != E.SERVICE_PATH:
-            self._send(404, b"not found")
-            return
-        if not sim.authorized(self.headers.get("Authorization")):
-            with sim._lock:
-                sim.log.unauthorized += 1
-            self._send(401, b"Unauthorized", {"WWW-Authenticate": 'Basic realm="Odyssey"'})
-            return
+    def accept(
+        self, method: str, target: str, authorization: str | None, raw: bytes
+    ) -> tuple[Reply | None, Pending | None]:
+        """First half of a request: an immediate reply (405/404/401/400), or the parsed,
+        logged message that ``finish`` answers once the latency has passed."""
+        if method != "POST":
+            return Reply(405, b"POST only"), None
+        if target.split("?")[0] != E.SERVICE_PATH:
+            return Reply(404, b"not found"), None
+        if not self.authorized(authorization):
+            with self._lock:
+                self.log.unauthorized += 1
+            return Reply(
+                401, b"Unauthorized", (("WWW-Authenticate", 'Basic realm="Odyssey"'),)
+            ), None
         try:
             env, _ = defused_fromstring(raw)  # defusedxml, DTDs forbidden
             message = next(n for n in env.iter() if n.tag.endswith("}" + E.OPERATION_MESSAGE))
             site = next(n for n in env.iter() if n.tag.endswith("}" + E.OPERATION_SITE_KEY))
         except Exception:  # noqa: BLE001 - a bad envelope is a client error
-            self._send(400, fault_envelope("soap:Client", "bad SOAP envelope"))
-            return
-        if not hmac.compare_digest((site.text or "").strip(), sim.site_key):
-            with sim._lock:
-                sim.log.unauthorized += 1
-            self._send(401, b"Unauthorized: site key")
-            return
-        mt, key, ref, result = sim.handle_message(message.text or "")
-        with sim._lock:
-            sim.log.by_type[mt] += 1
-            sim.log.by_key[(mt, key)] += 1
-            scripted = sim.broken.get((mt, key))
+            return Reply(400, fault_envelope("soap:Client", "bad SOAP envelope")), None
+        if not hmac.compare_digest((site.text or "").strip(), self.site_key):
+            with self._lock:
+                self.log.unauthorized += 1
+            return Reply(401, b"Unauthorized: site key"), None
+        mt, key, ref, result = self.handle_message(message.text or "")
+        with self._lock:
+            self.log.by_type[mt] += 1
+            self.log.by_key[(mt, key)] += 1
+            scripted = self.broken.get((mt, key))
             if scripted is not None:
-                left = sim._broken_left.get((mt, key), -1)
+                left = self._broken_left.get((mt, key), -1)
                 if left > 0:
-                    sim._broken_left[(mt, key)] = left - 1
+                    self._broken_left[(mt, key)] = left - 1
                     if left == 1:
-                        del sim.broken[(mt, key)]
-        f = sim.faults
-        if f.latency_ms:
-            threading.Event().wait(f.latency_ms / 1000)
-        kind = scripted or sim.draw_fault()
+                        del self.broken[(mt, key)]
+        return None, Pending(mt, key, ref, result, scripted)
+
+    def finish(self, pending: Pending) -> Reply:
+        """Second half: draw (or apply the scripted) fault and build the reply."""
+        f = self.faults
+        kind = pending.scripted or self.draw_fault()
         if kind:
-            with sim._lock:
-                sim.log.faults[kind] += 1
+            with self._lock:
+                self.log.faults[kind] += 1
+        ref, result = pending.reference, pending.result
         if kind == "drop":
-            self._drop()
-        elif kind == "429":
-            self._send(429, b"Too Many Requests", {"Retry-After": f"{f.retry_after_seconds:g}"})
-        elif kind in ("5xx", "503"):
-            self._send(503, b"Service Unavailable (maintenance)")
-        elif kind == "soap_fault":
-            self._send(500, fault_envelope("soap:Server", "Server was unable to process request."))
-        elif kind == "garbage":
-            with sim._lock:
-                body = sim._fault_rng.choice(GARBAGE)
-            self._send(200, body)
-        elif kind == "site_busy":
-            self._send(200, envelope(error_result("SITE_BUSY", "site busy, retry later", ref)))
-        elif kind == "invalid":
-            self._send(200, envelope(error_result("INVALID_MESSAGE", "rejected by site", ref)))
-        elif f.hostile == "billion_laughs":
-            self._send(200, envelope(BILLION_LAUGHS))
-        elif f.hostile == "xxe":
-            self._send(200, envelope(XXE))
-        elif f.hostile == "envelope_dtd":
-            self._send(
+            return Reply(0, drop=True)
+        if kind == "429":
+            return Reply(
+                429, b"Too Many Requests", (("Retry-After", f"{f.retry_after_seconds:g}"),)
+            )
+        if kind in ("5xx", "503"):
+            return Reply(503, b"Service Unavailable (maintenance)")
+        if kind == "soap_fault":
+            return Reply(
+                500, fault_envelope("soap:Server", "Server was unable to process request.")
+            )
+        if kind == "garbage":
+            with self._lock:
+                return Reply(200, self._fault_rng.choice(GARBAGE))
+        if kind == "site_busy":
+            return Reply(200, envelope(error_result("SITE_BUSY", "site busy, retry later", ref)))
+        if kind == "invalid":
+            return Reply(200, envelope(error_result("INVALID_MESSAGE", "rejected by site", ref)))
+        if f.hostile == "billion_laughs":
+            return Reply(200, envelope(BILLION_LAUGHS))
+        if f.hostile == "xxe":
+            return Reply(200, envelope(XXE))
+        if f.hostile == "envelope_dtd":
+            return Reply(
                 200,
                 b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM '
                 b'"http://127.0.0.1:1/evil">]>' + envelope(result).split(b"?>", 1)[1],
             )
-        else:
-            self._send(200, envelope(result))
+        return Reply(200, envelope(result))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer; ``drop`` closes the connection instead of answering."""
+
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    drop: bool = False
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A parsed, logged request waiting out the injected latency before it is answered."""
+
+    message_type: str
+    key: str
+    reference: str
+    result: str
+    scripted: str | None
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+_MAX_HEAD = 1 << 16
+
+
+def _response_bytes(reply: Reply, keep_alive: bool) -> bytes:
+    """Status line, headers and body in one buffer: one send, one wake-up at the client."""
+    head = [
+        f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
+        f"Content-Type: {E.CONTENT_TYPE}",
+        f"Content-Length: {len(reply.body)}",
+    ]
+    head += [f"{name}: {value}" for name, value in reply.headers]
+    if not keep_alive:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: requests are answered in order, one at a time.
+
+    The injected latency is a timer on the event loop (``call_later``), not a sleeping
+    thread, so thousands of concurrent waits cost nothing and a reply goes out the moment
+    its timer fires instead of after a GIL hand-over.
+    """
+
+    def __init__(self, sim: OdysseySimulator, loop: asyncio.AbstractEventLoop) -> None:
+        self.sim, self.loop = sim, loop
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.busy = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.sim._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.sim._connections.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._serve()
+
+    def close(self) -> None:
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            transport.close()
+
+    def _serve(self) -> None:
+        """Answer every complete request in the buffer (until one has to wait)."""
+        while not self.busy and self.transport is not None:
+            request = self._take_request()
+            if request is None:
+                return
+            method, target, headers, body, keep_alive = request
+            reply, pending = self.sim.accept(method, target, headers.get("authorization"), body)
+            if pending is None:
+                self._send(reply, keep_alive)
+                continue
+            latency = self.sim.faults.latency_ms
+            if latency:
+                self.busy = True
+                self.loop.call_later(latency / 1000, self._finish, pending, keep_alive)
+                return
+            self._send(self.sim.finish(pending), keep_alive)
+
+    def _finish(self, pending: Pending, keep_alive: bool) -> None:
+        self.busy = False
+        reply = self.sim.finish(pending)  # drawn and logged even if the client gave up
+        if self.transport is not None:
+            self._send(reply, keep_alive)
+            self._serve()
+
+    def _send(self, reply: Reply | None, keep_alive: bool) -> None:
+        if self.transport is None or reply is None:
+            return
+        if reply.drop:
+            self.buffer.clear()
+            self.close()
+            return
+        self.transport.write(_response_bytes(reply, keep_alive))
+        if not keep_alive:
+            self.close()
+
+    def _take_request(self) -> tuple[str, str, dict[str, str], bytes, bool] | None:
+        """The next complete request off the buffer, or None while it is still arriving."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > _MAX_HEAD:
+                self._send(Reply(431, b"request head too large"), keep_alive=False)
+            return None
+        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if len(parts) != 3 or "chunked" in headers.get("transfer-encoding", "").lower():
+            self._send(Reply(411 if len(parts) == 3 else 400, b"bad request"), keep_alive=False)
+            return None
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._send(Reply(400, b"bad Content-Length"), keep_alive=False)
+            return None
+        if len(self.buffer) < end + 4 + length:
+            return None
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        keep_alive = parts[2] == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        return parts[0], parts[1], headers, body, keep_alive
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_THREAD = threading.Thread()  # replaced by the serving thread on first use
+_LOOP_LOCK = threading.Lock()
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop:
+    """The one event loop (in one daemon thread) that serves every simulator of the process:
+    a fleet of 254 simulators costs one thread and a listening socket each, not a loop each."""
+    global _LOOP, _LOOP_THREAD
+    with _LOOP_LOCK:
+        if _LOOP is None or not _LOOP_THREAD.is_alive():
+            loop = _new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, daemon=True, name="odyssey-sim")
+            thread.start()
+            _LOOP, _LOOP_THREAD = loop, thread
+        return _LOOP
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (less CPU per request), else the stdlib loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - same behaviour, more CPU
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def run_simulator(
@@ -619,11 +809,6 @@ def run_simulator(
     **faults: object,
 ) -> None:
     """Serve a simulated county in the foreground until interrupted (CLI entry)."""
-    # One thread per connection: a thread whose latency sleep ended waits for the GIL up to
-    # the switch interval (5 ms by default) while another renders a reply, which adds server
-    # latency no real Odyssey has. A short interval hands the GIL over sooner; this process
-    # only serves the simulator.
-    sys.setswitchinterval(0.0005)
     sim = OdysseySimulator(
         parties=parties,
         seed=seed,
@@ -632,6 +817,7 @@ def run_simulator(
         port=port,
         password=password,
     )
+    sim.prerender()
     base = sim.start()
     print(
         f"Odyssey simulator at {base}{E.SERVICE_PATH}: {len(sim.county.parties)} parties, "
@@ -640,7 +826,6 @@ def run_simulator(
         flush=True,
     )
     try:
-        assert sim._thread is not None
-        sim._thread.join()
+        _LOOP_THREAD.join()
     except KeyboardInterrupt:
         sim.stop()

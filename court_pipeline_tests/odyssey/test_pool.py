@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import socket
 import ssl
-import threading
 import xml.etree.ElementTree as ET  # noqa: S405 - serialising trees for comparison only
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
 from ipaddress import IPv4Address
 
 import defusedxml.ElementTree as DET
@@ -21,7 +21,7 @@ from defusedxml import DTDForbidden
 
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey import messages as M
-from court_pipeline.odyssey.client import KeepAlivePool
+from court_pipeline.odyssey.client import KeepAlivePool, Timeouts
 from court_pipeline.odyssey.errors import OdysseyApplicationError, OdysseyTransportError
 from court_pipeline.odyssey.parse import (
     _strip_namespaces,
@@ -29,9 +29,9 @@ from court_pipeline.odyssey.parse import (
     parse_case,
     safe_fromstring,
 )
-from court_pipeline.odyssey.simulator import BILLION_LAUGHS, XXE, _Handler, envelope
+from court_pipeline.odyssey.simulator import BILLION_LAUGHS, XXE, OdysseySimulator, envelope
 
-from .conftest import make_client
+from .conftest import ANCHOR, CREDS, make_client
 
 FC = E.MessageType.FIND_CASE
 LOOPBACK = IPv4Address("127.0.0.1")
@@ -91,24 +91,25 @@ def test_timed_out_connections_are_discarded_not_reused(sim):
 
 
 def test_pool_waits_for_a_free_connection_then_times_out(sim):
-    url = sim.base_url + E.SERVICE_PATH  # GET is answered 405 without auth: a cheap exchange
-    short = {"timeout": {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 0.05}}
+    sim.set_faults(latency_ms=300)  # a message exchange holds the only slot for 300 ms
+    body = M.soap_envelope(M.find_case(case_id="0"), CREDS.site_key)
+    auth = "Basic " + base64.b64encode(f"{CREDS.username}:{CREDS.password}".encode()).decode()
 
     async def go():
-        pool = KeepAlivePool(1)
-        held = await pool.handle_async_request(httpx.Request("GET", url, extensions=short))
+        pool = KeepAlivePool(sim.base_url, 1, timeouts=Timeouts(5.0, 5.0, 0.05))
+        head = pool.request_head("POST", E.SERVICE_PATH, [("Authorization", auth)])
+        held = asyncio.ensure_future(pool.send(head, body))
+        await asyncio.sleep(0.02)
         with pytest.raises(httpx.PoolTimeout):
-            await pool.handle_async_request(httpx.Request("GET", url, extensions=short))
-        await held.aread()
-        await held.aclose()  # frees the slot and keeps the connection
-        again = await pool.handle_async_request(httpx.Request("GET", url, extensions=short))
-        body = await again.aread()
-        await again.aclose()
+            await pool.send(head, body)
+        first = await held  # frees the slot and keeps the connection
+        again = await pool.send(pool.request_head("GET", E.SERVICE_PATH, []))
         await pool.aclose()
-        return held.status_code, again.status_code, body, pool.opened
+        return first, again, pool.opened
 
-    held_status, again_status, body, opened = asyncio.run(go())
-    assert (held_status, again_status, body) == (405, 405, b"POST only")
+    first, again, opened = asyncio.run(go())
+    assert first.status == 200 and b"CASE_NOT_FOUND" in first.body
+    assert (again.status, again.body) == (405, b"POST only")
     assert opened == 1
 
 
@@ -199,23 +200,19 @@ def _self_signed(tmp_path) -> tuple[str, str]:
 
 
 @pytest.fixture
-def tls_sim(sim, tmp_path):
-    """The simulator's own request handler served over TLS on loopback."""
+def tls_sim(tmp_path):
+    """The simulator served over TLS on loopback (its ``ssl_context``)."""
     cert, key = _self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("TLSHandler", (_Handler,), {"sim": sim}))
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", cert
-    server.shutdown()
-    server.server_close()
+    with OdysseySimulator(parties=120, seed=11, anchor=ANCHOR, ssl_context=context) as sim:
+        yield sim, cert
 
 
-def test_tls_calls_verify_the_certificate_and_keep_connections(tls_sim, sim):
-    base_url, ca_bundle = tls_sim
+def test_tls_calls_verify_the_certificate_and_keep_connections(tls_sim):
+    sim, ca_bundle = tls_sim
+    base_url = sim.base_url
+    assert base_url.startswith("https://")
     cases = sorted(sim.county.cases, key=int)[:6]
 
     async def go(verify):
@@ -231,3 +228,76 @@ def test_tls_calls_verify_the_certificate_and_keep_connections(tls_sim, sim):
     untrusted, _ = asyncio.run(go(True))  # system/certifi CAs do not know this certificate
     assert all(isinstance(r, OdysseyTransportError) for r in untrusted)
     assert all(r.code == "CONNECTION" and "ConnectError" in str(r) for r in untrusted)
+
+
+# --- dispatch: the queue, urgent requests, cancelled callers ----------------------------------
+def _find_case_bytes(case_id: str) -> bytes:
+    return M.soap_envelope(M.find_case(case_id=case_id), CREDS.site_key)
+
+
+def test_urgent_requests_jump_the_queue_and_cancelled_ones_are_never_sent(sim):
+    sim.set_faults(latency_ms=50)
+    cases = sorted(sim.county.cases, key=int)[:4]
+    auth = "Basic " + base64.b64encode(f"{CREDS.username}:{CREDS.password}".encode()).decode()
+    order: list[str] = []
+
+    async def go():
+        pool = KeepAlivePool(sim.base_url, 1)
+        head = pool.request_head("POST", E.SERVICE_PATH, [("Authorization", auth)])
+
+        async def one(case_id: str, urgent: bool = False) -> None:
+            await pool.send(head, _find_case_bytes(case_id), urgent=urgent)
+            order.append(case_id)
+
+        first = asyncio.ensure_future(one(cases[0]))  # takes the only slot
+        await asyncio.sleep(0.01)
+        queued = [asyncio.ensure_future(one(c)) for c in cases[1:3]]
+        dropped = asyncio.ensure_future(one("0"))
+        urgent = asyncio.ensure_future(one(cases[3], urgent=True))
+        await asyncio.sleep(0.01)
+        dropped.cancel()  # still queued: it must never reach the server
+        await asyncio.gather(first, *queued, urgent)
+        await pool.aclose()
+        return pool.opened, pool.peak_in_flight
+
+    opened, peak = asyncio.run(go())
+    assert order == [cases[0], cases[3], cases[1], cases[2]]
+    assert (opened, peak) == (1, 1)
+    assert (FC.value, "0") not in sim.log.by_key
+    assert sum(sim.log.by_type.values()) == 4
+
+
+def test_a_caller_cancelled_in_flight_leaves_the_connection_usable(sim):
+    sim.set_faults(latency_ms=100)
+    cases = sorted(sim.county.cases, key=int)[:2]
+
+    async def go():
+        async with make_client(sim.base_url, concurrency=1) as client:
+            gone = asyncio.ensure_future(client.call(M.find_case(case_id=cases[0])))
+            await asyncio.sleep(0.03)
+            gone.cancel()
+            root = await client.call(M.find_case(case_id=cases[1]))  # queued behind it
+            return root, client.pool.opened
+
+    root, opened = asyncio.run(go())
+    assert parse_case(root, sim.zone).case["case_id"] == cases[1]
+    assert opened == 1  # the cancelled exchange completed and its connection was reused
+    assert sim.log.by_key[(FC.value, cases[0])] == 1
+
+
+def test_refused_connection_fails_the_call_and_frees_the_slot():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+
+    async def go():
+        async with make_client(f"http://127.0.0.1:{port}", concurrency=1, max_attempts=2) as c:
+            results = await asyncio.gather(
+                *(c.call(M.find_case(case_id=str(i))) for i in range(3)),
+                return_exceptions=True,
+            )
+            return results, c.stats, c.pool._active
+
+    results, stats, active = asyncio.run(go())
+    assert all(isinstance(r, OdysseyTransportError) and r.code == "CONNECTION" for r in results)
+    assert stats.calls == 6 and active == 0  # every attempt made, no slot left held

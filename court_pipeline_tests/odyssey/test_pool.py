@@ -21,7 +21,6 @@ from defusedxml import DTDForbidden
 
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey import messages as M
-from court_pipeline.odyssey.client import KeepAlivePool, Timeouts
 from court_pipeline.odyssey.errors import OdysseyApplicationError, OdysseyTransportError
 from court_pipeline.odyssey.parse import (
     _strip_namespaces,
@@ -29,6 +28,7 @@ from court_pipeline.odyssey.parse import (
     parse_case,
     safe_fromstring,
 )
+from court_pipeline.odyssey.pool import KeepAlivePool, Timeouts
 from court_pipeline.odyssey.simulator import BILLION_LAUGHS, XXE, OdysseySimulator, envelope
 
 from .conftest import ANCHOR, CREDS, make_client

@@ -17,8 +17,9 @@ from court_pipeline.oca.codemaps import CodeMap, load_codemap, unmapped_codes
 from court_pipeline.oca.contracts import ENTITY_TYPES
 from court_pipeline.oca.datasets import (
     DatasetBuild,
-    build_dataset,
+    build_dataset_from,
     dataset_table,
+    read_dataset_source,
     write_dataset,
     write_unmapped,
 )
@@ -122,8 +123,12 @@ def _dataset_asset(
     ) -> tuple[DatasetBuild, dict]:
         agency = registry.agency(group.agency_id)
         codemap = agency_codemap(agency, registry_file)
+        # read, then build and validate with no warehouse lock held, then write: other
+        # agencies' runs wait on the lock only for the query and the write
+        with warehouse.connect(read_only=True) as con:
+            raw = read_dataset_source(con, entity_type, agency, group.last)
+        build = build_dataset_from(raw, entity_type, agency, codemap, group.last_key)
         with warehouse.connect() as con:
-            build = build_dataset(con, entity_type, agency, codemap, group.last, group.last_key)
             write_dataset(con, build, group.last)
         context.log.info(
             "%s %s: %d rows, %d passed, %d held back, %d not reported",

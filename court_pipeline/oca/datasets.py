@@ -253,11 +253,32 @@ def build_dataset(
     contracts_path: Path | None = None,
 ) -> DatasetBuild:
     """Query, code-map and validate one entity dataset for an agency (no writes)."""
-    contract = load_contract(entity_type, contracts_path)
-    fields = list(contract["properties"])
+    raw = read_dataset_source(con, entity_type, agency, as_of)
+    return build_dataset_from(raw, entity_type, agency, codemap, partition_key, contracts_path)
+
+
+def read_dataset_source(
+    con: duckdb.DuckDBPyConnection, entity_type: str, agency: Agency, as_of: date
+) -> pd.DataFrame:
+    """The clean-table rows one entity dataset is built from (the only warehouse read)."""
     sql = SQL[entity_type]
     params = {k: v for k, v in (("agency", agency.id), ("as_of", as_of)) if f"${k}" in sql}
-    raw = con.execute(sql, params).fetchdf()
+    return con.execute(sql, params).fetchdf()
+
+
+def build_dataset_from(
+    raw: pd.DataFrame,
+    entity_type: str,
+    agency: Agency,
+    codemap: CodeMap,
+    partition_key: str,
+    contracts_path: Path | None = None,
+) -> DatasetBuild:
+    """Code-map and validate rows read by :func:`read_dataset_source`. Needs no connection,
+    so the asset runs it between a short read and a short write instead of holding the
+    warehouse lock through pandas and pandera."""
+    contract = load_contract(entity_type, contracts_path)
+    fields = list(contract["properties"])
     notes = []
     if entity_type == "di-texas-oca-court-appointments":
         notes.append("no clean table carries court appointments yet: dataset is empty")

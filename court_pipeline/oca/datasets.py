@@ -243,20 +243,6 @@ class DatasetBuild:
         return grouped.head(limit).reset_index(drop=True)
 
 
-def build_dataset(
-    con: duckdb.DuckDBPyConnection,
-    entity_type: str,
-    agency: Agency,
-    codemap: CodeMap,
-    as_of: date,
-    partition_key: str,
-    contracts_path: Path | None = None,
-) -> DatasetBuild:
-    """Query, code-map and validate one entity dataset for an agency (no writes)."""
-    raw = read_dataset_source(con, entity_type, agency, as_of)
-    return build_dataset_from(raw, entity_type, agency, codemap, partition_key, contracts_path)
-
-
 def read_dataset_source(
     con: duckdb.DuckDBPyConnection, entity_type: str, agency: Agency, as_of: date
 ) -> pd.DataFrame:

@@ -10,6 +10,7 @@ docstrings what a range means for them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -186,3 +187,22 @@ def combine_agency_metadata(
             combined[key] = dg.MetadataValue.int(sum(values))  # type: ignore[arg-type]
     combined["per_agency"] = dg.MetadataValue.json(plain)
     return combined
+
+
+def materialize_per_agency(
+    groups: list[AgencyDays], work: Callable[[AgencyDays], tuple[dict, str | None]]
+) -> dg.MaterializeResult:
+    """Run ``work`` for every agency of the run (it returns the agency's metadata and a
+    failure description or None). One agency's failure does not stop the others; the step
+    fails at the end, naming each failure, with everyone's metadata attached."""
+    per_agency: dict[str, dict] = {}
+    failures: list[str] = []
+    for group in groups:
+        meta, failure = work(group)
+        per_agency[group.agency_id] = meta
+        if failure:
+            failures.append(failure)
+    combined = combine_agency_metadata(per_agency)
+    if failures:
+        raise dg.Failure(description=" | ".join(failures), metadata=combined)
+    return dg.MaterializeResult(metadata=combined)

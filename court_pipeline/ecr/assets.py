@@ -24,9 +24,9 @@ from court_pipeline.ecr.template import TemplateError, UploadTemplate, load_temp
 from court_pipeline.partitions import (
     RANGE_BACKFILL_POLICY,
     AgencyDays,
-    combine_agency_metadata,
     context_agencies,
     context_agency_days,
+    materialize_per_agency,
     range_metadata,
 )
 from court_pipeline.pii import masked_preview
@@ -236,17 +236,8 @@ def build_ecr_assets(
         the first per-day run would), and records each load under the day the file was
         received in; ``per_day`` in the metadata has the files and rows of each day.
         """
-        per_agency: dict[str, dict] = {}
-        failures: list[str] = []
-        for group in context_agencies(context):
-            meta, failure = load_agency(context, warehouse, group)
-            per_agency[group.agency_id] = meta
-            if failure:
-                failures.append(failure)
-        meta = combine_agency_metadata(per_agency)
-        if failures:
-            raise dg.Failure(description=" | ".join(failures), metadata=meta)
-        return dg.MaterializeResult(metadata=meta)
+        return materialize_per_agency(
+            context_agencies(context), lambda group: load_agency(context, warehouse, group))
 
     @dg.asset_check(
         asset=ecr_records,

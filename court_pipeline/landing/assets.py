@@ -31,8 +31,8 @@ from court_pipeline.landing.base import (
 from court_pipeline.partitions import (
     RANGE_BACKFILL_POLICY,
     AgencyDays,
-    combine_agency_metadata,
     context_agencies,
+    materialize_per_agency,
     partition_key,
     range_metadata,
 )
@@ -210,16 +210,7 @@ def build_landing_assets(
         if config.files and len(groups) > 1:
             raise dg.Failure(description="run config 'files' names files of one agency; "
                              f"this run covers {len(groups)} agencies")
-        per_agency: dict[str, dict] = {}
-        failures: list[str] = []
-        for group in groups:
-            meta, failure = land_agency(context, config, warehouse, group)
-            per_agency[group.agency_id] = meta
-            if failure:
-                failures.append(failure)
-        meta = combine_agency_metadata(per_agency)
-        if failures:
-            raise dg.Failure(description=" | ".join(failures), metadata=meta)
-        return dg.MaterializeResult(metadata=meta)
+        return materialize_per_agency(
+            groups, lambda group: land_agency(context, config, warehouse, group))
 
     return [ecr_landed_files]

@@ -333,3 +333,23 @@ def test_a_warehouse_from_before_bond_agent_gets_the_column(tmp_path):
     with connect_warehouse(path) as con:
         columns = [r[0] for r in con.execute("DESCRIBE cases").fetchall()]
     assert "bond_agent" in columns
+
+
+def test_the_last_line_of_a_key_wins_in_every_table(warehouse, make_template, write_rows):
+    rows = [
+        row(pid="P1", name="DOE, JANE", case="CR-1", status="Scheduled", location="Annex"),
+        row(pid="P2", name="ROE, RICK", case="CR-2"),
+        row(pid="P1", name="DOE, JANET", case="CR-1", status="Cancelled", location="Main"),
+        row(pid="P3", name="POE, PAM", case="CR-3"),
+    ]
+    result = load(warehouse, write_rows(rows), make_template())
+    assert result.rows_loaded == 4
+    assert {t: s.inserted for t, s in result.merged.items() if t != "contacts"} == {
+        "parties": 3, "cases": 3, "case_parties": 3, "hearings": 3, "hearing_parties": 3}
+    assert q(warehouse, "SELECT party_id, first_name FROM parties ORDER BY 1") == [
+        ("P1", "JANET"), ("P2", "RICK"), ("P3", "PAM")]
+    assert q(warehouse, "SELECT case_number, status, location FROM hearings ORDER BY 1") == [
+        ("CR-1", "Cancelled", "Main"), ("CR-2", "Scheduled", "Courthouse"),
+        ("CR-3", "Scheduled", "Courthouse")]
+    for table in ("parties", "cases", "case_parties", "hearings", "hearing_parties"):
+        assert q(warehouse, f"SELECT count(*) FROM {table}") == [(3,)], table

@@ -41,6 +41,19 @@ def test_declared_utf8_but_cp1252_bytes_is_a_clear_error(make_template, write_ro
         read(path, make_template(encoding="utf-8"))
 
 
+def test_windows_bytes_past_the_first_64_kb_are_found_and_the_file_re_read(
+        make_template, write_rows):
+    plain = [row(pid=f"P{i}", name="SMITH, ANN") for i in range(1, 1200)]
+    path = write_rows([*plain, row(pid="PX", name="PEÑA, JOSÉ")], encoding="cp1252")
+    assert path.stat().st_size > 64 * 1024 and path.read_bytes()[:65536].isascii()
+    raw, rows, rejects = read(path, make_template())
+    assert raw.encoding == "cp1252"
+    assert len(rows) == 1200 and rows[-1][1:3] == ("PX", "PEÑA, JOSÉ")
+    assert rejects == []
+    with pytest.raises(EcrFileError, match="ecr.txt: not valid utf-8: set 'encoding: cp1252'"):
+        read(path, make_template(encoding="utf-8"))
+
+
 def test_bom_file_reads_the_first_header_name(make_template, write_rows):
     path = write_rows([row()], encoding="utf-8-sig")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")

@@ -59,6 +59,9 @@ class RawFile:
     # table holding c1..cN of every parsed row (a superset of raw_rows: blank and footer rows
     # too); normalize reads distinct values of single columns from it without the row filters
     values_table: str = "raw_rows"
+    # columns (c<k>) proven to hold no value that starts or ends with a space DuckDB's trim()
+    # removes: normalize takes them as they are instead of testing every value's edges
+    plain_columns: frozenset[str] = frozenset()
 
     @property
     def rows_parsed(self) -> int:
@@ -256,8 +259,9 @@ def _mark_footer(con: duckdb.DuckDBPyConnection, template: UploadTemplate, first
 def _duck_parse(
     con: duckdb.DuckDBPyConnection, path: Path, template: UploadTemplate, n_cols: int,
     first_data: int, lines_side: Future,
-) -> bool:
-    """read_csv into ``parsed`` + ``duck_rejects``; True when lines map one-to-one.
+) -> tuple[bool, frozenset[str]]:
+    """read_csv into ``parsed`` + ``duck_rejects``; True when lines map one-to-one, and the
+    columns where some value starts or ends with an ASCII space.
 
     ``lines_side`` is the running read of ``lines``; it is waited for only once the fields
     are parsed. A file DuckDB finds not to be UTF-8 raises :class:`NotUtf8`.
@@ -277,10 +281,16 @@ def _duck_parse(
         [str(path), template.delimiter, template.quote, escape, first_data - 1,
          template.allow_short_rows],
     )
-    has_newline = con.execute(
-        "SELECT count(*) FROM parsed WHERE "
-        + " OR ".join(f"contains(c{i}, chr(10))" for i in range(1, n_cols + 1))
-    ).fetchall()[0][0]
+    # one scan for both facts: a value with a line break (then line numbers cannot be mapped)
+    # and, per column, a value with a space at either end
+    names = [f"c{i}" for i in range(1, n_cols + 1)]
+    facts = con.execute(
+        "SELECT count(*) FILTER (" + " OR ".join(f"contains({c}, chr(10))" for c in names) + "), "
+        + ", ".join(f"count(*) FILTER ({c} LIKE ' %' OR {c} LIKE '% ')" for c in names)
+        + " FROM parsed"
+    ).fetchall()[0]
+    has_newline = bool(facts[0])
+    edge_columns = frozenset(c for c, edged in zip(names, facts[1:], strict=True) if edged)
     try:
         lines_side.result()
     except duckdb.Error as exc:
@@ -305,7 +315,7 @@ def _duck_parse(
     )
     n_parsed = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
     n_good = con.execute("SELECT count(*) FROM good_lines").fetchall()[0][0]
-    return n_parsed == n_good and has_newline == 0
+    return n_parsed == n_good and not has_newline, edge_columns
 
 
 def _python_parse(
@@ -366,17 +376,27 @@ def read_delimited(
         return _read_delimited_as(path, _legacy_guess(sample), template, name, con)
 
 
+# what DuckDB's trim() strips: the space and Unicode's other space separators (category Zs)
+_ZS_SPACES = r"[\x{00A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"
+
+
 def _read_lines_side(
     con: duckdb.DuckDBPyConnection, path: Path, template: UploadTemplate, first_data: int
-) -> bool:
-    """``lines`` with footer marks; True when some data line holds only delimiters, spaces
-    and quotes (an all-blank row). Runs on its own cursor beside the field parse."""
+) -> tuple[bool, bool]:
+    """``lines`` with footer marks, then two facts about the data lines: whether one holds
+    only delimiters, spaces and quotes (an all-blank row), and whether any holds a non-ASCII
+    space separator (NBSP, ...). Runs on its own cursor beside the field parse."""
     _lines_table(con, path)
     _mark_footer(con, template, first_data)
     chars = template.delimiter + " " + template.quote
-    return con.execute(
+    blank_rows = con.execute(
         "SELECT count(*) FROM lines WHERE line_no >= ? AND line <> '' AND ltrim(line, ?) = ''",
         [first_data, chars]).fetchall()[0][0] > 0
+    unicode_space = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM lines WHERE line_no >= ? AND strlen(line) <> length(line) "
+        "AND regexp_matches(line, ?))",  # the regex only on lines with non-ASCII characters
+        [first_data, _ZS_SPACES]).fetchall()[0][0]
+    return blank_rows, bool(unicode_space)
 
 
 def _read_delimited_as(
@@ -402,14 +422,18 @@ def _read_delimited_as(
             side = con.cursor()
             lines_side = pool.submit(_read_lines_side, side, utf8, template, first_data)
             try:
-                one_to_one = _duck_parse(con, utf8, template, n_cols, first_data, lines_side)
+                one_to_one, edge_columns = _duck_parse(
+                    con, utf8, template, n_cols, first_data, lines_side)
             finally:
                 wait([lines_side])
                 side.close()
-        blank_rows = lines_side.result()
+        blank_rows, unicode_space = lines_side.result()
         notes: list[str] = []
         values = "parsed"
+        plain: frozenset[str] = frozenset()
         if one_to_one:
+            if not unicode_space:
+                plain = frozenset(f"c{i}" for i in range(1, n_cols + 1)) - edge_columns
             # parsed rows keep file order (preserve_insertion_order), so the k-th row's rowid
             # is k: a hash join on it runs on every core (a POSITIONAL JOIN does not)
             select_cols = ", ".join(f"p.c{i}" for i in range(1, n_cols + 1))
@@ -447,7 +471,8 @@ def _read_delimited_as(
             name, f"none of the {bad_rows} data lines has the header's {n_cols} fields: wrong "
             f"delimiter (template says {template.delimiter!r}) or not an ECR file",
         )
-    return RawFile(con, name, header, field_columns, labels, encoding, False, notes, values)
+    return RawFile(con, name, header, field_columns, labels, encoding, False, notes, values,
+                   plain)
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection) -> bool:

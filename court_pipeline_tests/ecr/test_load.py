@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 import pytest
 
 from court_pipeline.ecr.load import load_file
-from court_pipeline.ecr.reader import EcrFileError
+from court_pipeline.ecr.reader import EcrFileError, read_ecr_file
 from court_pipeline.warehouse import connect_warehouse
 from court_pipeline_tests.ecr.conftest import HEADER, row
 
@@ -353,3 +354,30 @@ def test_the_last_line_of_a_key_wins_in_every_table(warehouse, make_template, wr
         ("CR-3", "Scheduled", "Courthouse")]
     for table in ("parties", "cases", "case_parties", "hearings", "hearing_parties"):
         assert q(warehouse, f"SELECT count(*) FROM {table}") == [(3,)], table
+
+
+@pytest.mark.parametrize(("field", "value", "column", "expected"), [
+    ("pid", " P1", "party_id", "P1"),  # at the start of the line
+    ("judge", "Hon. A ", "judge", "Hon. A"),  # before a delimiter
+    ("location", " Annex", "location", "Annex"),  # after a delimiter
+    ("location", '" Annex | 2 "', "location", "Annex | 2"),  # inside quotes
+    ("htype", "Arraignment  ", "hearing_type", "Arraignment"),  # at the end of the line
+    ("judge", "Hon. A\u00a0", "judge", "Hon. A"),  # a no-break space
+])
+def test_a_space_at_either_end_of_a_value_is_trimmed_wherever_it_sits(
+        warehouse, make_template, write_rows, field, value, column, expected):
+    clean = write_rows([row(pid="P2", case="CR-2")], name="clean.txt")
+    messy = write_rows([row(pid="P2", case="CR-2"), row(**{field: value})], name="messy.txt")
+    con = duckdb.connect()
+    assert read_ecr_file(clean, make_template(), con).plain_columns == {
+        f"c{i}" for i in range(1, len(HEADER) + 1)}
+    raw = read_ecr_file(messy, make_template(), con)
+    assert raw.field_columns[column] not in raw.plain_columns
+    assert len(raw.plain_columns) == (0 if "\u00a0" in value else len(HEADER) - 1)
+    result = load(warehouse, messy, make_template())
+    assert result.rows_loaded == 2
+    table = "parties" if column == "party_id" else "hearings"
+    key = "party_id" if column == "party_id" else "case_number"
+    got = q(warehouse, f"SELECT {column} FROM {table} WHERE {key} <> ? ORDER BY 1",
+            ["P2" if column == "party_id" else "CR-2"])
+    assert got == [(expected,)]

@@ -43,6 +43,8 @@ _AREA_SLASH = r"(^|[^0-9])([0-9]{3})/([0-9]{3}[-. ]?[0-9]{4})([^0-9]|$)"
 # Several phones in one cell: ; , | / & newline, " or ", " and ".
 _PHONE_SPLIT = r"(?i)\s*(?:[;,|/&\n\r]|\s+or\s+|\s+and\s+)\s*"
 _EMAIL_SPLIT = r"[;,|\s]+"
+# Whether a cell may hold several phones (a cheap test before the split regexes).
+_MAY_SPLIT = r"(?i)[;,|/&\n\r]|\sor\s|\sand\s"
 LABEL_WORDS = {
     "cell": "Cell", "cel": "Cell", "mobile": "Cell", "mob": "Cell", "c": "Cell", "m": "Cell",
     "home": "Home", "h": "Home", "work": "Work", "office": "Work", "w": "Work", "o": "Work",
@@ -181,34 +183,47 @@ def phones_sql(
     ``ordered=False`` (a million-row sort the ECR loader does not need).
     """
     label_expr = _label_sql(f"s.{label_col}") if label_col else "NULL"
+    strip = _lit(" \t\"'")
+    placeholders = _placeholder_list()
+    # Most cells hold one piece: only cells with a separator go through the split, unnest and
+    # numbering (same pieces and positions, less work)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ph_pieces AS
         WITH cells AS (
-            SELECT DISTINCT {cell_col} AS cell FROM {source}
-            WHERE {cell_col} IS NOT NULL AND lower(trim({cell_col})) NOT IN ({_placeholder_list()})
+            SELECT DISTINCT {cell_col} AS cell,
+                   regexp_matches({cell_col}, {_lit(_MAY_SPLIT)}) AS several
+            FROM {source}
+            WHERE {cell_col} IS NOT NULL AND lower(trim({cell_col})) NOT IN ({placeholders})
         ), split AS (
             SELECT cell, regexp_split_to_array(
                 regexp_replace(cell, {_lit(_AREA_SLASH)}, '\\1\\2-\\3\\4', 'g'),
                 {_lit(_PHONE_SPLIT)}) AS parts
-            FROM cells
+            FROM cells WHERE several
         ), pieces AS (
             SELECT cell, unnest(parts) AS piece, generate_subscripts(parts, 1) AS pos FROM split
         )
-        SELECT cell, trim(piece, ' ' || chr(9) || '"''') AS piece,
+        SELECT cell, trim(piece, {strip}) AS piece,
                row_number() OVER (PARTITION BY cell ORDER BY pos) - 1 AS position
         FROM pieces
-        WHERE lower(trim(piece, ' ' || chr(9) || '"''')) NOT IN ({_placeholder_list()})
+        WHERE lower(trim(piece, {strip})) NOT IN ({placeholders})
+        UNION ALL
+        SELECT cell, trim(cell, {strip}), 0 FROM cells
+        WHERE NOT several AND lower(trim(cell, {strip})) NOT IN ({placeholders})
     """)
     type_case = _type_case_sql(region)
     nanp = type_case is not None
+    plain = f"regexp_extract(piece, {_lit(_PLAIN_NANP)}, ['a', 'b', 'c'])" if nanp else "NULL"
+    # A plainly formatted NANPA number holds no label word: one regex gives its 10 digits, and
+    # only the other pieces go through the label regexes.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ph_uniq AS
         WITH u AS (SELECT DISTINCT piece FROM _ph_pieces),
+        plain AS (SELECT piece, {plain} AS m FROM u),
         lead AS (
             SELECT piece,
                    nullif(regexp_extract(piece, {_lit(_LEADING_LABEL)}, 1), '') AS lead_label,
                    regexp_extract(piece, {_lit(_LEADING_LABEL)}, 2) AS lead_body
-            FROM u
+            FROM plain WHERE m IS NULL OR m.a = ''
         ), trail AS (
             SELECT piece, lead_label,
                    CASE WHEN lead_label IS NULL THEN piece ELSE lead_body END AS body0
@@ -223,23 +238,25 @@ def phones_sql(
                         ELSE body0 END AS body
             FROM trail
         ), nsn AS (
+            SELECT piece, NULL::VARCHAR AS label_word, piece AS body,
+                   m.a || m.b || m.c AS nsn
+            FROM plain WHERE m.a <> ''
+            UNION ALL
             SELECT piece, label_word, body,
                    CASE WHEN {str(nanp).lower()} AND regexp_matches(body, {_lit(_PLAIN_NANP)})
                         THEN regexp_extract(body, {_lit(_PLAIN_NANP)}, 1)
                           || regexp_extract(body, {_lit(_PLAIN_NANP)}, 2)
                           || regexp_extract(body, {_lit(_PLAIN_NANP)}, 3) END AS nsn
             FROM body
+        ), kinds AS (
+            SELECT piece, body, nsn, {_label_sql("label_word")} AS label_found,
+                   {type_case if nanp else "NULL"} AS kind
+            FROM nsn
         )
-        SELECT piece, body, {_label_sql("label_word")} AS label_found,
-               {type_case if nanp else "NULL"} AS kind
-        FROM nsn
+        SELECT piece, body, label_found, kind,
+               CASE WHEN kind IS NOT NULL THEN '+1' || nsn END AS value, NULL::VARCHAR AS reason
+        FROM kinds
     """)
-    con.execute("ALTER TABLE _ph_uniq ADD COLUMN value VARCHAR")
-    con.execute("ALTER TABLE _ph_uniq ADD COLUMN reason VARCHAR")
-    con.execute(
-        "UPDATE _ph_uniq SET value = '+1' || regexp_replace(body, '[^0-9]', '', 'g')[-10:] "
-        "WHERE kind IS NOT NULL"
-    )
     slow = con.execute("SELECT piece, body FROM _ph_uniq WHERE kind IS NULL").fetchall()
     if slow:
         results = [(piece, *_slow_parse(body, region)) for piece, body in slow]
@@ -288,33 +305,41 @@ def emails_sql(
 ) -> None:
     """Normalize email cells of ``source`` into temp table ``target`` (:data:`EMAIL_COLUMNS`,
     plus ``carry`` and ``ordered`` as in :func:`phones_sql`)."""
+    placeholders = _placeholder_list()
+    # one-piece cells (the usual) skip the split, unnest and numbering; the address pattern is
+    # tested once per distinct piece
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
         WITH cells AS (
-            SELECT DISTINCT {cell_col} AS cell FROM {source}
-            WHERE {cell_col} IS NOT NULL AND lower(trim({cell_col})) NOT IN ({_placeholder_list()})
+            SELECT DISTINCT {cell_col} AS cell,
+                   regexp_matches(trim({cell_col}), {_lit(_EMAIL_SPLIT)}) AS several
+            FROM {source}
+            WHERE {cell_col} IS NOT NULL AND lower(trim({cell_col})) NOT IN ({placeholders})
         ), pieces AS (
             SELECT cell, unnest(parts) AS piece, generate_subscripts(parts, 1) AS pos
             FROM (SELECT cell, regexp_split_to_array(trim(cell), {_lit(_EMAIL_SPLIT)}) AS parts
-                  FROM cells)
+                  FROM cells WHERE several)
         ), kept AS (
             SELECT cell, piece,
                    row_number() OVER (PARTITION BY cell ORDER BY pos) - 1 AS position
-            FROM pieces WHERE lower(trim(piece)) NOT IN ({_placeholder_list()})
+            FROM pieces WHERE lower(trim(piece)) NOT IN ({placeholders})
+            UNION ALL
+            SELECT cell, trim(cell), 0 FROM cells WHERE NOT several
         ), uniq AS (
             SELECT piece, lower(rtrim(trim(regexp_replace(trim(piece), '(?i)^mailto:', ''),
                                       '<>()[]"'''), '.')) AS cleaned
             FROM (SELECT DISTINCT piece FROM kept)
+        ), checked AS (
+            SELECT piece, cleaned, regexp_full_match(cleaned, {_lit(_EMAIL_OK)}) AS ok FROM uniq
         ), judged AS (
             SELECT piece,
-                   CASE WHEN regexp_full_match(cleaned, {_lit(_EMAIL_OK)}) THEN cleaned END
-                       AS value,
-                   CASE WHEN regexp_full_match(cleaned, {_lit(_EMAIL_OK)}) THEN NULL
+                   CASE WHEN ok THEN cleaned END AS value,
+                   CASE WHEN ok THEN NULL
                         WHEN NOT contains(cleaned, '@') THEN 'not an email address (no @)'
                         WHEN length(cleaned) - length(replace(cleaned, '@', '')) > 1
                             THEN 'not a valid email address (more than one @)'
                         ELSE 'not a valid email address' END AS reject_reason
-            FROM uniq
+            FROM checked
         )
         SELECT s.{row_col} AS row, k.position, k.piece AS raw_value, j.value,
                CASE WHEN j.value IS NULL THEN 'rejected' ELSE 'valid' END AS status,

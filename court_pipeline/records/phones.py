@@ -189,11 +189,11 @@ def phones_sql(
     # numbering (same pieces and positions, less work)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ph_pieces AS
-        WITH cells AS (
-            SELECT DISTINCT {cell_col} AS cell,
-                   regexp_matches({cell_col}, {_lit(_MAY_SPLIT)}) AS several
-            FROM {source}
+        WITH distinct_cells AS (
+            SELECT DISTINCT {cell_col} AS cell FROM {source}
             WHERE {cell_col} IS NOT NULL AND lower(trim({cell_col})) NOT IN ({placeholders})
+        ), cells AS (
+            SELECT cell, regexp_matches(cell, {_lit(_MAY_SPLIT)}) AS several FROM distinct_cells
         ), split AS (
             SELECT cell, regexp_split_to_array(
                 regexp_replace(cell, {_lit(_AREA_SLASH)}, '\\1\\2-\\3\\4', 'g'),
@@ -310,11 +310,12 @@ def emails_sql(
     # tested once per distinct piece
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {target} AS
-        WITH cells AS (
-            SELECT DISTINCT {cell_col} AS cell,
-                   regexp_matches(trim({cell_col}), {_lit(_EMAIL_SPLIT)}) AS several
-            FROM {source}
+        WITH distinct_cells AS (
+            SELECT DISTINCT {cell_col} AS cell FROM {source}
             WHERE {cell_col} IS NOT NULL AND lower(trim({cell_col})) NOT IN ({placeholders})
+        ), cells AS (
+            SELECT cell, regexp_matches(trim(cell), {_lit(_EMAIL_SPLIT)}) AS several
+            FROM distinct_cells
         ), pieces AS (
             SELECT cell, unnest(parts) AS piece, generate_subscripts(parts, 1) AS pos
             FROM (SELECT cell, regexp_split_to_array(trim(cell), {_lit(_EMAIL_SPLIT)}) AS parts

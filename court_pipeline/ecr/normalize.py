@@ -17,6 +17,7 @@ Keys (see the README, ECR chapter):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 import pyarrow as pa
@@ -327,8 +328,7 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
 
     frames: dict[str, pa.Table] = {}
 
-    def last_wins(select: str, key: str, source: str = "ok", order: str = "line_no") -> pa.Table:
-        return last_per_key(con, select, key, source, order)
+    last_wins = partial(last_per_key, con)
 
     party_cols = ["party_id"]
     if has("full_name") or has("last_name"):

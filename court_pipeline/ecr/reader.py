@@ -112,16 +112,15 @@ def _not_utf8(name: str, declared: str) -> EcrFileError:
                  "if the file comes from Windows")
 
 
-def detect_encoding(path: Path, declared: str | None, name: str) -> str:
-    """The file's encoding: the template's, else BOM / UTF-8 / charset-normalizer.
+def detect_encoding(sample: bytes, declared: str | None, name: str) -> str:
+    """The file's encoding from its first bytes (``SAMPLE_BYTES``): the template's, else
+    BOM / UTF-8 / charset-normalizer.
 
     Only the first 64 KB are checked here. The rest of a UTF-8 file is validated by DuckDB's
     own read of the lines (it refuses invalid UTF-8), so a big file is not decoded twice: when
     that read fails, :func:`read_delimited` reports the error (UTF-8 declared) or re-reads the
     file as cp1252 (nothing declared).
     """
-    with path.open("rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
     whole = len(sample) < SAMPLE_BYTES
     if declared in ("utf-8", "utf-8-sig"):
         if not _sample_is_utf8(sample, whole):
@@ -365,7 +364,7 @@ def read_delimited(
     with path.open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     _check_not_binary(name, sample)
-    encoding = detect_encoding(path, template.encoding, name)
+    encoding = detect_encoding(sample, template.encoding, name)
     try:
         return _read_delimited_as(path, encoding, template, name, con)
     except NotUtf8:

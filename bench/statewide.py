@@ -36,6 +36,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the simulation lives in court_pipeline_tests/support
 TABLES = (
     "parties", "contacts", "cases", "case_parties", "hearings", "hearing_parties",
     "hearing_changes", "charges", "ecr_rejects", "file_loads", "received_files",
@@ -131,8 +132,8 @@ def _backfill_specs(job_name: str, agency_id: str, days: list[date]) -> list:
     from dagster._core.definitions.events import AssetKeyPartitionKey
 
     from court_pipeline.definitions import build_definitions
-    from court_pipeline.ops.statewide import RANGE_END_TAG, RANGE_START_TAG, RunSpec
     from court_pipeline.registry import load_registry
+    from court_pipeline_tests.support.statewide import RANGE_END_TAG, RANGE_START_TAG, RunSpec
 
     graph = build_definitions(load_registry()).resolve_asset_graph()
     keys = [f"{agency_id}|{d.isoformat()}" for d in days]
@@ -181,7 +182,7 @@ def _backfill(pool, home: Path, plan, day: date, n_days: int, parallelism: int) 
     """The same backfill twice, on two disjoint spans of the agency's past days, each with a
     file per day landed in the night of its day: first one run per agency-day (what it was
     before the range policy), then the runs the range policy makes."""
-    from court_pipeline.ops.statewide import RunSpec, land_ecr_file
+    from court_pipeline_tests.support.statewide import RunSpec, land_ecr_file
 
     older = [day - timedelta(days=n) for n in range(2 * n_days, n_days, -1)]
     recent = [day - timedelta(days=n) for n in range(n_days, 0, -1)]
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "statewide.json"))
     args = parser.parse_args(argv)
 
-    from court_pipeline.ops.statewide import (
+    from court_pipeline_tests.support.statewide import (
         RunPool,
         RunSpec,
         StatewideFleet,

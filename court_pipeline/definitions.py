@@ -47,16 +47,16 @@ def with_owners(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.replace_attributes(owners=[owner]) if owner and not spec.owners else spec
 
 
-def build_jobs(
-    partitions_def: dg.PartitionsDefinition,
-) -> dict[str, dg.UnresolvedAssetJobDefinition]:
-    """The jobs users see: one per path through the pipeline, plus everything at once."""
+def build_jobs() -> dict[str, dg.UnresolvedAssetJobDefinition]:
+    """The jobs users see: one per path through the pipeline, plus everything at once.
+
+    Each job's agency x day partitioning is inferred from its assets (Dagster 1.13 deprecates
+    passing ``partitions_def`` to ``define_asset_job``)."""
 
     def job(name: str, selection: dg.AssetSelection, description: str):
         return dg.define_asset_job(
             name,
             selection=selection,
-            partitions_def=partitions_def,
             description=description,
             tags={"court_pipeline/job": name},  # run-queue limits match on it (production)
         )
@@ -126,7 +126,7 @@ def build_resources() -> dict[str, object]:
 def build_definitions(registry: Registry) -> dg.Definitions:
     """Assemble the code location for one registry."""
     partitions_def = agency_day_partitions(registry)
-    jobs = build_jobs(partitions_def)
+    jobs = build_jobs()
     with warnings.catch_warnings():
         # `backfill_policy` is marked beta in Dagster 1.13; one warning per asset on every
         # load says nothing new (the policy is documented in partitions.py and the README).

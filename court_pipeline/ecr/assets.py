@@ -242,7 +242,6 @@ def build_ecr_assets(
     @dg.asset_check(
         asset=ecr_records,
         name="ecr_rows_reconcile",
-        partitions_def=partitions_def,
         description="rows in = rows loaded + rows rejected for every file of the partition, and "
         "the rejects table holds exactly rows_rejected lines per file.",
     )

@@ -39,7 +39,6 @@ from court_pipeline.registry import Registry
 from court_pipeline.warehouse import WarehouseResource
 
 GROUP = "odyssey"
-JOB_NAME = "odyssey_sync_job"
 
 
 class OdysseySyncConfig(dg.Config):
@@ -203,15 +202,6 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         }))
 
     return [odyssey_raw_responses, odyssey_records]
-
-
-def build_odyssey_job(partitions_def: dg.PartitionsDefinition) -> Any:
-    """The job the schedules run: both Odyssey assets for one agency-day."""
-    return dg.define_asset_job(
-        JOB_NAME,
-        selection=dg.AssetSelection.assets("odyssey_raw_responses", "odyssey_records"),
-        partitions_def=partitions_def,
-    )
 
 
 def build_odyssey_schedules(registry: Registry, job: Any) -> list:

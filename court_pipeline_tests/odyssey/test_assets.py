@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import yaml
 
+from court_pipeline.definitions import build_jobs
 from court_pipeline.odyssey.assets import (
     build_odyssey_assets,
-    build_odyssey_job,
     build_odyssey_schedules,
 )
 from court_pipeline.odyssey.client import OdysseyResource
@@ -102,7 +102,7 @@ def test_materialize_odyssey_assets(sim, tmp_path, monkeypatch):
 
 def test_schedules_from_registry(tmp_path):
     registry = _registry(tmp_path, "https://odyssey.example.org")
-    job = build_odyssey_job(agency_day_partitions(registry))
+    job = build_jobs()["odyssey_sync_job"]
     schedules = build_odyssey_schedules(registry, job)
     assert sorted(s.name for s in schedules) == ["odyssey_hourly_simco", "odyssey_nightly_simco"]
     hourly = next(s for s in schedules if s.name == "odyssey_hourly_simco")

@@ -1,8 +1,8 @@
 """Fixtures for the production profile: a real PostgreSQL server and a real S3 (moto) on loopback.
 
-``postgres_server`` runs :func:`court_pipeline.ops.local_postgres.local_postgres` (a private
-cluster on 127.0.0.1, installed with apt if missing) for the session. If PostgreSQL can be
-neither found nor installed, the tests skip and say why.
+``postgres_server`` runs :func:`court_pipeline_tests.support.local_postgres.local_postgres`
+(a private cluster on 127.0.0.1, installed with apt if missing) for the session. If PostgreSQL
+can be neither found nor installed, the tests skip and say why.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from court_pipeline.ops.local_postgres import PgServer, PostgresUnavailable, local_postgres
 from court_pipeline_tests.servers import moto_s3_server
+from court_pipeline_tests.support.local_postgres import (
+    PgServer,
+    PostgresUnavailable,
+    local_postgres,
+)
 
 
 @pytest.fixture(scope="session")

@@ -26,13 +26,6 @@ from dagster._core.workspace.load_target import PythonFileTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 
 from court_pipeline.definitions import build_definitions
-from court_pipeline.ops.statewide import (
-    AgencyPlan,
-    StatewideFleet,
-    land_ecr_file,
-    plan_agencies,
-    write_registry,
-)
 from court_pipeline.partitions import (
     MAX_PARTITIONS_PER_RUN,
     AgencyDay,
@@ -42,6 +35,13 @@ from court_pipeline.partitions import (
 )
 from court_pipeline.registry import load_registry
 from court_pipeline.warehouse import connect_warehouse
+from court_pipeline_tests.support.statewide import (
+    AgencyPlan,
+    StatewideFleet,
+    land_ecr_file,
+    plan_agencies,
+    write_registry,
+)
 
 ZONE = ZoneInfo("America/Chicago")
 DAYS = 6

@@ -33,7 +33,10 @@ from court_pipeline.oca.contracts import ENTITY_TYPES
 from court_pipeline.oca.datasets import dataset_table
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey.simulator import Faults
-from court_pipeline.ops.statewide import (
+from court_pipeline.publish.simulator import SimulatorFaults
+from court_pipeline.registry import load_registry
+from court_pipeline.warehouse import connect_warehouse
+from court_pipeline_tests.support.statewide import (
     RunPool,
     RunSpec,
     StatewideFleet,
@@ -42,9 +45,6 @@ from court_pipeline.ops.statewide import (
     plan_agencies,
     write_registry,
 )
-from court_pipeline.publish.simulator import SimulatorFaults
-from court_pipeline.registry import load_registry
-from court_pipeline.warehouse import connect_warehouse
 
 COUNTIES = ["Travis", "Hidalgo", "Lubbock", "Loving", "Kenedy", "Presidio", "Hays", "Zavala"]
 SIZES = {"large": (90, 40), "medium": (60, 30), "small": (36, 24)}

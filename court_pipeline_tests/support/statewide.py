@@ -231,7 +231,7 @@ def write_registry(path: Path, fleet: StatewideFleet, **kwargs: object) -> Path:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        "# Simulated statewide registry (court_pipeline.ops.statewide); one agency per county.\n"
+        "# Simulated statewide registry (court_pipeline_tests/support); one agency per county.\n"
         + yaml.safe_dump(doc, sort_keys=False),
         encoding="utf-8",
     )

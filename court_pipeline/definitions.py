@@ -142,9 +142,14 @@ def build_definitions(registry: Registry) -> dg.Definitions:
             *build_publish_assets(registry, partitions_def),
         ])
     freshness_checks, freshness_sensor = build_freshness(registry)
+    # Standalone checks go in as checks: mapping specs over them would turn each back into a
+    # plain AssetsDefinition that Dagster then converts again (with a beta warning per load).
+    checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]
+    owned = dg.map_asset_specs(
+        with_owners, [a for a in assets if not isinstance(a, dg.AssetChecksDefinition)])
     return dg.Definitions(
-        assets=dg.map_asset_specs(with_owners, assets),
-        asset_checks=freshness_checks,
+        assets=owned,
+        asset_checks=[*checks, *freshness_checks],
         jobs=list(jobs.values()),
         sensors=[
             *build_ecr_sensors(registry, jobs["ecr_ingest_job"]),

@@ -159,7 +159,7 @@ def build_landing_assets(
                         landing_kind=store.kind,
                         landing_uri=store.uri(name),
                         partition_key=file_keys[name],
-                        run_id=context.run_id,
+                        run_id=context.run.run_id,
                     )
                 outcomes.append(outcome)
                 if outcome.is_new:

@@ -140,7 +140,7 @@ def build_publish_assets(
             return {"skipped": "agency has no oca publishing"}, dg.AssetCheckResult(
                 check_name=CHECK_NAME, passed=True, metadata={"skipped": True})
         settings = courtanalyticstx.settings_for(registry, agency)
-        context.instance.add_run_tags(context.run_id, {RUN_TAG: settings.environment})
+        context.instance.add_run_tags(context.run.run_id, {RUN_TAG: settings.environment})
         credential = courtanalyticstx.credential_for(agency)
         datasets, skipped = {}, []
         with warehouse.connect() as con:
@@ -152,13 +152,13 @@ def build_publish_assets(
                     context.log.warning(f"{exc}; not published (no deletes inferred)")
         store = StateStore(
             warehouse.connect, environment=settings.environment, agency_id=agency.id,
-            county=agency.county, run_id=context.run_id, lock_dir=warehouse.db_path.parent,
+            county=agency.county, run_id=context.run.run_id, lock_dir=warehouse.db_path.parent,
         )
         report = publish_county(store, datasets, credential, settings, publisher=agency.publisher)
         for message in report.messages:
             context.log.warning(message)
         with warehouse.connect(read_only=True) as con:
-            held = _held_back_table(con, context.run_id, agency.id)
+            held = _held_back_table(con, context.run.run_id, agency.id)
         metadata = report.as_metadata() | {
             **range_metadata(group),
             "skipped_entity_types": dg.MetadataValue.json(skipped),

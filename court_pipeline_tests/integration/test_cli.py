@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from court_pipeline.cli import main
 from court_pipeline.warehouse import connect_warehouse
@@ -47,6 +48,7 @@ def test_sql_error_is_a_message_not_a_traceback(pipeline_home, capsys):
     assert err.startswith("query failed:") and "no_such_table" in err
 
 
+@pytest.mark.slow  # the whole demo in a subprocess
 def test_demo_runs_end_to_end_offline(tmp_path):
     """`court-pipeline demo` on a fresh data home: exit 0, rows loaded and rejected, reminders
     planned, OCA envelopes accepted by the bundled simulator."""

@@ -10,18 +10,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
+import pytest
 
 from court_pipeline_tests.integration.conftest import DAY, land_file
+from court_pipeline_tests.integration.test_install import DAGSTER_WARNING
+
+pytestmark = pytest.mark.slow  # concurrent `dagster asset materialize` processes
 
 SELECT = "ecr_landed_files,ecr_records"
 
 
 def _materialize(partition: str, extra: list[str] | None = None) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "court_pipeline.definitions", "--select", SELECT, "--partition", partition,
+    command = [  # `dg launch`, the command the README gives operators
+        str(Path(sys.executable).with_name("dg")), "launch",
+        "-m", "court_pipeline.definitions", "--assets", SELECT, "--partition", partition,
         *(extra or []),
     ]
     return subprocess.Popen(
@@ -34,6 +39,7 @@ def _wait_all(processes: list[subprocess.Popen]) -> list[str]:
     for process in processes:
         out, _ = process.communicate(timeout=420)
         assert process.returncode == 0, out[-4000:]
+        assert DAGSTER_WARNING.findall(out) == [], out[-4000:]
         outputs.append(out)
     return outputs
 

@@ -107,7 +107,8 @@ def dagster_lockstep_errors(pins: dict[str, Version]) -> list[str]:
 def test_dagster_libraries_are_locked_in_lockstep(lock_name):
     pins = {canonicalize_name(e.name): _pinned(e) for e in _lock(lock_name)
             if canonicalize_name(e.name).startswith("dagster")}
-    assert {"dagster", "dagster-aws", "dagster-postgres", "dagster-webserver"} <= set(pins)
+    assert {"dagster", "dagster-aws", "dagster-dg-cli", "dagster-postgres",
+            "dagster-webserver"} <= set(pins)
     assert dagster_lockstep_errors(pins) == []
 
 
@@ -118,8 +119,8 @@ def test_lockstep_rule_catches_an_ancient_integration():
 
 
 def test_pyproject_pins_every_dagster_library_to_its_line():
-    lines = {"dagster": "1.13", "dagster-webserver": "1.13", "dagster-aws": "0.29",
-             "dagster-postgres": "0.29"}
+    lines = {"dagster": "1.13", "dagster-webserver": "1.13", "dagster-dg-cli": "1.13",
+             "dagster-aws": "0.29", "dagster-postgres": "0.29"}
     dagster_reqs = {r.name: r.specifier for r in _pyproject_requirements("dev")
                     if r.name.startswith("dagster")}
     assert set(dagster_reqs) == set(lines)

@@ -179,7 +179,7 @@ def test_sensor_request_runs_the_job_end_to_end_over_sftp(
 
     partitions = agency_day_partitions(registry)
     assets = build_landing_assets(registry, partitions)
-    job = dg.define_asset_job("landing_job", selection=assets, partitions_def=partitions)
+    job = dg.define_asset_job("landing_job", selection=assets)
     [sensor] = build_ecr_sensors(registry, job)
     defs = dg.Definitions(
         assets=assets, jobs=[job], sensors=[sensor],

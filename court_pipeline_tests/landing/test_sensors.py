@@ -27,7 +27,7 @@ from court_pipeline_tests.landing.conftest import (
 def sensors_for(registry: Registry) -> dict[str, dg.SensorDefinition]:
     partitions = agency_day_partitions(registry)
     assets = build_landing_assets(registry, partitions)
-    job = dg.define_asset_job("landing_test_job", selection=assets, partitions_def=partitions)
+    job = dg.define_asset_job("landing_test_job", selection=assets)
     return {s.name: s for s in build_ecr_sensors(registry, job)}
 
 
@@ -267,7 +267,6 @@ def test_nightly_schedule_sweeps_the_local_day(local_agency) -> None:
     partitions = agency_day_partitions(registry)
     job = dg.define_asset_job(
         "landing_test_job", selection=build_landing_assets(registry, partitions),
-        partitions_def=partitions,
     )
     schedules = build_ecr_nightly_schedules(registry, job)
     assert [s.name for s in schedules] == ["ecr_nightly_demo"]

@@ -32,6 +32,8 @@ from court_pipeline.registry import load_registry
 from court_pipeline.settings import BUNDLED_CONFIG_DIR
 from court_pipeline.warehouse import connect_warehouse
 
+pytestmark = pytest.mark.slow  # a private PostgreSQL cluster and the daemon
+
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_YAML = REPO / "deploy" / "dagster.production.yaml"
 SECRETS_HELPER = REPO / "deploy" / "aws_secrets_env.py"

@@ -43,6 +43,8 @@ from court_pipeline_tests.support.statewide import (
     write_registry,
 )
 
+pytestmark = pytest.mark.slow  # statewide backfills in real run processes
+
 ZONE = ZoneInfo("America/Chicago")
 DAYS = 6
 # Tables compared between the backfill and the per-day runs, with the key that must be unique.

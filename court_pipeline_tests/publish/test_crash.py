@@ -20,6 +20,8 @@ from court_pipeline_tests.publish.conftest import (
     query,
 )
 
+pytestmark = pytest.mark.slow  # kill -9 of a publishing process
+
 
 def _crash_on(n: int):
     calls = {"n": 0}

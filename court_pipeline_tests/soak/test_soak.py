@@ -46,6 +46,8 @@ from court_pipeline_tests.support.statewide import (
     write_registry,
 )
 
+pytestmark = pytest.mark.slow  # the soak: 8 agencies x 3 cycles with faults (~2.5 min)
+
 COUNTIES = ["Travis", "Hidalgo", "Lubbock", "Loving", "Kenedy", "Presidio", "Hays", "Zavala"]
 SIZES = {"large": (90, 40), "medium": (60, 30), "small": (36, 24)}
 FAULTY_CYCLES = 2  # then one cycle after the faults stop

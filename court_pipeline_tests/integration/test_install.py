@@ -187,3 +187,23 @@ def test_loading_the_code_prints_no_dagster_warning(code, tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert DAGSTER_WARNING.findall(done.stderr) == [], done.stderr[-2000:]
+
+
+def _readme_quickstart_commands() -> list[str]:
+    """The first two ```bash blocks of the README: set up + demo, then the test command."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
+    return [block.strip() for block in blocks[:2]]
+
+
+def test_ci_runs_the_readme_commands_from_the_lock():
+    setup, tests = _readme_quickstart_commands()
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    install_steps = [step.strip() for step in setup.split("&&")][:-1]  # all but the demo
+    assert install_steps[0] == "python3 -m venv --upgrade-deps .venv"
+    assert "pip install -r requirements/dev.lock" in install_steps
+    for step in install_steps:
+        assert any(line == step or line.replace(" --quiet", "") == step for line in ci_lines), step
+    assert "pip check" in ci_lines
+    assert ci_lines[-1] == tests.split("&&")[-1].strip()

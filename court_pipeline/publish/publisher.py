@@ -77,6 +77,7 @@ class PublishReport:
     retry_next_run: int = 0
     deletes_not_found: int = 0
     recovered_envelopes: int = 0
+    sent_first: int = 0  # records a past run deferred, packed ahead of everything else
     circuit_open: bool = False
     county_refused: bool = False
     rate_limited: int = 0  # 429 answers (token and Messages)
@@ -100,6 +101,7 @@ class PublishReport:
             "retry_next_run": self.retry_next_run,
             "deletes_not_found": self.deletes_not_found,
             "recovered_envelopes": self.recovered_envelopes,
+            "deferred_from_last_run_sent_first": self.sent_first,
             "circuit_open": self.circuit_open,
             "county_refused": self.county_refused,
             "rate_limited": self.rate_limited,
@@ -350,6 +352,7 @@ def publish_county(
                 f"{report.recovered_envelopes} envelope(s) from an interrupted run had no "
                 "acknowledgement: their records are sent again in full"
             )
+        deferred = store.deferred()
         started = time.perf_counter()
         plans: list[ChangePlan] = []
         for entity_type, frame in datasets.items():
@@ -359,11 +362,12 @@ def publish_county(
             if plan.rejected:
                 _hold_rejected(store, plan, report)
         changes = [c for plan in plans for c in plan.changes]
+        report.sent_first = sum(1 for c in changes if (c.entity_type, c.recordid) in deferred)
         report.seconds["plan"] = time.perf_counter() - started
         started = time.perf_counter()
         packing = pack(
             changes, max_events=settings.max_events, max_entities=settings.max_entities,
-            max_bytes=settings.max_bytes,
+            max_bytes=settings.max_bytes, first=deferred,
         )
         report.seconds["pack"] = time.perf_counter() - started
         if packing.too_large:

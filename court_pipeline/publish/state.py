@@ -382,6 +382,19 @@ class StateStore:
                 con.unregister("_current_ids")
         return plan
 
+    def deferred(self) -> set[tuple[str, str]]:
+        """(entity type, recordid) a past run left for this one: open ``retry_next_run``
+        hold-backs and records flagged for a full resend. They are sent first."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT entity_type, recordid FROM oca_held_back WHERE resolved_at IS NULL "
+                "AND reason_kind = 'retry_next_run' AND environment = ? AND county = ? "
+                "UNION SELECT entity_type, recordid FROM oca_published_state "
+                "WHERE needs_full_resend AND environment = ? AND county = ?",
+                [self.environment, self.county] * 2,
+            ).fetchall()
+        return {(str(e), str(r)) for e, r in rows}
+
     def recover(self) -> int:
         """Settle envelopes a dead process left 'pending': their records get sent whole again."""
         with self._tx() as con:

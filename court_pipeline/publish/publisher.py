@@ -346,6 +346,7 @@ def publish_county(
     """
     report = PublishReport(settings.environment, store.agency_id, store.county, store.run_id)
     with store.publishing_lock():
+        store.check_target(settings.messages_url, credential.client_id)
         report.recovered_envelopes = store.recover()
         if report.recovered_envelopes:
             report.messages.append(

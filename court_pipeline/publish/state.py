@@ -34,6 +34,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from court_pipeline.publish.envelopes import KEY_FIELDS, Change, Envelope
+from court_pipeline.publish.target import Target, check_target
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -381,6 +382,12 @@ class StateStore:
             finally:
                 con.unregister("_current_ids")
         return plan
+
+    def check_target(self, messages_url: str, client_id: str) -> None:
+        """Stop (OcaTargetChanged) when the state belongs to another endpoint or client."""
+        target = Target(self.environment, self.county, messages_url, client_id)
+        with self._tx() as con:
+            check_target(con, target, self.agency_id)
 
     def deferred(self) -> set[tuple[str, str]]:
         """(entity type, recordid) a past run left for this one: open ``retry_next_run``

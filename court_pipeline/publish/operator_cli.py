@@ -49,7 +49,8 @@ def _configured(args: argparse.Namespace) -> tuple[str, Target]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from court_pipeline.publish import target as targets
+    from court_pipeline import settings
+    from court_pipeline.publish.state import PublishLockTimeout, StateStore
     from court_pipeline.warehouse import connect_warehouse
 
     try:
@@ -57,6 +58,20 @@ def _run(args: argparse.Namespace) -> int:
     except _Refused as exc:
         print(exc, file=sys.stderr)
         return 2
+    store = StateStore(connect_warehouse, environment=target.environment, agency_id=agency_id,
+                       county=target.county, lock_dir=settings.warehouse_path().parent)
+    try:  # never while a run publishes this county: it would apply answers of the old target
+        with store.publishing_lock(args.wait):
+            return _act(args, agency_id, target)
+    except PublishLockTimeout as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+
+def _act(args: argparse.Namespace, agency_id: str, target: Target) -> int:
+    from court_pipeline.publish import target as targets
+    from court_pipeline.warehouse import connect_warehouse
+
     where = (f"{target.county} ({agency_id}) in {target.environment}: "
              f"{target.messages_url}, client {target.client_fingerprint}")
     with connect_warehouse() as con:
@@ -95,6 +110,8 @@ def add_oca_commands(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--agency", required=True, help="agency id in the registry")
         parser.add_argument("--environment", choices=["staging", "production"], default=None,
                             help="default: the agency's oca.target")
+        parser.add_argument("--wait", type=float, default=600.0,
+                            help="seconds to wait for a run publishing the county")
         if name == "resend":
             parser.add_argument("--all", action="store_true", required=True,
                                 help="every published record of the county")

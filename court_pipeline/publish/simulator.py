@@ -85,6 +85,7 @@ class SimulatorFaults:
     lost_ack_rate: float = 0.0
     conflict_next: int = 0  # answer 409
     conflict_rate: float = 0.0
+    not_found_next: int = 0  # answer 404 naming no record (a 404 the client cannot attribute)
     token_lifetime_seconds: float = 3600.0
     token_max_uses: int | None = None  # a token dies after N Messages calls (expiry mid-run)
     token_error_next: int = 0  # the next N token requests answer 500
@@ -614,6 +615,9 @@ class OcaSimulator:
             return _Reply(status, {"message": HTTPStatus(status).phrase})
         if self._roll("conflict_next", "conflict_rate"):
             return _Reply(409, {"status": "FAILED", "Message": "Conflict."})
+        if self._roll("not_found_next", None):
+            return _failed(404, "Not Found.", [{"keyword": "notFound", "dataPath": "",
+                                                "params": {}, "message": "not found"}])
         client = self._authorize(handler)
         if handler.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
             return _failed(400, "Event Schema Failed Validation.", [{"message": "not JSON"}])

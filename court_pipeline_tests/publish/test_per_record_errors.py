@@ -92,3 +92,21 @@ def test_400_naming_no_entity_keeps_the_error_on_the_envelope_only(
                             "FROM oca_open_held_back") == [(40, 0, "validation")]
     envelope_errors = json.loads(query(warehouse, "SELECT errors FROM oca_envelopes")[0][0])
     assert [e["keyword"] for e in envelope_errors] == ["maxSize"]
+
+
+def test_404_naming_no_delete_holds_each_record_once_without_the_envelope_errors(
+    sim, publish, warehouse
+):
+    sim.faults.not_found_next = 1
+    status = make_rows(STATUS, 25)
+
+    report = publish({STATUS: status})
+
+    assert report.held_back == 25 and report.accepted == 0 and sim.stats.puts == 1
+    assert query(warehouse, "SELECT reason_kind, count(*), count(errors) FROM oca_open_held_back "
+                            "GROUP BY 1") == [("http_404", 25, 0)]
+    envelope_errors = json.loads(query(warehouse, "SELECT errors FROM oca_envelopes")[0][0])
+    assert envelope_errors == [{"keyword": "notFound", "dataPath": "", "params": {},
+                                "message": "not found"}]
+    again = publish({STATUS: status})  # not looped within the run; the next run sends them
+    assert again.accepted == 25 and again.clean

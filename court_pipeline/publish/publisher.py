@@ -1,10 +1,13 @@
 """Publishing one county's datasets to CourtAnalyticsTX: plan, pack, send, settle.
 
 Every planned record ends in exactly one place: accepted (state updated), held back with the
-service's reason (oca_held_back), or left for the next run (circuit open, no definite answer:
-state untouched, so the next run plans it again). Envelopes go out ``concurrency`` at a time;
-the only shared state between workers is the circuit breaker, a per-county "refused" flag and
-the store (which serializes its own writes).
+service's errors that name it (oca_held_back; the envelope's whole error list is stored once,
+on the envelope), or deferred to the next run (circuit open, no definite answer, 429 past the
+time budget, token endpoint down: state untouched, so the next run plans it again and packs it
+first). A run first checks that the state belongs to the configured target (target.py).
+Envelopes go out ``concurrency`` at a time; the shared state between workers is the circuit
+breaker, the 429 pause (RateGate), a per-county "refused" flag and the store (which
+serializes its own writes).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``court-pipeline`` command: demo, read-only SQL, and the bundled simulators."""
+"""The ``court-pipeline`` command: demo, read-only SQL, OCA operator commands, simulators."""
 
 from __future__ import annotations
 
@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_reminders(sub)
     _add_simulators(sub)
+    from court_pipeline.publish.operator_cli import add_oca_commands
+
+    add_oca_commands(sub)
     return parser
 
 

@@ -66,6 +66,13 @@ def _reasons_markdown(build: DatasetBuild) -> str:
     return top.to_markdown(index=False)
 
 
+def _entries_markdown(entries: pd.DataFrame) -> str:
+    """Code map entries to add, with the rows each one holds back."""
+    if entries.empty:
+        return "none: no row is held back for a missing code map entry"
+    return entries.to_markdown(index=False)
+
+
 def _dataset_asset(
     entity_type: str, registry: Registry, partitions_def: dg.PartitionsDefinition,
     registry_file: Path | None,
@@ -89,16 +96,21 @@ def _dataset_asset(
         day's rows, and each per-day run replaces the previous one: a backfill range builds
         once per agency, as of its last day (the state the last per-day run would leave)."""
         per_agency: dict[str, dict] = {}
-        checks: dict[str, tuple[int, int, str]] = {}
+        checks: dict[str, tuple[int, int, str, pd.DataFrame]] = {}
         for group in context_agencies(context):
             build, meta = build_one(context, warehouse, group)
             per_agency[group.agency_id] = meta
             checks[group.agency_id] = (build.rows, build.held_back_rows,
-                                       _reasons_markdown(build))
+                                       _reasons_markdown(build), build.code_map_entries())
         rows = sum(c[0] for c in checks.values())
         held = sum(c[1] for c in checks.values())
         reasons = "\n\n".join(f"**{a}**\n\n{c[2]}" if len(checks) > 1 else c[2]
                                for a, c in checks.items())
+        entries = pd.concat([c[3].assign(agency=a) for a, c in checks.items()],
+                            ignore_index=True)
+        fix = "" if entries.empty else (
+            f"; add {len(entries)} code map entr{'y' if len(entries) == 1 else 'ies'} "
+            f"for {int(entries['rows'].sum())} row(s) (see code_map_entries_to_add)")
         return dg.MaterializeResult(
             metadata=combine_agency_metadata(per_agency),
             check_results=[
@@ -107,12 +119,14 @@ def _dataset_asset(
                     passed=held == 0,
                     severity=dg.AssetCheckSeverity.WARN,
                     description=None if held == 0 else (
-                        f"{held} of {rows} rows held back; see oca_dataset_held_back"
+                        f"{held} of {rows} rows held back; see oca_dataset_held_back{fix}"
                     ),
                     metadata={
                         "rows": dg.MetadataValue.int(rows),
                         "rows_held_back": dg.MetadataValue.int(held),
                         "top_failure_reasons": dg.MetadataValue.md(reasons),
+                        "code_map_entries_to_add": dg.MetadataValue.md(
+                            _entries_markdown(entries)),
                     },
                 )
             ],
@@ -146,6 +160,8 @@ def _dataset_asset(
             "code_map": dg.MetadataValue.text(build.code_map),
             "notes": dg.MetadataValue.text("; ".join(build.notes) or "-"),
             "top_failure_reasons": dg.MetadataValue.md(_reasons_markdown(build)),
+            "code_map_entries_to_add": dg.MetadataValue.md(
+                _entries_markdown(build.code_map_entries())),
             "table": dg.MetadataValue.text(name),
         }
 

@@ -114,7 +114,7 @@ class Mapped:
     """Result of applying code maps to a dataset frame."""
 
     frame: pd.DataFrame
-    held_back: pd.DataFrame  # HELD_BACK_COLUMNS + _row (positional)
+    held_back: pd.DataFrame  # HELD_BACK_COLUMNS + code_map_entry, _kind, _row (positional)
     dropped_rows: int  # rows whose code is mapped to "not reported"
 
 
@@ -200,6 +200,11 @@ def _entry(
     return targets
 
 
+def code_map_entry(kind: str, code: str) -> str:
+    """The code map entry a person adds to fix a hold-back: ``maps.plea."ZZ"``."""
+    return f'maps.{kind}."{code}"'
+
+
 def apply_codemap(
     frame: pd.DataFrame, codemap: CodeMap, fields: list[str], entity_type: str
 ) -> Mapped:
@@ -252,6 +257,8 @@ def apply_codemap(
                         f"({spec.table}.{spec.code_column}) in {codemap.label}: add it under "
                         f"maps.{kind}"
                     ),
+                    "code_map_entry": code_map_entry(kind, codes.iat[row]),
+                    "_kind": kind,
                     "_row": int(row),
                 }
             )
@@ -259,7 +266,8 @@ def apply_codemap(
     kept_rows = np.flatnonzero(keep)
     renumber = {old: new for new, old in enumerate(kept_rows)}
     held_frame = pd.DataFrame(
-        held, columns=["entity_type", "recordid", "field", "value", "rule", "message", "_row"]
+        held, columns=["entity_type", "recordid", "field", "value", "rule", "message",
+                       "code_map_entry", "_kind", "_row"]
     )
     if len(held_frame):
         # a row a later map drops ("not reported") is not held back for an earlier map's gap

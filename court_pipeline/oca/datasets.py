@@ -42,6 +42,7 @@ def dataset_table(entity_type: str) -> str:
 
 
 DATASET_TABLES = {et: dataset_table(et) for et in ENTITY_TYPES}
+STORED_HELD_COLUMNS = (*HELD_BACK_COLUMNS, "code_map_entry")
 META_COLUMNS = ("agency_id", "partition_key", "as_of", "built_at")
 
 # ----- SQL: the clean tables -> raw dataset rows ----------------------------------------------
@@ -218,7 +219,7 @@ class DatasetBuild:
     agency_id: str
     partition_key: str
     passed: pd.DataFrame
-    held_back: pd.DataFrame  # HELD_BACK_COLUMNS
+    held_back: pd.DataFrame  # STORED_HELD_COLUMNS
     rows: int  # rows considered (after dropping not-reported rows)
     not_reported: int  # rows whose local code maps to "not reported" (events, parties)
     contract_dir: Path
@@ -241,6 +242,16 @@ class DatasetBuild:
             .sort_values("rows", ascending=False)
         )
         return grouped.head(limit).reset_index(drop=True)
+
+    def code_map_entries(self) -> pd.DataFrame:
+        """(code_map_entry, field, rows): the entries to add to the code map, most rows first."""
+        held = self.held_back
+        if not len(held) or held["code_map_entry"].isna().all():
+            return pd.DataFrame(columns=["code_map_entry", "field", "rows"])
+        held = held[held["code_map_entry"].notna()]
+        return (held.groupby(["code_map_entry", "field"]).agg(rows=("recordid", "nunique"))
+                .reset_index().sort_values(["rows", "code_map_entry"], ascending=[False, True])
+                .reset_index(drop=True))
 
 
 def read_dataset_source(
@@ -273,12 +284,19 @@ def build_dataset_from(
         extra_fields = [*fields, "current_case_status"]
     mapped = apply_codemap(raw, codemap, extra_fields, entity_type)
     frame = mapped.frame
+    not_reported = mapped.dropped_rows
     held_parts = [mapped.held_back]
     if entity_type == "di-texas-oca-court-dispositions-non-criminal":
+        # Only closed cases have a disposition. A case whose status code is unmapped may be
+        # closed: it is held back for that code. Any other gap (court type, case type...) of
+        # an open case is not this dataset's business: the row is simply not reported.
         disposed = frame.get("current_case_status", pd.Series(dtype=object)) == "Disposed"
-        unknown = frame.index.isin(mapped.held_back["_row"]) if len(mapped.held_back) else (
-            np.zeros(len(frame), dtype=bool))
+        held_map = mapped.held_back
+        status_unknown = held_map.loc[held_map["_kind"] == "case_status", "_row"] if len(
+            held_map) else pd.Series(dtype="int64")
+        unknown = frame.index.isin(status_unknown)
         keep = np.flatnonzero(disposed.to_numpy(dtype=bool) | unknown)
+        not_reported += len(frame) - len(keep)  # open cases: no disposition to report
         renumber = {old: new for new, old in enumerate(keep)}
         frame = frame.iloc[keep].reset_index(drop=True)
         if len(mapped.held_back):
@@ -297,6 +315,10 @@ def build_dataset_from(
     held_parts.append(result.held_back)
     held = pd.concat([p for p in held_parts if len(p)], ignore_index=True) if any(
         len(p) for p in held_parts) else result.held_back
+    held = held.assign(code_map_entry=held.get("code_map_entry", pd.Series(
+        [None] * len(held), index=held.index, dtype=object)))
+    held["code_map_entry"] = held["code_map_entry"].astype(object).where(
+        held["code_map_entry"].notna(), None)
     bad_rows = set(held["_row"].astype(int)) if len(held) else set()
     keep_mask = np.array([i not in bad_rows for i in range(len(frame))], dtype=bool)
     passed = frame.iloc[np.flatnonzero(keep_mask)].reset_index(drop=True)
@@ -305,10 +327,10 @@ def build_dataset_from(
         agency_id=agency.id,
         partition_key=partition_key,
         passed=passed,
-        held_back=held[list(HELD_BACK_COLUMNS)].reset_index(drop=True) if len(held) else
-        pd.DataFrame(columns=list(HELD_BACK_COLUMNS)),
+        held_back=held[list(STORED_HELD_COLUMNS)].reset_index(drop=True) if len(held) else
+        pd.DataFrame(columns=list(STORED_HELD_COLUMNS)),
         rows=len(frame),
-        not_reported=mapped.dropped_rows,
+        not_reported=not_reported,
         contract_dir=(contracts_path or contracts_dir()),
         code_map=codemap.label,
         provisional=bool(contract.get("x-provisional", False)),

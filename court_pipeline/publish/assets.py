@@ -4,8 +4,9 @@
 range of days publishes once per agency). It publishes the agency's current validated rows
 (the whole county, not only the day: records missing from them are deleted at the service),
 tags the run with the environment, and reports envelopes, accepted / held-back /
-retry-next-run counts and bytes. Its asset check warns when anything was held back, listing
-the reasons, so a run that is not clean is visible in the UI.
+retry-next-run counts and bytes. Two WARN asset checks keep a run that is not clean visible:
+``oca_nothing_held_back`` (records a person must act on, with reasons) and
+``oca_nothing_deferred`` (records left unsent, with the count; the next run sends them first).
 """
 
 
@@ -29,7 +30,7 @@ from court_pipeline.publish.datasets import (
     DatasetMissingError,
     load_validated_rows,
 )
-from court_pipeline.publish.publisher import publish_county
+from court_pipeline.publish.publisher import PublishReport, publish_county
 from court_pipeline.publish.resources import CourtAnalyticsTXResource
 from court_pipeline.publish.state import StateStore
 from court_pipeline.registry.models import Agency, Registry
@@ -37,6 +38,7 @@ from court_pipeline.warehouse import WarehouseResource
 
 RUN_TAG = "court_pipeline/oca_environment"
 CHECK_NAME = "oca_nothing_held_back"
+DEFERRED_CHECK = "oca_nothing_deferred"
 RowLoader = Callable[[duckdb.DuckDBPyConnection, str, Agency], pd.DataFrame]
 
 
@@ -96,8 +98,13 @@ def build_publish_assets(
         check_specs=[
             dg.AssetCheckSpec(
                 CHECK_NAME, asset="oca_publication",
-                description="every record to publish was accepted (none held back or deferred)",
-            )
+                description="no record was held back (refused, invalid, too large)",
+            ),
+            dg.AssetCheckSpec(
+                DEFERRED_CHECK, asset="oca_publication",
+                description="no record was left unsent for the next run (service down, rate "
+                "limited past the time budget, circuit breaker open, token endpoint down)",
+            ),
         ],
         description="Send new, changed and deleted OCA records to CourtAnalyticsTX.",
         kinds={"python", "duckdb"},
@@ -111,34 +118,27 @@ def build_publish_assets(
         (the whole county), not a day's rows: per-day runs of a backfill would send it with
         the first run and find nothing new afterwards, so a range publishes once."""
         per_agency: dict[str, dict] = {}
-        checks: dict[str, dg.AssetCheckResult] = {}
+        checks: dict[str, dict[str, dg.AssetCheckResult]] = {CHECK_NAME: {}, DEFERRED_CHECK: {}}
         for group in context_agencies(context):
-            meta, check = publish_one(context, warehouse, courtanalyticstx, group)
+            meta, results = publish_one(context, warehouse, courtanalyticstx, group)
             per_agency[group.agency_id] = meta
-            checks[group.agency_id] = check
+            for result in results:
+                checks[result.check_name][group.agency_id] = result
         yield dg.MaterializeResult(metadata=combine_agency_metadata(per_agency))
-        if len(checks) == 1:
-            yield next(iter(checks.values()))
-            return
-        yield dg.AssetCheckResult(
-            check_name=CHECK_NAME,
-            passed=all(c.passed for c in checks.values()),
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"per_agency": dg.MetadataValue.json(
-                {a: {"passed": c.passed, "description": c.description or ""}
-                 for a, c in checks.items()})},
-        )
+        for name, by_agency in checks.items():
+            yield _combined_check(name, by_agency)
 
     def publish_one(
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         courtanalyticstx: CourtAnalyticsTXResource,
         group: AgencyDays,
-    ) -> tuple[dict, dg.AssetCheckResult]:
+    ) -> tuple[dict, list[dg.AssetCheckResult]]:
         agency = registry.agency(group.agency_id)
         if agency.oca is None:
-            return {"skipped": "agency has no oca publishing"}, dg.AssetCheckResult(
-                check_name=CHECK_NAME, passed=True, metadata={"skipped": True})
+            return {"skipped": "agency has no oca publishing"}, [
+                dg.AssetCheckResult(check_name=name, passed=True, metadata={"skipped": True})
+                for name in (CHECK_NAME, DEFERRED_CHECK)]
         settings = courtanalyticstx.settings_for(registry, agency)
         context.instance.add_run_tags(context.run.run_id, {RUN_TAG: settings.environment})
         credential = courtanalyticstx.credential_for(agency)
@@ -167,21 +167,7 @@ def build_publish_assets(
                 held.to_markdown(index=False) if not held.empty else "_none_"
             ),
         }
-        reasons = {k: int(v) for k, v in report.reasons.items()}
-        return metadata, dg.AssetCheckResult(
-            check_name=CHECK_NAME,
-            passed=report.clean,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
-                "held_back": report.held_back,
-                "retry_next_run": report.retry_next_run,
-                "reasons": dg.MetadataValue.json(reasons),
-                "details": dg.MetadataValue.md(
-                    held.to_markdown(index=False) if not held.empty else "_none_"
-                ),
-            },
-            description=None if report.clean else "records were not accepted; see oca_held_back",
-        )
+        return metadata, _check_results(report, held)
 
     @dg.asset(
         name="oca_envelope_log",
@@ -201,6 +187,63 @@ def build_publish_assets(
         return dg.MaterializeResult(metadata=combine_agency_metadata(per_agency))
 
     return [oca_publication, oca_envelope_log]
+
+
+def _check_results(report: PublishReport, held: pd.DataFrame) -> list[dg.AssetCheckResult]:
+    """Held back (a person must act) and deferred (the next run sends them first), apart."""
+    reasons = {k: int(v) for k, v in report.reasons.items()}
+    kept = held[held["reason_kind"] != "retry_next_run"] if not held.empty else held
+    waiting = held[held["reason_kind"] == "retry_next_run"] if not held.empty else held
+    return [
+        dg.AssetCheckResult(
+            check_name=CHECK_NAME,
+            passed=report.held_back == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "held_back": report.held_back,
+                "reasons": dg.MetadataValue.json(
+                    {k: v for k, v in reasons.items() if k != "retry_next_run"}),
+                "details": dg.MetadataValue.md(
+                    kept.to_markdown(index=False) if not kept.empty else "_none_"),
+            },
+            description=None if report.held_back == 0 else (
+                f"{report.held_back} record(s) held back; see oca_open_held_back and the "
+                "README (held-back kinds and what to do)"),
+        ),
+        dg.AssetCheckResult(
+            check_name=DEFERRED_CHECK,
+            passed=report.retry_next_run == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "deferred": report.retry_next_run,
+                "circuit_open": report.circuit_open,
+                "rate_limited": report.rate_limited,
+                "details": dg.MetadataValue.md(
+                    waiting.to_markdown(index=False) if not waiting.empty else "_none_"),
+            },
+            description=None if report.retry_next_run == 0 else (
+                f"{report.retry_next_run} record(s) not sent by this run; the next run sends "
+                "them first"),
+        ),
+    ]
+
+
+def _combined_check(name: str, by_agency: dict[str, dg.AssetCheckResult]) -> dg.AssetCheckResult:
+    """One agency: its own result; several: passed only if all did, with per-agency notes."""
+    if len(by_agency) == 1:
+        return next(iter(by_agency.values()))
+    count = "held_back" if name == CHECK_NAME else "deferred"
+    total = sum(int(c.metadata[count].value) for c in by_agency.values()
+                if count in c.metadata)
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=all(c.passed for c in by_agency.values()),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if total == 0 else f"{total} record(s) {count.replace('_', ' ')}",
+        metadata={count: total, "per_agency": dg.MetadataValue.json(
+            {a: {"passed": c.passed, "description": c.description or ""}
+             for a, c in by_agency.items()})},
+    )
 
 
 def envelope_counts(counts_json: str) -> dict[str, dict[str, int]]:

@@ -4,9 +4,10 @@ Why this shape:
 - One token per county credential, cached and refreshed 5 minutes before it expires (or at
   half its life when the service hands out short tokens), and refreshed once when the
   Messages endpoint answers 401, then the request is resent once.
-- Retries use stamina (capped exponential backoff with jitter, bounded by attempts and
-  time). A 429 waits what ``Retry-After`` asks for (capped); 5xx and dropped connections are
-  retried; everything else is answered to the caller, which decides per status.
+- Retries (retrying.py) use stamina: 5xx and dropped connections spend bounded failure
+  attempts; a 429 pauses every request of the sender until ``Retry-After`` and spends none;
+  the token endpoint is retried the same way. Everything else is answered to the caller,
+  which decides per status.
 - The circuit breaker counts envelopes that failed after all retries; once open, the run
   stops sending and leaves the rest for the next run instead of hammering the service.
 - Secrets are held in objects whose repr hides them and are never put in messages.
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import stamina
+
+from court_pipeline.publish.retrying import RateGate, RetryPolicy, call_with_retries
 
 
 class OcaCredentialsError(RuntimeError):
@@ -53,7 +55,12 @@ class Credential:
 
 
 class TokenProvider:
-    """Cached client-credentials token for one credential (thread-safe)."""
+    """Cached client-credentials token for one credential (thread-safe).
+
+    The token endpoint is retried like the Messages PUTs (5xx, dropped connections, 429 with
+    Retry-After through the shared :class:`RateGate`), within the same bounds; refused
+    credentials are never retried.
+    """
 
     def __init__(
         self,
@@ -63,13 +70,18 @@ class TokenProvider:
         *,
         refresh_margin_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        policy: RetryPolicy | None = None,
+        gate: RateGate | None = None,
     ) -> None:
         self._http, self._url, self._credential = http, token_url, credential
         self._margin, self._clock = refresh_margin_seconds, clock
+        self._policy, self._gate = policy or RetryPolicy(), gate or RateGate()
         self._lock = threading.Lock()
         self._token: str | None = None
         self._refresh_at = 0.0
         self.fetches = 0
+        self.requests = 0  # token requests sent, retries included
+        self.rate_limited = 0  # 429 answers of the token endpoint
 
     def token(self, *, force: bool = False, stale: str | None = None) -> str:
         """The cached token, fetched again when near expiry, forced, or equal to ``stale``."""
@@ -81,18 +93,21 @@ class TokenProvider:
                 return self._fetch()
             return self._token  # type: ignore[return-value]
 
+    def _post(self) -> httpx.Response:
+        return self._http.post(
+            self._url,
+            data={"grant_type": "client_credentials"},
+            auth=(self._credential.client_id, self._credential.client_secret),
+        )
+
     def _fetch(self) -> str:
         label = self._credential.label
-        try:
-            response = self._http.post(
-                self._url,
-                data={"grant_type": "client_credentials"},
-                auth=(self._credential.client_id, self._credential.client_secret),
-            )
-        except httpx.HTTPError as exc:
-            raise OcaTokenError(
-                f"{label}: token endpoint {self._url} unreachable ({type(exc).__name__})"
-            ) from None
+        outcome = call_with_retries(self._post, self._policy, self._gate)
+        self.requests += outcome.sends
+        self.rate_limited += outcome.rate_limited
+        response = outcome.response
+        if outcome.gave_up or response is None:
+            raise OcaTokenError(f"{label}: token endpoint {self._url}: {outcome.error}")
         body = _json(response)
         if response.status_code in (400, 401) and body.get("error") in (
             "invalid_client", "unauthorized_client", "invalid_grant",
@@ -122,47 +137,20 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _retry_after(response: httpx.Response, cap: float) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, min(float(value), cap))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
 @dataclass
 class PutResult:
     """The final answer for one envelope body after retries."""
 
     status: int | None  # None: no HTTP answer at all (dropped connections to the end)
     body: dict[str, Any]
-    attempts: int
-    gave_up: bool = False  # retries exhausted on 429/5xx/transport errors
+    attempts: int  # requests sent
+    gave_up: bool = False  # retries exhausted on 5xx/drops, or 429s beyond the time budget
     error: str | None = None  # short human-readable description when not 2xx
+    rate_limited: int = 0  # 429 answers (they spend no failure attempt)
 
     @property
     def ok(self) -> bool:
         return self.status == 200
-
-
-class _Retryable(Exception):
-    def __init__(self, response: httpx.Response, wait: float | None) -> None:
-        super().__init__(f"HTTP {response.status_code}")
-        self.response, self.wait = response, wait
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds for retrying one envelope (stamina: capped exponential backoff + jitter)."""
-
-    max_attempts: int = 6
-    max_seconds: float = 120.0
-    wait_initial: float = 0.5
-    wait_max: float = 30.0
-    wait_jitter: float = 1.0
-    max_retry_after: float = 60.0
 
 
 class MessagesClient:
@@ -174,50 +162,31 @@ class MessagesClient:
         messages_url: str,
         tokens: TokenProvider,
         policy: RetryPolicy | None = None,
+        gate: RateGate | None = None,
     ) -> None:
         self._http, self._url, self._tokens = http, messages_url, tokens
         self.policy = policy or RetryPolicy()
-
-    def _backoff(self, exc: Exception) -> bool | float:
-        if isinstance(exc, _Retryable):
-            return exc.wait if exc.wait is not None else True
-        return isinstance(exc, httpx.TransportError | OcaTokenError)
+        self.gate = gate or RateGate()
+        self._lock = threading.Lock()
+        self.rate_limited = 0  # 429 answers of the Messages endpoint
 
     def put(self, body: bytes) -> PutResult:
         """Send one body; retry 429/5xx/dropped connections; never raises for HTTP outcomes."""
-        attempts = 0
-        policy = self.policy
         try:
-            for attempt in stamina.retry_context(
-                on=self._backoff,
-                attempts=policy.max_attempts,
-                timeout=policy.max_seconds,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with attempt:
-                    attempts += 1
-                    response = self._put_once(body)
-                    status = response.status_code
-                    if status == 429:
-                        raise _Retryable(response, _retry_after(response, policy.max_retry_after))
-                    if status >= 500:
-                        raise _Retryable(response, None)
-                    return PutResult(status, _json(response), attempts, error=_describe(response))
-        except _Retryable as exc:
-            return PutResult(
-                exc.response.status_code, _json(exc.response), attempts, gave_up=True,
-                error=f"HTTP {exc.response.status_code} after {attempts} attempt(s)",
-            )
-        except (OcaTokenError, OcaCredentialsError) as exc:
-            return PutResult(None, {}, attempts, gave_up=True, error=str(exc))
-        except httpx.TransportError as exc:
-            return PutResult(
-                None, {}, attempts, gave_up=True,
-                error=f"{type(exc).__name__} after {attempts} attempt(s) (no answer)",
-            )
-        raise AssertionError("unreachable: stamina either returns or raises")
+            outcome = call_with_retries(lambda: self._put_once(body), self.policy, self.gate)
+        except (OcaTokenError, OcaCredentialsError) as exc:  # the token call retried already
+            return PutResult(None, {}, 0, gave_up=True, error=str(exc))
+        with self._lock:
+            self.rate_limited += outcome.rate_limited
+        response = outcome.response
+        status = response.status_code if response is not None else None
+        if outcome.gave_up:
+            return PutResult(status, _json(response) if response is not None else {},
+                             outcome.sends, gave_up=True, error=outcome.error,
+                             rate_limited=outcome.rate_limited)
+        assert response is not None
+        return PutResult(status, _json(response), outcome.sends, error=_describe(response),
+                         rate_limited=outcome.rate_limited)
 
     def _put_once(self, body: bytes) -> httpx.Response:
         token = self._tokens.token()

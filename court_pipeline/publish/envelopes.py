@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -137,15 +137,28 @@ def _group_key(change: Change) -> tuple[int, str, str]:
     return (1 if change.action == "delete" else 0, change.event_type, change.entity_type)
 
 
+def _ordered(changes: Iterable[Change], first: Collection[tuple[str, str]]) -> list[Change]:
+    """Grouped by event and entity type; the ``first`` (entity type, recordid) ahead of all."""
+    if not first:
+        return sorted(changes, key=_group_key)
+    return sorted(changes, key=lambda c: (
+        0 if (c.entity_type, c.recordid) in first else 1, *_group_key(c)))
+
+
 def pack(
     changes: Iterable[Change],
     *,
     max_events: int = MAX_EVENTS,
     max_entities: int = MAX_ENTITIES_PER_EVENT,
     max_bytes: int = MAX_BYTES,
+    first: Collection[tuple[str, str]] = (),
 ) -> Packing:
-    """Pack changes into as few envelopes as the limits allow (grouped, order-stable)."""
-    ordered = sorted(changes, key=_group_key)
+    """Pack changes into as few envelopes as the limits allow (grouped, order-stable).
+
+    ``first``: (entity type, recordid) of records a past run deferred; they go in the first
+    envelopes, so a run that is cut short again still makes progress on the oldest work.
+    """
+    ordered = _ordered(changes, first)
     packing = Packing()
     builder = _Builder(max_events, max_entities, max_bytes)
     for change in ordered:

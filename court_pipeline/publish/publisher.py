@@ -1,10 +1,13 @@
 """Publishing one county's datasets to CourtAnalyticsTX: plan, pack, send, settle.
 
 Every planned record ends in exactly one place: accepted (state updated), held back with the
-service's reason (oca_held_back), or left for the next run (circuit open, no definite answer:
-state untouched, so the next run plans it again). Envelopes go out ``concurrency`` at a time;
-the only shared state between workers is the circuit breaker, a per-county "refused" flag and
-the store (which serializes its own writes).
+service's errors that name it (oca_held_back; the envelope's whole error list is stored once,
+on the envelope), or deferred to the next run (circuit open, no definite answer, 429 past the
+time budget, token endpoint down: state untouched, so the next run plans it again and packs it
+first). A run first checks that the state belongs to the configured target (target.py).
+Envelopes go out ``concurrency`` at a time; the shared state between workers is the circuit
+breaker, the 429 pause (RateGate), a per-county "refused" flag and the store (which
+serializes its own writes).
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from court_pipeline.publish.client import (
     CircuitBreaker,
     Credential,
     MessagesClient,
+    OcaTokenError,
     PutResult,
-    RetryPolicy,
     TokenProvider,
     make_http_client,
 )
@@ -38,6 +41,7 @@ from court_pipeline.publish.envelopes import (
     build_envelope,
     pack,
 )
+from court_pipeline.publish.retrying import RateGate, RetryPolicy
 from court_pipeline.publish.state import ChangePlan, HeldBack, StateStore
 
 log = logging.getLogger(__name__)
@@ -76,8 +80,11 @@ class PublishReport:
     retry_next_run: int = 0
     deletes_not_found: int = 0
     recovered_envelopes: int = 0
+    sent_first: int = 0  # records a past run deferred, packed ahead of everything else
     circuit_open: bool = False
     county_refused: bool = False
+    rate_limited: int = 0  # 429 answers (token and Messages)
+    rate_pauses: int = 0  # times the whole sender paused for a Retry-After
     seconds: dict[str, float] = field(default_factory=dict)  # plan / pack / send wall times
     reasons: Counter[str] = field(default_factory=Counter)
     messages: list[str] = field(default_factory=list)
@@ -97,8 +104,10 @@ class PublishReport:
             "retry_next_run": self.retry_next_run,
             "deletes_not_found": self.deletes_not_found,
             "recovered_envelopes": self.recovered_envelopes,
+            "deferred_from_last_run_sent_first": self.sent_first,
             "circuit_open": self.circuit_open,
             "county_refused": self.county_refused,
+            "rate_limited": self.rate_limited,
             **{f"{step}_seconds": round(value, 3) for step, value in self.seconds.items()},
         }
 
@@ -136,6 +145,11 @@ class _Run:
             self.report.reasons.update(h.reason_kind for h in held)
         self.store.hold_back(held, envelope_id)
 
+    def defer_all(self, envelopes: list[Envelope], reason: str) -> None:
+        """Nothing could be sent (token endpoint down): every record waits for the next run."""
+        self._say(reason)
+        self._hold([HeldBack(c, "retry_next_run", reason) for e in envelopes for c in e.changes])
+
     def _skip_reason(self) -> tuple[str, str] | None:
         if self.refused.is_set():
             return ("county_403", f"the credential is not associated with county "
@@ -170,7 +184,12 @@ class _Run:
             )
 
     def _settle(self, envelope_id: str, envelope: Envelope, result: PutResult) -> list[Change]:
-        """Record the outcome; return the changes that should be resent now."""
+        """Record the outcome; return the changes that should be resent now.
+
+        The envelope's row keeps the service's whole error list once; each held-back record
+        keeps only the errors whose ``dataPath`` names it (never the envelope's whole list:
+        with 2,500 entities that would store 2,500 x 2,500 errors).
+        """
         status, changes, store = result.status, envelope.changes, self.store
         errors = result.body.get("Errors") if isinstance(result.body.get("Errors"), list) else []
         if result.ok:
@@ -182,64 +201,76 @@ class _Run:
             self._count(accepted=len(changes))
             return []
         if result.gave_up or status is None or status == 401:
-            opened = self.breaker.failure()
-            if opened:
-                self._say(f"circuit breaker opened after {self.breaker.threshold} consecutive "
-                          f"failed envelopes ({result.error}); the rest waits for the next run")
-            reason = f"no definite answer from the service ({result.error}); sent again next run"
-            held = [HeldBack(c, "retry_next_run", reason, status) for c in changes]
-            store.record_outcome(
-                envelope_id, status="failed", http_status=status, attempts=result.attempts,
-                errors=[{"message": result.error}], uncertain=True,
-            )
-            self._hold(held, envelope_id)
-            return []
+            return self._settle_no_answer(envelope_id, envelope, result)
         self.breaker.success()
-        if status == 403:
-            if not self.refused.is_set():
-                self.refused.set()
-                self._say(f"403 System_County_Association: the credential may not publish "
-                          f"{self.report.county}; nothing more is sent for this county")
-            reason = (f"the credential is not associated with county {self.report.county} "
-                      "(403 System_County_Association); ask OCA to associate it")
-            store.record_outcome(
-                envelope_id, status="rejected", http_status=403, attempts=result.attempts,
-                errors=errors or [{"message": result.error}],
-            )
-            self._hold([HeldBack(c, "county_403", reason, 403, errors) for c in changes],
-                       envelope_id)
-            return []
         if status == 404:
             return self._settle_not_found(envelope_id, envelope, result, errors)
         if status in (400, 422) and errors:
             return self._settle_invalid(envelope_id, envelope, result, errors)
-        kind = "conflict_409" if status == 409 else f"http_{status}"
-        reason = f"service answered {result.error}; not retried in this run"
-        store.record_outcome(
-            envelope_id, status="rejected", http_status=status, attempts=result.attempts,
+        if status == 403:
+            kind = "county_403"
+            named = (f"the credential is not associated with county {self.report.county} "
+                     "(403 System_County_Association); ask OCA to associate it")
+            if not self.refused.is_set():
+                self.refused.set()
+                self._say(f"403 System_County_Association: the credential may not publish "
+                          f"{self.report.county}; nothing more is sent for this county")
+        else:
+            kind = "conflict_409" if status == 409 else f"http_{status}"
+            named = f"service answered {result.error} naming this record; not retried in this run"
+            self._say(f"envelope {envelope_id}: service answered {result.error}; "
+                      "not retried in this run")
+        whole = (f"service answered {result.error} for the whole envelope {envelope_id} "
+                 "(see oca_envelope_log.errors); not retried in this run")
+        self._reject_all(envelope_id, envelope, result, errors, kind, named, whole)
+        return []
+
+    def _settle_no_answer(
+        self, envelope_id: str, envelope: Envelope, result: PutResult
+    ) -> list[Change]:
+        """No definite answer (or 429s past the budget): the records wait for the next run."""
+        opened = self.breaker.failure()
+        if opened:
+            self._say(f"circuit breaker opened after {self.breaker.threshold} consecutive "
+                      f"failed envelopes ({result.error}); the rest waits for the next run")
+        limited = result.status == 429
+        reason = (f"no definite answer from the service ({result.error}); sent again next run"
+                  if not limited else f"{result.error}; sent first by the next run")
+        held = [HeldBack(c, "retry_next_run", reason, result.status) for c in envelope.changes]
+        self.store.record_outcome(
+            envelope_id, status="failed", http_status=result.status, attempts=result.attempts,
+            errors=[{"message": result.error}], uncertain=not limited,  # a 429 applied nothing
+        )
+        self._hold(held, envelope_id)
+        return []
+
+    def _reject_all(
+        self, envelope_id: str, envelope: Envelope, result: PutResult, errors: list[dict],
+        kind: str, named: str, whole: str,
+    ) -> None:
+        """Hold back every record of a refused envelope, each with only its own errors."""
+        own = _errors_by_change(envelope, errors)
+        held = [HeldBack(c, kind, named if i in own else whole, result.status, own.get(i))
+                for i, c in enumerate(envelope.changes)]
+        self.store.record_outcome(
+            envelope_id, status="rejected", http_status=result.status, attempts=result.attempts,
             errors=errors or [{"message": result.error}],
         )
-        self._say(f"envelope {envelope_id}: {reason}")
-        self._hold([HeldBack(c, kind, reason, status, errors or None) for c in changes],
-                   envelope_id)
-        return []
+        self._hold(held, envelope_id)
 
     def _settle_not_found(
         self, envelope_id: str, envelope: Envelope, result: PutResult, errors: list[dict]
     ) -> list[Change]:
-        named = {i for e in errors for i in envelope.index_for(e.get("dataPath"))}
-        gone = [envelope.changes[i] for i in sorted(named)
+        own = _errors_by_change(envelope, errors)
+        gone = [envelope.changes[i] for i in sorted(own)
                 if envelope.changes[i].action == "delete"]
-        rest = [c for i, c in enumerate(envelope.changes) if i not in named]
-        if not gone:  # a 404 we cannot attribute: do not loop
-            reason = f"service answered {result.error} naming no delete; not retried"
-            self.store.record_outcome(
-                envelope_id, status="rejected", http_status=404, attempts=result.attempts,
-                errors=errors,
-            )
-            self._hold([HeldBack(c, "http_404", reason, 404, errors) for c in envelope.changes],
-                       envelope_id)
+        if not gone:  # a 404 we cannot attribute to a delete: do not loop
+            reason = f"service answered {result.error} naming this record; not retried"
+            whole = (f"service answered {result.error} naming no delete of envelope "
+                     f"{envelope_id} (see oca_envelope_log.errors); not retried")
+            self._reject_all(envelope_id, envelope, result, errors, "http_404", reason, whole)
             return []
+        rest = [c for i, c in enumerate(envelope.changes) if i not in own]
         log.info("%d delete(s) of records unknown to the service treated as done", len(gone))
         self.store.record_outcome(
             envelope_id, status="rejected", http_status=404, attempts=result.attempts,
@@ -251,23 +282,18 @@ class _Run:
     def _settle_invalid(
         self, envelope_id: str, envelope: Envelope, result: PutResult, errors: list[dict]
     ) -> list[Change]:
-        by_index: dict[int, list[dict]] = {}
-        for error in errors:
-            for i in envelope.index_for(error.get("dataPath")):
-                by_index.setdefault(i, []).append(error)
+        by_index = _errors_by_change(envelope, errors)
         if not by_index:  # the envelope itself is wrong (our bug or a limit): hold back all
             message = result.body.get("Message") or result.error
-            reason = f"whole envelope rejected: {message}"
-            by_index = {i: errors for i in range(len(envelope.changes))}
+            reason = (f"whole envelope {envelope_id} rejected: {message} "
+                      "(see oca_envelope_log.errors)")
+            held = [HeldBack(c, "validation", reason, result.status) for c in envelope.changes]
         else:
-            reason = ""
-        held = [
-            HeldBack(
-                envelope.changes[i], "validation",
-                reason or _validation_reason(errs), result.status, errs,
-            )
-            for i, errs in sorted(by_index.items())
-        ]
+            held = [
+                HeldBack(envelope.changes[i], "validation", _validation_reason(errs),
+                         result.status, errs)
+                for i, errs in sorted(by_index.items())
+            ]
         self.store.record_outcome(
             envelope_id, status="rejected", http_status=result.status, attempts=result.attempts,
             held_back=held, errors=errors,
@@ -275,12 +301,24 @@ class _Run:
         self._count(held_back=len(held))
         with self._lock:
             self.report.reasons.update(h.reason_kind for h in held)
+        if not by_index:
+            return []
         return [c for i, c in enumerate(envelope.changes) if i not in by_index]
 
     def _say(self, message: str) -> None:
         log.warning("%s/%s: %s", self.report.environment, self.report.county, message)
         with self._lock:
             self.report.messages.append(message)
+
+
+def _errors_by_change(envelope: Envelope, errors: list[dict]) -> dict[int, list[dict]]:
+    """The service's errors per change index, by ``dataPath`` (unnamed errors are left out)."""
+    by_index: dict[int, list[dict]] = {}
+    for error in errors:
+        if isinstance(error, dict):
+            for i in envelope.index_for(error.get("dataPath")):
+                by_index.setdefault(i, []).append(error)
+    return by_index
 
 
 def _validation_reason(errors: list[dict]) -> str:
@@ -311,12 +349,14 @@ def publish_county(
     """
     report = PublishReport(settings.environment, store.agency_id, store.county, store.run_id)
     with store.publishing_lock():
+        store.check_target(settings.messages_url, credential.client_id)
         report.recovered_envelopes = store.recover()
         if report.recovered_envelopes:
             report.messages.append(
                 f"{report.recovered_envelopes} envelope(s) from an interrupted run had no "
                 "acknowledgement: their records are sent again in full"
             )
+        deferred = store.deferred()
         started = time.perf_counter()
         plans: list[ChangePlan] = []
         for entity_type, frame in datasets.items():
@@ -326,11 +366,12 @@ def publish_county(
             if plan.rejected:
                 _hold_rejected(store, plan, report)
         changes = [c for plan in plans for c in plan.changes]
+        report.sent_first = sum(1 for c in changes if (c.entity_type, c.recordid) in deferred)
         report.seconds["plan"] = time.perf_counter() - started
         started = time.perf_counter()
         packing = pack(
             changes, max_events=settings.max_events, max_entities=settings.max_entities,
-            max_bytes=settings.max_bytes,
+            max_bytes=settings.max_bytes, first=deferred,
         )
         report.seconds["pack"] = time.perf_counter() - started
         if packing.too_large:
@@ -375,13 +416,20 @@ def _send_all(
     after_send: Callable[[str, PutResult], None] | None,
 ) -> None:
     with make_http_client(settings.timeout_seconds, settings.concurrency) as http:
+        gate = RateGate()  # one shared 429 pause for the token and every envelope in flight
         tokens = TokenProvider(
             http, settings.token_url, credential,
             refresh_margin_seconds=settings.token_refresh_margin_seconds,
+            policy=settings.retry, gate=gate,
         )
-        tokens.token()  # bad credentials fail the run here, loudly, before anything is sent
-        run = _Run(store, MessagesClient(http, settings.messages_url, tokens, settings.retry),
-                   settings, report, after_send)
+        run = _Run(store, MessagesClient(http, settings.messages_url, tokens, settings.retry,
+                                         gate), settings, report, after_send)
+        try:
+            tokens.token()  # bad credentials fail the run here, loudly, before anything is sent
+        except OcaTokenError as exc:  # unreachable after retries: everything waits
+            run.defer_all(envelopes, f"token endpoint unavailable ({exc}); not sent, "
+                          "sent first by the next run")
+            return
         if settings.concurrency <= 1:
             for envelope in envelopes:
                 run.deliver(envelope)
@@ -391,3 +439,5 @@ def _send_all(
                     future.result()
         report.circuit_open = run.breaker.is_open
         report.county_refused = run.refused.is_set()
+        report.rate_limited = tokens.rate_limited + run.client.rate_limited
+        report.rate_pauses = gate.pauses

@@ -85,8 +85,13 @@ class SimulatorFaults:
     lost_ack_rate: float = 0.0
     conflict_next: int = 0  # answer 409
     conflict_rate: float = 0.0
+    not_found_next: int = 0  # answer 404 naming no record (a 404 the client cannot attribute)
     token_lifetime_seconds: float = 3600.0
     token_max_uses: int | None = None  # a token dies after N Messages calls (expiry mid-run)
+    token_error_next: int = 0  # the next N token requests answer 500
+    token_drop_next: int = 0  # the next N token requests are dropped without an answer
+    token_rate_limit_next: int = 0  # the next N token requests answer 429 + Retry-After
+    rate_limit_window: bool = False  # a real limiter: 429 to everything until Retry-After ends
     seed: int | None = None
 
 
@@ -116,6 +121,7 @@ class SimulatorStats:
     applied_entities: int = 0
     envelope_ids: list[str] = field(default_factory=list)
     max_concurrent: int = 0
+    refused_in_window: int = 0  # 429s answered because a Retry-After window was still open
 
 
 def _envelope_schema(entity_types: Iterable[str], max_events: int, max_entities: int) -> dict:
@@ -364,6 +370,7 @@ class OcaSimulator:
         self._records: dict[RecordKey, dict[str, Any]] = {}
         self.stats = SimulatorStats()
         self._in_flight = 0
+        self._limited_until = 0.0
         self.max_bytes = max_bytes
         contracts = dict(contracts) if contracts is not None else project_contracts()
         self._validators = {}
@@ -516,6 +523,13 @@ class OcaSimulator:
     def _token(self, handler: BaseHTTPRequestHandler, body: bytes) -> _Reply:
         with self._lock:
             self.stats.token_requests += 1
+        if self._roll("token_drop_next", None):
+            raise _Drop
+        if self._roll("token_error_next", None):
+            return _Reply(500, {"message": "Internal Server Error"})
+        if self._roll("token_rate_limit_next", None):
+            seconds = self.faults.retry_after_seconds
+            return _Reply(429, {"message": "Too Many Requests"}, {"Retry-After": f"{seconds:g}"})
         auth = handler.headers.get("Authorization", "")
         form = parse_qs(body.decode("utf-8", "replace"))
         if form.get("grant_type") != ["client_credentials"]:
@@ -550,13 +564,14 @@ class OcaSimulator:
         ]
         return _Reply(200, {"count": len(rows), "records": rows})
 
-    def _roll(self, counter: str, rate: str) -> bool:
-        """Consume a ``*_next`` fault counter, else roll the dice on its rate."""
+    def _roll(self, counter: str, rate: str | None) -> bool:
+        """Consume a ``*_next`` fault counter, else roll the dice on its rate (if any)."""
         with self._lock:
             if getattr(self.faults, counter) > 0:
                 setattr(self.faults, counter, getattr(self.faults, counter) - 1)
                 return True
-            return self._random.random() < getattr(self.faults, rate)
+            share = getattr(self.faults, rate) if rate else 0.0
+            return bool(share) and self._random.random() < share
 
     def _messages(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         with self._lock:
@@ -582,8 +597,14 @@ class OcaSimulator:
             with self._lock:
                 self.stats.dropped += 1
             raise _Drop
-        if self._roll("rate_limit_next", "rate_limit_rate"):
-            seconds = self.faults.retry_after_seconds
+        with self._lock:
+            left = self._limited_until - time.monotonic() if self.faults.rate_limit_window else 0
+            if left > 0:
+                self.stats.refused_in_window += 1
+        if left > 0 or self._roll("rate_limit_next", "rate_limit_rate"):
+            seconds = left if left > 0 else self.faults.retry_after_seconds
+            with self._lock:
+                self._limited_until = max(self._limited_until, time.monotonic() + seconds)
             return _Reply(
                 429,
                 {"message": "Too Many Requests"},
@@ -594,6 +615,9 @@ class OcaSimulator:
             return _Reply(status, {"message": HTTPStatus(status).phrase})
         if self._roll("conflict_next", "conflict_rate"):
             return _Reply(409, {"status": "FAILED", "Message": "Conflict."})
+        if self._roll("not_found_next", None):
+            return _failed(404, "Not Found.", [{"keyword": "notFound", "dataPath": "",
+                                                "params": {}, "message": "not found"}])
         client = self._authorize(handler)
         if handler.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
             return _failed(400, "Event Schema Failed Validation.", [{"message": "not JSON"}])

@@ -34,6 +34,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from court_pipeline.publish.envelopes import KEY_FIELDS, Change, Envelope
+from court_pipeline.publish.target import Target, check_target
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -381,6 +382,25 @@ class StateStore:
             finally:
                 con.unregister("_current_ids")
         return plan
+
+    def check_target(self, messages_url: str, client_id: str) -> None:
+        """Stop (OcaTargetChanged) when the state belongs to another endpoint or client."""
+        target = Target(self.environment, self.county, messages_url, client_id)
+        with self._tx() as con:
+            check_target(con, target, self.agency_id)
+
+    def deferred(self) -> set[tuple[str, str]]:
+        """(entity type, recordid) a past run left for this one: open ``retry_next_run``
+        hold-backs and records flagged for a full resend. They are sent first."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT entity_type, recordid FROM oca_held_back WHERE resolved_at IS NULL "
+                "AND reason_kind = 'retry_next_run' AND environment = ? AND county = ? "
+                "UNION SELECT entity_type, recordid FROM oca_published_state "
+                "WHERE needs_full_resend AND environment = ? AND county = ?",
+                [self.environment, self.county] * 2,
+            ).fetchall()
+        return {(str(e), str(r)) for e, r in rows}
 
     def recover(self) -> int:
         """Settle envelopes a dead process left 'pending': their records get sent whole again."""

@@ -181,3 +181,66 @@ def test_metadata_masks_names(entity, registry, registry_file, warehouse_file):
     text = result.get_asset_check_evaluations()[0].metadata["top_failure_reasons"].value
     assert "case_judicial_officer_type" in text and "Chief Wizard" in text
     assert "GARCIA" not in text and "MARIA" not in text
+
+
+NEW_CASES = """
+INSERT INTO cases (agency_id, case_id, case_number, case_category, case_category_code,
+                   case_type, case_type_code, case_status, case_status_code, case_status_date,
+                   file_date, court_name, court_type, oca_court_id, judge_name, judge_type,
+                   source) VALUES
+ ('harris', '5550005', 'CV-26-000201', 'Civil', 'CV', 'Debt/Contract', 'DC', 'Open', 'OPEN',
+  DATE '2026-11-01', DATE '2026-11-01', 'Justice of the Peace Pct. 1 Pl. 2', 'Justice Court',
+  '101060012', 'Hon. T. Nguyen', 'Judge', 'odyssey_api'),
+ ('harris', '5550006', 'CV-26-000202', 'Civil', 'CV', 'Debt/Contract', 'DC', 'Odd', 'WEIRD',
+  DATE '2026-11-01', DATE '2026-11-01', '180th District Court', 'District Court', '101010180',
+  'Hon. D. O''Brien', 'Judge', 'odyssey_api'),
+ ('harris', '5550007', 'CV-26-000203', 'Civil', 'CV', 'Debt/Contract', 'DC', 'Open', 'OPEN',
+  DATE '2026-11-01', DATE '2026-11-01', '180th District Court', 'District Court', '101010180',
+  'Hon. D. O''Brien', 'Judge', 'odyssey_api');
+"""
+
+
+def test_non_criminal_dispositions_hold_back_only_closed_or_status_unknown_cases(
+    registry, registry_file, warehouse_file
+):
+    """Issue 16: an open case with an unmapped court type is no disposition to fix."""
+    con = duckdb.connect(str(warehouse_file))
+    con.execute(NEW_CASES)
+    con.close()
+
+    result = _run(registry, registry_file, warehouse_file,
+                  {"oca_dispositions_non_criminal", "oca_case_status"})
+
+    assert result.success
+    con = duckdb.connect(str(warehouse_file), read_only=True)
+    held = con.execute(
+        "SELECT recordid, field, rule, code_map_entry FROM oca_dataset_held_back "
+        "WHERE entity_type = 'di-texas-oca-court-dispositions-non-criminal' ORDER BY 1"
+    ).fetchall()
+    # 5550003: closed, court type unmapped; 5550006: status code unmapped (maybe closed).
+    # 5550005 (open, court type unmapped) and 5550007 (open) are not dispositions at all.
+    assert held == [
+        ("5550003", "court_type", "code_map", 'maps.court_type."Justice Court"'),
+        ("5550006", "current_case_status", "code_map", 'maps.case_status."WEIRD"'),
+    ]
+    passed = con.execute("SELECT recordid FROM oca_dispositions_non_criminal ORDER BY 1")
+    assert passed.fetchall() == [("5550004",)]
+    build = con.execute(
+        "SELECT rows, rows_passed, rows_held_back, not_reported FROM oca_dataset_builds "
+        "WHERE entity_type = 'di-texas-oca-court-dispositions-non-criminal'").fetchone()
+    assert build == (3, 1, 2, 2)  # not reported: the open cases 5550005 and 5550007
+    status_held = con.execute(
+        "SELECT recordid, code_map_entry FROM oca_dataset_held_back "
+        "WHERE entity_type = 'di-texas-oca-court-case-status' ORDER BY 1").fetchall()
+    assert status_held == [("5550003", 'maps.court_type."Justice Court"'),
+                           ("5550005", 'maps.court_type."Justice Court"'),
+                           ("5550006", 'maps.case_status."WEIRD"')]
+    con.close()
+    checks = {e.asset_key.path[0]: e for e in result.get_asset_check_evaluations()}
+    status_check = checks["oca_case_status"]
+    assert status_check.description == (
+        "3 of 7 rows held back; see oca_dataset_held_back; add 2 code map entries for 3 row(s) "
+        "(see code_map_entries_to_add)")
+    table = status_check.metadata["code_map_entries_to_add"].value
+    assert table.splitlines()[2].split("|")[1:4] == [
+        ' maps.court_type."Justice Court" ', " court_type          ", "      2 "]

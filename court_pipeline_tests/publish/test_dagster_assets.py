@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from court_pipeline.oca.contracts import ENTITY_TYPES, load_contract
 from court_pipeline.oca.datasets import dataset_table, ensure_dataset_table
 from court_pipeline.partitions import agency_day_partitions
-from court_pipeline.publish.assets import CHECK_NAME, RUN_TAG, build_publish_assets
+from court_pipeline.publish.assets import (
+    CHECK_NAME,
+    DEFERRED_CHECK,
+    RUN_TAG,
+    build_publish_assets,
+)
 from court_pipeline.publish.resources import CourtAnalyticsTXResource, OcaConfigError
 from court_pipeline.registry.models import Registry
 from court_pipeline.warehouse import WarehouseResource, connect_warehouse
@@ -79,10 +85,13 @@ def test_publication_asset_run_tags_metadata_and_check(sim, credential, warehous
     assert meta["accepted"].value == 39 and meta["held_back"].value == 1
     assert meta["environment"].value == "staging" and meta["envelopes"].value == 2
     assert "validation" in meta["held_back_reasons"].value
-    checks = result.get_asset_check_evaluations()
-    assert len(checks) == 1 and checks[0].check_name == CHECK_NAME
-    assert not checks[0].passed and checks[0].severity == dg.AssetCheckSeverity.WARN
-    assert checks[0].metadata["reasons"].value == {"validation": 1}
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(checks) == {CHECK_NAME, DEFERRED_CHECK}
+    held = checks[CHECK_NAME]
+    assert not held.passed and held.severity == dg.AssetCheckSeverity.WARN
+    assert held.metadata["reasons"].value == {"validation": 1}
+    assert held.metadata["held_back"].value == 1
+    assert checks[DEFERRED_CHECK].passed
     log_meta = result.asset_materializations_for_node("oca_envelope_log")[0].metadata
     assert log_meta["envelopes_by_status"].value == {"rejected": 1, "acked": 1}
     assert log_meta["open_held_back"].value == 1
@@ -91,7 +100,7 @@ def test_publication_asset_run_tags_metadata_and_check(sim, credential, warehous
     status.loc[7, "court_type"] = "District Court"
     _write_datasets(warehouse, status)
     again, _ = _materialize(registry, warehouse, key="harris|2026-03-03")
-    assert again.success and again.get_asset_check_evaluations()[0].passed
+    assert again.success and all(c.passed for c in again.get_asset_check_evaluations())
     assert_matches(sim, STATUS, status)
 
 
@@ -134,3 +143,38 @@ def test_dataset_never_built_is_skipped_not_deleted(sim, credential, warehouse):
     meta = result.asset_materializations_for_node("oca_publication")[0].metadata
     assert meta["skipped_entity_types"].value == [STATUS]
     assert len(sim.records(STATUS)) == 5  # nothing deleted
+
+
+def test_deferred_records_fail_the_warn_check_with_the_count_and_go_first_next_run(
+    sim, credential, warehouse
+):
+    status = make_rows(STATUS, 40, start=100)  # C000100..: sorts after the next day's records
+    _write_datasets(warehouse, status)
+    registry = _registry(sim)
+    sim.faults.server_error_rate = 1.0  # the service is down for this run
+
+    result, _ = _materialize(registry, warehouse, max_attempts=2, circuit_breaker_threshold=1)
+
+    assert result.success  # the run itself finishes; the check says what is missing
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    deferred = checks[DEFERRED_CHECK]
+    assert not deferred.passed and deferred.severity == dg.AssetCheckSeverity.WARN
+    assert deferred.metadata["deferred"].value == 40
+    assert deferred.metadata["circuit_open"].value is True
+    assert deferred.description == ("40 record(s) not sent by this run; the next run sends "
+                                    "them first")
+    assert checks[CHECK_NAME].passed  # nothing needs a person: it only waits
+
+    sim.faults.server_error_rate = 0.0
+    more = make_rows(STATUS, 60, start=0)  # the next day brings 60 new records
+    _write_datasets(warehouse, pd.concat([status, more], ignore_index=True))
+    again, _ = _materialize(registry, warehouse, key="harris|2026-03-03",
+                            max_attempts=2, circuit_breaker_threshold=1)
+
+    assert again.success and all(c.passed for c in again.get_asset_check_evaluations())
+    meta = again.asset_materializations_for_node("oca_publication")[0].metadata
+    assert meta["deferred_from_last_run_sent_first"].value == 40
+    first = [e["EntityData"]["recordid"] for ev in sim.applied[0]["Events"]
+             for e in ev["Entities"]][:40]
+    assert sorted(first) == sorted(status["recordid"])
+    assert len(sim.records(STATUS)) == 100

@@ -293,8 +293,10 @@ CREATE TABLE IF NOT EXISTS oca_dataset_held_back (
                                              -- additionalProperties | schema | code_map
     message              VARCHAR NOT NULL,   -- human-readable, with a hint when the fix is obvious
     partition_key        VARCHAR,
-    detected_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+    detected_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+    code_map_entry       VARCHAR             -- rule code_map: the entry to add, maps.<kind>."<code>"
 );
+ALTER TABLE oca_dataset_held_back ADD COLUMN IF NOT EXISTS code_map_entry VARCHAR;
 
 -- Local codes met in the clean tables without a code map entry (current state per agency).
 CREATE TABLE IF NOT EXISTS oca_unmapped_codes (

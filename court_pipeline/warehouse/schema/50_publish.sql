@@ -18,6 +18,18 @@ CREATE TABLE IF NOT EXISTS oca_published_state (
     PRIMARY KEY (entity_type, county, recordid, environment)
 );
 
+-- The target the published state of an (environment, county) belongs to. A run for another
+-- Messages URL or client stops until `court-pipeline oca resend --all` or `oca adopt`.
+CREATE TABLE IF NOT EXISTS oca_publish_targets (
+    environment          VARCHAR NOT NULL,
+    county               VARCHAR NOT NULL,
+    messages_url         VARCHAR NOT NULL,
+    client_fingerprint   VARCHAR NOT NULL,    -- first 16 hex of sha256(client id), not the id
+    bound_by             VARCHAR NOT NULL,    -- first_run | adopt | resend_all
+    bound_at             TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (environment, county)
+);
+
 -- Outbox + envelope log: one row per envelope body sent (a resend after removing rejected
 -- entities is a new row whose parent_envelope_id is the first one). The row is written with
 -- status 'pending' BEFORE the request leaves, so a crash always leaves a trace.

@@ -122,6 +122,8 @@ def main() -> None:
             print(f"simulator holds {summary['count']:,} records (source: {expected:,}) "
                   f"{'OK' if summary['count'] == expected else 'MISMATCH'}; "
                   f"max requests in flight at the simulator: {summary['max_concurrent']}")
+            if summary["count"] != expected:
+                raise SystemExit(1)  # a bench that lost records has no number worth reading
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -2,11 +2,13 @@
 
 ``postgres_server`` runs :func:`court_pipeline_tests.support.local_postgres.local_postgres`
 (a private cluster on 127.0.0.1, installed with apt if missing) for the session. If PostgreSQL
-can be neither found nor installed, the tests skip and say why.
+can be neither found nor installed, the tests skip and say why, except under CI (``CI`` set),
+where they fail.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +29,8 @@ def postgres_server() -> Iterator[PgServer]:
         with local_postgres() as server:
             yield server
     except PostgresUnavailable as exc:
+        if os.environ.get("CI"):  # CI must test the production profile, never skip it
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
         pytest.skip(str(exc))
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -52,11 +53,22 @@ def _query(home, sql: str) -> list[tuple]:
         con.close()
 
 
+def _assert_runs_overlapped(expected_runs: int) -> None:
+    """The runs really ran at the same time: each started before any of them ended (run
+    records of the instance the processes shared), so the warehouse lock was contended."""
+    with dg.DagsterInstance.get() as instance:
+        records = instance.get_run_records()
+    assert len(records) == expected_runs
+    assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+    assert max(r.start_time for r in records) < min(r.end_time for r in records)
+
+
 def test_two_agencies_load_at_the_same_time(pipeline_home):
     land_file(pipeline_home, "alpha", "alpha_ecr.txt", rows=2000, seed=1)
     land_file(pipeline_home, "beta", "beta_ecr.txt", rows=2000, seed=2)
 
     _wait_all([_materialize(f"alpha|{DAY}"), _materialize(f"beta|{DAY}")])
+    _assert_runs_overlapped(2)
 
     loads = _query(
         pipeline_home,
@@ -81,6 +93,7 @@ def test_sensor_run_beside_a_sweep_run_of_the_same_agency(pipeline_home):
     )
     sweep_run = _materialize(f"alpha|{DAY}")
     _wait_all([file_run, sweep_run])
+    _assert_runs_overlapped(2)
 
     assert _query(pipeline_home, "SELECT count(*) FROM received_files") == [(1,)]
     assert _query(

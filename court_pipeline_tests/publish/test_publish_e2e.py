@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from court_pipeline.publish.envelopes import DELETE_EVENT
@@ -168,3 +169,29 @@ def test_held_back_new_record_that_leaves_the_source_is_closed(sim, publish, war
     assert report.envelopes == 0  # never accepted, so there is nothing to delete
     assert query(warehouse, "SELECT resolution FROM oca_held_back") == [("gone_from_source",)]
     assert query(warehouse, "SELECT count(*) FROM oca_open_held_back") == [(0,)]
+
+
+def test_typed_values_arrive_as_literal_json(sim, publish):
+    """What the service stores for awkward cell types, written out literally (not through the
+    publisher's own canonical()): timestamps as dates, whole floats as integers, fractional
+    floats as floats, '' / NaN / None as null."""
+    charges = make_rows(CHARGES, 1).astype(object)
+    charges.loc[0, "offense_date"] = pd.Timestamp("2026-11-20 00:00")
+    charges.loc[0, "arrest_date"] = ""
+    charges.loc[0, "victim_age"] = np.float64(17.0)
+    charges.loc[0, "party_age_at_time_of_offense"] = 31.5
+    charges.loc[0, "plea_date"] = None
+    charges.loc[0, "statute_citation"] = np.nan
+
+    report = publish({CHARGES: charges})
+
+    assert report.accepted == 1 and report.held_back == 0
+    (stored,) = sim.records(CHARGES).values()
+    assert {k: stored[k] for k in ("offense_date", "arrest_date", "victim_age",
+                                   "party_age_at_time_of_offense", "plea_date",
+                                   "statute_citation", "recordid", "county")} == {
+        "offense_date": "2026-11-20", "arrest_date": None, "victim_age": 17,
+        "party_age_at_time_of_offense": 31.5, "plea_date": None, "statute_citation": None,
+        "recordid": "C000000", "county": "Harris",
+    }
+    assert isinstance(stored["victim_age"], int)

@@ -162,7 +162,10 @@ def _oca_audit(con, fleet: StatewideFleet) -> dict[str, int]:
             passed.add((entity_type, county, recordid))
     return {
         "oca_passed_records": len(passed),
+        "oca_passed_by_entity_type": {
+            et: sum(1 for p in passed if p[0] == et) for et in ENTITY_TYPES},
         "oca_records_in_simulator": len(stored),
+        "oca_passed_not_in_simulator": len(passed - stored),
         "oca_held_back_open": len(passed & held),
         "oca_lost": len(passed - stored - held),
         "oca_ghosts_in_simulator": len(stored - passed),
@@ -313,6 +316,11 @@ def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, m
     assert all(v == 0 for v in lost.values()), lost
     assert oca["oca_lost"] == 0 and oca["oca_ghosts_in_simulator"] == 0, oca
     assert oca["oca_passed_records"] > 100
+    # After the fault-free cycle every passed record is at the service and none is held back
+    # (a publisher that held everything back with a reason must not pass as "nothing lost").
+    assert oca["oca_passed_not_in_simulator"] == 0, oca
+    assert oca["oca_held_back_open"] == 0, oca
+    assert all(n > 0 for n in oca["oca_passed_by_entity_type"].values()), oca
     assert moved_ok == len(expected_changes) >= len(plans) // 2
     # Nothing twice.
     assert all(v == 0 for v in dups.values()), dups

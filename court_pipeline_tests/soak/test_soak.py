@@ -320,7 +320,11 @@ def test_soak_many_agencies_faults_nothing_lost_nothing_twice(soak_home: Path, m
     # (a publisher that held everything back with a reason must not pass as "nothing lost").
     assert oca["oca_passed_not_in_simulator"] == 0, oca
     assert oca["oca_held_back_open"] == 0, oca
-    assert all(n > 0 for n in oca["oca_passed_by_entity_type"].values()), oca
+    # Every entity type reached the service, but appointments: no source carries court
+    # appointments yet (neither ECR templates nor FindCase), so that dataset is empty by design.
+    by_type = dict(oca["oca_passed_by_entity_type"])
+    assert by_type.pop("di-texas-oca-court-appointments") == 0
+    assert len(by_type) == 7 and all(n > 0 for n in by_type.values()), oca
     assert moved_ok == len(expected_changes) >= len(plans) // 2
     # Nothing twice.
     assert all(v == 0 for v in dups.values()), dups

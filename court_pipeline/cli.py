@@ -33,7 +33,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from court_pipeline.demo import run_demo
 
-    return run_demo(rows=args.rows, seed=args.seed, day=args.day)
+    return run_demo(rows=args.rows, seed=args.seed, day=args.day, free_ports=args.free_ports)
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -115,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=2000, help="rows in the generated ECR file")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--day", default=None, help="partition day YYYY-MM-DD (default: today)")
+    demo.add_argument(
+        "--free-ports", action="store_true",
+        help="run the simulators on ports the system picks instead of 8765/8766 (several "
+        "demos side by side; a data home keeps the endpoint of its first publish)")
     demo.set_defaults(func=_cmd_demo)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 
 from court_pipeline import settings
-from court_pipeline.registry import Agency, load_registry
+from court_pipeline.registry import Agency, Registry, load_registry
 from court_pipeline.warehouse import connect_warehouse
 
 DEMO_AGENCY = "demo"
@@ -70,20 +70,29 @@ def _port_of(url: str) -> int:
     return port
 
 
-def _start_simulators(agency: Agency, day: date, stack: ExitStack, registry) -> None:
-    """Start the Odyssey and OCA simulators on the ports the demo registry names."""
+def _start_simulators(
+    agency: Agency, day: date, stack: ExitStack, registry: Registry, free_ports: bool
+) -> Registry:
+    """Start the Odyssey and OCA simulators on the ports the demo registry names, or on ports
+    the system picks (``free_ports``: several demos or test workers side by side); returns the
+    registry pointing at where they really listen."""
     from court_pipeline.odyssey.simulator import OdysseySimulator
     from court_pipeline.publish.simulator import OcaSimulator
 
     if agency.odyssey is not None:
         odyssey = OdysseySimulator(
-            parties=300, seed=7, anchor=day, port=_port_of(agency.odyssey.base_url),
+            parties=300, seed=7, anchor=day,
+            port=0 if free_ports else _port_of(agency.odyssey.base_url),
             username=os.environ[agency.odyssey.username_env],
             password=os.environ[agency.odyssey.password_env],
             site_key=os.environ[agency.odyssey.site_key_env],
         )
-        odyssey.start()
+        base_url = odyssey.start()
         stack.callback(odyssey.stop)
+        source = agency.odyssey.model_copy(update={"base_url": base_url})
+        agency = agency.model_copy(update={"odyssey": source})
+        registry = registry.model_copy(update={"agencies": [
+            agency if a.id == agency.id else a for a in registry.agencies]})
     if agency.oca is not None and "staging" in registry.oca_targets:
         oca = OcaSimulator(
             clients={
@@ -91,10 +100,15 @@ def _start_simulators(agency: Agency, day: date, stack: ExitStack, registry) -> 
                     os.environ[agency.oca.client_secret_env], [agency.county]
                 )
             },
-            port=_port_of(registry.oca_targets["staging"].token_url),
+            port=0 if free_ports else _port_of(registry.oca_targets["staging"].token_url),
         )
         oca.start()
         stack.callback(oca.stop)
+        target = registry.oca_targets["staging"].model_copy(
+            update={"token_url": oca.token_url, "messages_url": oca.messages_url})
+        registry = registry.model_copy(
+            update={"oca_targets": {**registry.oca_targets, "staging": target}})
+    return registry
 
 
 def _instance(home: Path) -> dg.DagsterInstance:
@@ -111,7 +125,9 @@ def _instance(home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(dagster_home))
 
 
-def run_demo(rows: int = 2000, seed: int = 7, day: str | None = None) -> int:
+def run_demo(
+    rows: int = 2000, seed: int = 7, day: str | None = None, free_ports: bool = False
+) -> int:
     """Run the demo end to end; returns the process exit code."""
     from court_pipeline.definitions import build_definitions
     from court_pipeline.ecr.generate import generate_ecr_file
@@ -139,10 +155,11 @@ def run_demo(rows: int = 2000, seed: int = 7, day: str | None = None) -> int:
 
     with ExitStack() as stack:
         try:
-            _start_simulators(agency, run_day, stack, registry)
+            registry = _start_simulators(agency, run_day, stack, registry, free_ports)
         except OSError as exc:
             print(f"could not start a simulator ({exc}); is another demo or simulator "
-                  "running on ports 8765/8766?", file=sys.stderr)
+                  "running on ports 8765/8766? (--free-ports lets the system pick)",
+                  file=sys.stderr)
             return 2
         defs = build_definitions(registry)
         job = defs.resolve_job_def("everything_job")

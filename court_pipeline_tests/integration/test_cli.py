@@ -56,7 +56,7 @@ def test_demo_runs_end_to_end_offline(tmp_path):
     env["COURT_PIPELINE_HOME"] = str(tmp_path / "data")
     done = subprocess.run(
         [sys.executable, "-m", "court_pipeline.cli", "demo", "--rows", "600", "--day",
-         "2026-11-23"],
+         "2026-11-23", "--free-ports"],  # the system picks the ports: tests run side by side
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from court_pipeline.publish.client import Credential, OcaCredentialsError
+from court_pipeline.publish.client import Credential, OcaCredentialsError, TokenProvider
 from court_pipeline_tests.publish.conftest import (
     CLIENT_SECRET,
     STATUS,
@@ -141,16 +142,26 @@ def test_token_expires_mid_run_refreshed_once_and_resent(sim, publish, warehouse
     assert_matches(sim, STATUS, status)
 
 
-def test_short_token_lifetime_is_refreshed_before_expiry(sim, publish):
-    sim.faults.token_lifetime_seconds = 1
-    sim.faults.latency_ms = 200
-    status = make_rows(STATUS, 50)
-
-    report = publish({STATUS: status}, max_events=1, max_entities=10)
-
-    assert report.accepted == 50
-    assert sim.stats.statuses[401] == 0  # refreshed at half-life, never used expired
-    assert sim.stats.token_requests >= 3
+@pytest.mark.parametrize(("lifetime", "refresh_at"), [
+    (1000.0, 700.0),  # the 300 s margin before expiry
+    (400.0, 200.0),  # a short token: at half its life (the margin would exceed it)
+])
+def test_token_is_refreshed_before_expiry(sim, credential, lifetime, refresh_at):
+    """Read on the provider's own clock, stepped by hand: no test time, no luck."""
+    sim.faults.token_lifetime_seconds = lifetime
+    now = [0.0]
+    with httpx.Client() as http:
+        provider = TokenProvider(http, sim.token_url, credential, clock=lambda: now[0])
+        first = provider.token()
+        now[0] = refresh_at - 0.1
+        assert provider.token() == first  # still cached
+        assert (provider.fetches, sim.stats.token_requests) == (1, 1)
+        now[0] = refresh_at
+        second = provider.token()  # a new token, before the service would expire the first
+        now[0] = 2 * refresh_at - 0.1  # the second token refreshes refresh_at after it came
+        assert provider.token() == second
+    assert second != first
+    assert (provider.fetches, sim.stats.token_requests) == (2, 2)
 
 
 def test_bad_credentials_fail_loudly_without_the_secret(sim, publish, monkeypatch, warehouse):

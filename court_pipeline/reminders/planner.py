@@ -214,15 +214,14 @@ def load_candidates(
 def load_contacts(
     con: duckdb.DuckDBPyConnection, agency_id: str, party_ids: list[str]
 ) -> dict[str, list[tuple[str, str, str | None]]]:
-    """Valid contacts per party, best first: (kind, value, phone_type)."""
+    """Current (valid, not retired) contacts per party, newest first: (kind, value, type)."""
     rows = con.execute(
         """
         SELECT party_id, kind, value, coalesce(phone_type, 'unknown') AS phone_type
         FROM contacts
         WHERE agency_id = ? AND status = 'valid' AND value IS NOT NULL
           AND list_contains(?, party_id)
-        ORDER BY party_id, CASE phone_type WHEN 'mobile' THEN 0 WHEN 'unknown' THEN 1 ELSE 2 END,
-                 coalesce(source_modified_at, updated_at) DESC, value
+        ORDER BY party_id, coalesce(source_modified_at, updated_at) DESC, value
         """,
         [agency_id, party_ids],
     ).fetchall()
@@ -239,14 +238,19 @@ def choose_recipient(
     contacts: list[tuple[str, str, str | None]],
     opt_outs: OptOuts,
 ) -> tuple[str | None, str | None, str | None]:
-    """(channel, recipient, None) by the flow's channel order, or (None, None, reason)."""
+    """(channel, recipient, None) by the flow's channel order, or (None, None, reason).
+
+    SMS goes to phones whose type ``sms_phone_types`` lists, in that list's order (newest
+    first within a type); fax and pager numbers can never be listed there."""
     blocked = False
+    sms_rank = {t: i for i, t in enumerate(config.sms_phone_types)}
+    phones = sorted(
+        (c for c in contacts if c[0] == "phone" and c[2] in sms_rank),
+        key=lambda c: sms_rank[c[2]],
+    )
+    emails = [c for c in contacts if c[0] == "email"]
     for channel in flow.channels:
-        for kind, value, phone_type in contacts:
-            if channel == "sms" and (kind != "phone" or phone_type not in config.sms_phone_types):
-                continue
-            if channel == "email" and kind != "email":
-                continue
+        for _kind, value, _phone_type in phones if channel == "sms" else emails:
             if opt_outs.blocks(channel, party_id, value):
                 blocked = True
                 continue

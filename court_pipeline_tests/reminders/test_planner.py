@@ -67,8 +67,8 @@ def test_reschedule_suppresses_pending_and_plans_a_change_notice(con, agency, fl
     _seed_maria(con, language="en")
     add_hearing(con, "9900017", local(2026, 11, 2, 9))
     plan_reminders(con, agency, flows, now=NOW)
-    # the court resets the hearing to Nov 16 at 1:30 PM (same hearing id, status Reset)
-    add_hearing(con, "9900017", local(2026, 11, 16, 13, 30), status="Reset")
+    # the court moves the hearing to Nov 16 at 1:30 PM (same hearing id, still Scheduled)
+    add_hearing(con, "9900017", local(2026, 11, 16, 13, 30))
     later = NOW + timedelta(hours=26)  # Wednesday 1 PM local
     result = plan_reminders(con, agency, flows, now=later)
     old = outbox(con, "hearing_start_at = TIMESTAMPTZ '2026-11-02 15:00+00'")

@@ -27,6 +27,7 @@ from court_pipeline.odyssey.sync import (
     SyncResult,
 )
 from court_pipeline.records.merge import MergeStats, mark_hearings_removed, merge_records
+from court_pipeline.records.resets import link_resets
 
 SOURCE = "odyssey_api"
 
@@ -169,6 +170,7 @@ def merge_sync(
             for table in MERGE_ORDER
         }
         removed = _mark_vanished(con, agency_id, sync_id, replay, window_from, window_to)
+        link_resets(con, agency_id, SOURCE, sync_id)
         resolved = _resolve(con, agency_id, sync_id, replay)
         advanced = pages_lost == 0
         if advanced:

@@ -429,6 +429,6 @@ def normalize_emails(raw: pd.Series) -> pd.DataFrame:
 
 
 __all__ = [
-    "EMAIL_COLUMNS", "PHONE_COLUMNS", "PHONE_TYPES", "emails_sql", "normalize_emails", "normalize_phones",
-    "phones_sql",
+    "EMAIL_COLUMNS", "PHONE_COLUMNS", "PHONE_TYPES", "emails_sql", "normalize_emails",
+    "normalize_phones", "phones_sql",
 ]

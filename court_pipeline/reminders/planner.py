@@ -8,6 +8,7 @@ their due time; sent, failed and suppressed messages are history and never chang
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from court_pipeline.registry import Agency
-from court_pipeline.reminders.flows import Flow, RemindersConfig
+from court_pipeline.reminders.flows import NOT_REMINDED, Flow, RemindersConfig
 from court_pipeline.reminders.optouts import (
     OptOuts,
     ReplyImport,
@@ -70,6 +71,7 @@ class Candidate:
     preferred_language: str | None
     payment_status: str | None
     amount_due: Decimal | None
+    replaced_by: str | None = None  # the new hearing of a reset (hearing_changes 'reset')
 
 
 @dataclass(frozen=True)
@@ -283,34 +285,65 @@ def load_existing(
 
 def load_reschedules(
     con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
-) -> dict[str, list[tuple[datetime, datetime, datetime]]]:
-    """hearing_changes 'rescheduled' rows: (old start, new start, seen at) per hearing."""
+) -> dict[tuple[str, str | None], list[tuple[datetime, datetime, datetime]]]:
+    """Date changes per (hearing, party): (old start, new start, seen at).
+
+    A 'rescheduled' row (the same hearing moved) holds for every party of the hearing (party
+    None); a 'reset' row (a new hearing replacing an old one, see records.resets) holds for
+    the parties that were on the old hearing too."""
     rows = con.execute(
         """
-        SELECT hearing_id, timezone('UTC', old_start_at), timezone('UTC', new_start_at),
-               timezone('UTC', changed_at)
-        FROM hearing_changes
-        WHERE agency_id = ? AND change_kind = 'rescheduled' AND list_contains(?, hearing_id)
-          AND old_start_at IS NOT NULL AND new_start_at IS NOT NULL
+        SELECT hc.hearing_id, NULL::VARCHAR AS party_id, timezone('UTC', hc.old_start_at),
+               timezone('UTC', hc.new_start_at), timezone('UTC', hc.changed_at)
+        FROM hearing_changes hc
+        WHERE hc.agency_id = $agency AND hc.change_kind = 'rescheduled'
+          AND list_contains($ids, hc.hearing_id)
+          AND hc.old_start_at IS NOT NULL AND hc.new_start_at IS NOT NULL
+        UNION ALL
+        SELECT hc.hearing_id, hp.party_id, timezone('UTC', hc.old_start_at),
+               timezone('UTC', hc.new_start_at), timezone('UTC', hc.changed_at)
+        FROM hearing_changes hc
+        JOIN hearing_parties hp ON hp.agency_id = hc.agency_id
+                               AND hp.hearing_id = hc.linked_hearing_id
+        WHERE hc.agency_id = $agency AND hc.change_kind = 'reset'
+          AND list_contains($ids, hc.hearing_id)
+          AND hc.old_start_at IS NOT NULL AND hc.new_start_at IS NOT NULL
         """,
-        [agency_id, hearing_ids],
+        {"agency": agency_id, "ids": hearing_ids},
     ).fetchall()
-    out: dict[str, list[tuple[datetime, datetime, datetime]]] = defaultdict(list)
-    for hearing_id, old, new, seen in rows:
-        out[hearing_id].append((_utc(old), _utc(new), _utc(seen)))
+    out: dict[tuple[str, str | None], list[tuple[datetime, datetime, datetime]]] = (
+        defaultdict(list))
+    for hearing_id, party_id, old, new, seen in rows:
+        out[(hearing_id, party_id)].append((_utc(old), _utc(new), _utc(seen)))
     return out
 
 
+def load_replacements(
+    con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
+) -> dict[str, str]:
+    """Old hearing -> the new hearing that replaced it ('reset' rows of hearing_changes)."""
+    rows = con.execute(
+        "SELECT linked_hearing_id, max(hearing_id) FROM hearing_changes "
+        "WHERE agency_id = ? AND change_kind = 'reset' AND list_contains(?, linked_hearing_id) "
+        "GROUP BY 1",
+        [agency_id, hearing_ids],
+    ).fetchall()
+    return dict(rows)
+
+
 def hearing_state(candidate: Candidate, flow: Flow) -> tuple[str, str | None]:
-    """('active'|'cancelled'|'removed'|'held'|'inactive', reason for pending messages)."""
+    """('active'|'replaced'|'cancelled'|'removed'|'held'|'inactive', reason for pending
+    messages). A hearing not Scheduled (Reset, Continued, ...) is never active at its date."""
     status = (candidate.status or "").strip().casefold()
+    if candidate.replaced_by is not None:
+        return "replaced", f"date changed: replaced by hearing {candidate.replaced_by}"
     if candidate.removed or status in REMOVED_STATUSES:
         return "removed", "removed"
     if status in CANCELLED_STATUSES:
         return "cancelled", "cancelled"
     if status in HELD_STATUSES:
         return "held", "held"
-    if flow.wants_status(candidate.status):
+    if status not in NOT_REMINDED and flow.wants_status(candidate.status):
         return "active", None
     return "inactive", f"status {candidate.status}"
 
@@ -523,6 +556,9 @@ class _Planner:
         hearing_ids = sorted({c.hearing_id for c in candidates})
         existing = load_existing(self.con, self.agency.id, hearing_ids)
         reschedules = load_reschedules(self.con, self.agency.id, hearing_ids)
+        replaced = load_replacements(self.con, self.agency.id, hearing_ids)
+        candidates = [dataclasses.replace(c, replaced_by=replaced.get(c.hearing_id))
+                      if c.hearing_id in replaced else c for c in candidates]
         contacts = load_contacts(self.con, self.agency.id, sorted({c.party_id for c in candidates}))
         opt_outs = load_opt_outs(self.con, self.agency.id)
         touched: set[tuple[str, str, str]] = set()
@@ -537,7 +573,9 @@ class _Planner:
                 recipient = choose_recipient(
                     flow, self.config, c.party_id, contacts.get(c.party_id, []), opt_outs
                 )
-                self.plan_group(c, flow, group, reschedules.get(c.hearing_id, []), recipient)
+                moves = [*reschedules.get((c.hearing_id, None), []),
+                         *reschedules.get((c.hearing_id, c.party_id), [])]
+                self.plan_group(c, flow, group, moves, recipient)
         for hearing_id, rows in existing.items():
             for e in rows:
                 if e.status in PENDING and (hearing_id, e.party_id, e.flow) not in touched:

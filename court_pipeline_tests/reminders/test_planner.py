@@ -294,3 +294,22 @@ def test_roles_types_and_no_contact(con, agency, flows):
     assert {(r["status"], r["status_reason"]) for r in outbox(con, "party_id = 'd9'")} == {
         ("suppressed", "no contact")
     }
+
+
+def test_fax_and_pager_never_get_sms_and_types_go_in_configured_order(con, agency, flows):
+    add_party(con, "300001", "ANA", language="en")
+    add_contact(con, "300001", "+17135550101", phone_type="fax")
+    add_contact(con, "300001", "+17135550102", phone_type="pager")
+    add_contact(con, "300001", "+17135550103", phone_type="work")
+    add_contact(con, "300001", "ana@example.com", kind="email")
+    add_party(con, "300002", "LUIS", language="en")
+    add_contact(con, "300002", "+17135550201", phone_type="fax")
+    add_contact(con, "300002", "+17135550202", phone_type="home")
+    add_contact(con, "300002", "+17135550203", phone_type="unknown")
+    add_case(con)
+    add_hearing(con, "f1", local(2026, 11, 10, 9), party_ids=("300001", "300002"))
+    plan_reminders(con, agency, flows, now=NOW)
+    got = {(r["party_id"], r["channel"], r["recipient"]) for r in outbox(con)}
+    # Ana: fax, pager and (by default) work phones get no SMS, so email; Luis: unknown before
+    # home (the order of sms_phone_types), never the fax
+    assert got == {("300001", "email", "ana@example.com"), ("300002", "sms", "+17135550203")}

@@ -147,7 +147,7 @@ CREATE TABLE IF NOT EXISTS hearing_parties (
 CREATE TABLE IF NOT EXISTS hearing_changes (
     agency_id            VARCHAR NOT NULL,
     hearing_id           VARCHAR NOT NULL,
-    change_kind          VARCHAR NOT NULL,   -- 'new' | 'rescheduled' | 'status' | 'removed'
+    change_kind          VARCHAR NOT NULL,   -- 'new' | 'rescheduled' | 'status' | 'removed' | 'reset'
     old_status           VARCHAR,
     new_status           VARCHAR,
     old_start_at         TIMESTAMPTZ,
@@ -156,7 +156,9 @@ CREATE TABLE IF NOT EXISTS hearing_changes (
     source               VARCHAR NOT NULL,
     source_ref           VARCHAR,
     changed_at           TIMESTAMPTZ NOT NULL DEFAULT now()
+    -- linked_hearing_id (added below): on a 'reset' row, the old hearing the new one replaces
 );
 
 -- Columns added after the first release: a warehouse created before gets them here.
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS bond_agent VARCHAR;
+ALTER TABLE hearing_changes ADD COLUMN IF NOT EXISTS linked_hearing_id VARCHAR;

@@ -26,6 +26,7 @@ from court_pipeline.odyssey.sync import (
     Replay,
     SyncResult,
 )
+from court_pipeline.records.contact_lists import apply_contact_lists
 from court_pipeline.records.merge import MergeStats, mark_hearings_removed, merge_records
 from court_pipeline.records.resets import link_resets
 
@@ -171,6 +172,8 @@ def merge_sync(
         }
         removed = _mark_vanished(con, agency_id, sync_id, replay, window_from, window_to)
         link_resets(con, agency_id, SOURCE, sync_id)
+        apply_contact_lists(con, agency_id, SOURCE, sync_id, replay.contact_lists,
+                            replay.frames["contacts"])
         resolved = _resolve(con, agency_id, sync_id, replay)
         advanced = pages_lost == 0
         if advanced:

@@ -296,6 +296,7 @@ class Collector:
         self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in COLUMNS}
         self.phones: list[dict[str, Any]] = []
         self.emails: list[dict[str, Any]] = []
+        self.contact_lists: list[dict[str, str]] = []  # (party, kind) lists given in full
         self.rejected: list[dict[str, str]] = []
         self.unknown_languages: list[str] = []
         self.hearing_parties: list[tuple[str, str]] = []  # (hearing_id, party_id)
@@ -311,6 +312,7 @@ class Collector:
         self.rows["case_parties"] += page.case_parties
         self.phones += page.phones
         self.emails += page.emails
+        self.contact_lists += page.contact_lists
         self.rejected += page.rejected
         self.unknown_languages += page.unknown_languages
 
@@ -683,6 +685,8 @@ class Replay:
     frames: dict[str, pd.DataFrame]
     parties_with_hearings: set[str]
     rejected: list[dict[str, str]]
+    contact_lists: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["party_id", "kind"]))
 
 
 def replay_archive(path: Path, zone: ZoneInfo, region: str = "US") -> Replay:
@@ -698,7 +702,9 @@ def replay_archive(path: Path, zone: ZoneInfo, region: str = "US") -> Replay:
             collector.add_reply(mt, line["key"], root, observed)
         except (OdysseyError, ValueError):
             continue  # the live run recorded this call as failed (or retried it)
-    return Replay(collector.frames(), collector.parties_with_hearings, collector.rejected)
+    lists = pd.DataFrame(collector.contact_lists, columns=["party_id", "kind"])
+    return Replay(collector.frames(), collector.parties_with_hearings, collector.rejected,
+                  lists.drop_duplicates().reset_index(drop=True))
 
 
 def frames_summary(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:

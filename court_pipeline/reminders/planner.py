@@ -233,6 +233,22 @@ def load_contacts(
     return contacts
 
 
+def load_retired(
+    con: duckdb.DuckDBPyConnection, agency_id: str, party_ids: list[str]
+) -> dict[tuple[str, str], str]:
+    """(party, value) -> why that contact was retired (records.contact_lists)."""
+    rows = con.execute(
+        """
+        SELECT party_id, value, arg_max(retired_reason, retired_at) FROM contacts
+        WHERE agency_id = ? AND status = 'retired' AND value IS NOT NULL
+          AND list_contains(?, party_id)
+        GROUP BY party_id, value
+        """,
+        [agency_id, party_ids],
+    ).fetchall()
+    return {(party_id, value): reason for party_id, value, reason in rows}
+
+
 def choose_recipient(
     flow: Flow,
     config: RemindersConfig,
@@ -365,6 +381,7 @@ class _Planner:
         self.inserts: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.suppress: dict[str, str] = {}
+        self.retired: dict[tuple[str, str], str] = {}
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
@@ -439,7 +456,11 @@ class _Planner:
     def _refresh(self, old: Existing, content: dict[str, Any]) -> None:
         """Bring a pending message up to date with current data (due time unchanged)."""
         if content["status"] == "suppressed":
-            self.suppress[old.message_id] = content["status_reason"]
+            reason = content["status_reason"]
+            retired = self.retired.get((old.party_id, old.values.get("recipient")))
+            if retired is not None and reason == "no contact":
+                reason = f"recipient retired ({retired}); no current contact"
+            self.suppress[old.message_id] = reason
             return
         changed = {k: content[k] for k in REFRESHED if content[k] != old.values.get(k)}
         if changed:
@@ -559,7 +580,9 @@ class _Planner:
         replaced = load_replacements(self.con, self.agency.id, hearing_ids)
         candidates = [dataclasses.replace(c, replaced_by=replaced.get(c.hearing_id))
                       if c.hearing_id in replaced else c for c in candidates]
-        contacts = load_contacts(self.con, self.agency.id, sorted({c.party_id for c in candidates}))
+        party_ids = sorted({c.party_id for c in candidates})
+        contacts = load_contacts(self.con, self.agency.id, party_ids)
+        self.retired = load_retired(self.con, self.agency.id, party_ids)
         opt_outs = load_opt_outs(self.con, self.agency.id)
         touched: set[tuple[str, str, str]] = set()
         for c in candidates:

@@ -172,37 +172,45 @@ def test_lost_page_holds_the_cursor(sim, tmp_path):
         assert load_cursor(con, "sim") == cursor1
 
 
-def test_incremental_sync_sees_reschedule_cancel_and_new_phone(sim, tmp_path):
+def test_incremental_sync_sees_move_reset_cancel_and_new_phone_list(sim, tmp_path):
     db = tmp_path / "wh.duckdb"
     sync_and_merge(sim, tmp_path, db)
     with connect_warehouse(db) as con:
         held = con.execute(
-            "SELECT hearing_id, start_at FROM hearings WHERE status = 'Scheduled' "
-            "AND start_local > TIMESTAMP '2026-11-20' ORDER BY hearing_id LIMIT 2"
+            "SELECT hearing_id, start_at FROM hearings h WHERE status = 'Scheduled' "
+            "AND start_local > TIMESTAMP '2026-11-20' ORDER BY (SELECT count(*) FROM "
+            "hearing_parties hp JOIN contacts c USING (agency_id, party_id) WHERE hp.hearing_id "
+            "= h.hearing_id AND c.kind = 'phone') = 0, hearing_id LIMIT 3"
         ).fetchall()
         party_id = con.execute(
-            "SELECT party_id FROM hearing_parties WHERE hearing_id = ?", [held[0][0]]
+            "SELECT party_id FROM hearing_parties JOIN contacts USING (agency_id, party_id) "
+            "WHERE hearing_id = ? AND kind = 'phone' LIMIT 1", [held[0][0]]
         ).fetchall()[0][0]
-    moved, cancelled = held[0][0], held[1][0]
-    sim.reschedule_hearing(moved, datetime(2027, 1, 12, 14, 0))
+        old_phones = {r[0] for r in con.execute(
+            "SELECT raw_value FROM contacts WHERE party_id = ? AND kind = 'phone'", [party_id]
+        ).fetchall()}
+    moved, cancelled, reset = (h[0] for h in held)
+    reset_start = held[2][1]
+    sim.move_hearing(moved, datetime(2027, 1, 12, 14, 0))
     sim.cancel_hearing(cancelled)
-    sim.add_phone(party_id, "+1 (281) 555-0177", "Cell")
+    new_id = sim.reschedule_hearing(reset, datetime(2027, 1, 19, 9, 0))
+    sim.replace_phones(party_id, [("Home", "+1 (281) 555-0177"), ("Fax", "281-555-0178")])
     calls_before = sum(sim.log.by_type.values())
     result, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
     assert result.mode == "incremental"
-    assert sum(sim.log.by_type.values()) - calls_before < 60  # only changed parties
+    assert sum(sim.log.by_type.values()) - calls_before < 100  # changed parties (full: 158)
     with connect_warehouse(db) as con:
-        start, status = con.execute(
-            "SELECT start_at, status FROM hearings WHERE hearing_id = ?", [moved]
-        ).fetchall()[0]
-        assert start.astimezone(UTC) == datetime(2027, 1, 12, 20, 0, tzinfo=UTC)
-        assert status == "Reset"
-        assert (
-            con.execute("SELECT status FROM hearings WHERE hearing_id = ?", [cancelled]).fetchall()[
-                0
-            ][0]
-            == "Cancelled"
+        rows = dict(
+            (hid, (start.astimezone(UTC), status)) for hid, start, status in con.execute(
+                "SELECT hearing_id, start_at, status FROM hearings "
+                "WHERE hearing_id IN (?, ?, ?, ?)",
+                [moved, cancelled, reset, new_id],
+            ).fetchall()
         )
+        assert rows[moved] == (datetime(2027, 1, 12, 20, 0, tzinfo=UTC), "Scheduled")
+        assert rows[cancelled][1] == "Cancelled"
+        assert rows[reset] == (reset_start.astimezone(UTC), "Reset")  # stays at its old date
+        assert rows[new_id] == (datetime(2027, 1, 19, 15, 0, tzinfo=UTC), "Scheduled")
         kinds = {
             r[0]
             for r in con.execute(
@@ -211,12 +219,24 @@ def test_incremental_sync_sees_reschedule_cancel_and_new_phone(sim, tmp_path):
             ).fetchall()
         }
         assert {"new", "rescheduled", "status"} <= kinds
-        phone = con.execute(
-            "SELECT value, status, label, source FROM contacts WHERE party_id = ? "
-            "AND raw_value = ?",
-            [party_id, "+1 (281) 555-0177"],
+        assert con.execute(
+            "SELECT hearing_id, linked_hearing_id FROM hearing_changes WHERE change_kind = 'reset'"
+        ).fetchall() == [(new_id, reset)]
+        phones = con.execute(
+            "SELECT raw_value, value, status, label, phone_type, source FROM contacts "
+            "WHERE party_id = ? AND kind = 'phone' AND status <> 'retired' ORDER BY raw_value",
+            [party_id],
         ).fetchall()
-        assert phone == [("+12815550177", "valid", "Cell", "odyssey_api")]
+        assert phones == [
+            ("+1 (281) 555-0177", "+12815550177", "valid", "Home", "home", "odyssey_api"),
+            ("281-555-0178", "+12815550178", "valid", "Fax", "fax", "odyssey_api"),
+        ]
+        assert old_phones and old_phones.isdisjoint({p[0] for p in phones})
+        retired = con.execute(
+            "SELECT raw_value, retired_reason FROM contacts WHERE party_id = ? AND kind = 'phone' "
+            "AND status = 'retired' AND retired_at IS NOT NULL", [party_id]).fetchall()
+        assert {r[0] for r in retired} == old_phones  # kept, with when and why
+        assert {r[1] for r in retired} == {f"no longer listed by Odyssey ({result.sync_id})"}
 
 
 def test_auth_failure_stops_the_sync(sim, tmp_path):

@@ -120,3 +120,62 @@ def test_continued_hearing_is_never_reminded_at_its_old_date(world):
         ("Continued",)]
     assert {(s, r) for _, _, s, r, _, _ in _messages(world, hid, pid)} == {
         ("suppressed", "status Continued")}
+
+
+def test_a_replaced_phone_list_replans_to_the_current_number_or_suppresses(world):
+    hid, pid = world.defendant_hearing()
+    world.sim.replace_phones(pid, [("Cell", "(713) 555-0142")])
+    world.sim.replace_emails(pid, [])
+    world.sync("full")
+    world.plan()
+    assert {r for _, _, _, _, r, _ in _messages(world, hid, pid)} == {"+17135550142"}
+
+    # Odyssey now lists a Home phone and a fax: the Cell is gone, "mobile first" must not
+    # pick it, and the fax never gets SMS
+    world.sim.replace_phones(pid, [("Home", "(713) 555-0199"), ("Fax", "(713) 555-0198")])
+    world.sync("incremental")
+    assert world.query(
+        "SELECT value, phone_type, status FROM contacts WHERE party_id = ? AND kind = 'phone' "
+        "ORDER BY value", [pid]) == [
+        ("+17135550142", "mobile", "retired"),
+        ("+17135550198", "fax", "valid"),
+        ("+17135550199", "home", "valid"),
+    ]
+    result = world.plan()
+    rows = _messages(world, hid, pid)
+    assert {(s, r) for _, _, s, _, r, _ in rows} == {("planned", "+17135550199")}
+    assert result.refreshed == 4
+
+    # then only the fax is left: nothing can be sent, and the table says why
+    world.sim.replace_phones(pid, [("Fax", "(713) 555-0198")])
+    world.sync("incremental")
+    world.plan()
+    reason = world.query(
+        "SELECT retired_reason FROM contacts WHERE party_id = ? AND value = '+17135550199'",
+        [pid])[0][0]
+    assert reason.startswith("no longer listed by Odyssey (sim-")
+    assert {(s, why) for _, _, s, why, _, _ in _messages(world, hid, pid)} == {
+        ("suppressed", f"recipient retired ({reason}); no current contact")}
+
+
+def test_delivery_never_sends_to_a_number_retired_after_planning(world):
+    from court_pipeline.reminders.delivery import ReminderDelivery
+    from court_pipeline.reminders.flows import BUNDLED_FLOWS, load_flows
+    from court_pipeline.warehouse import connect_warehouse
+
+    hid, pid = world.defendant_hearing()
+    world.sim.replace_phones(pid, [("Cell", "(713) 555-0142")])
+    world.sync("full")
+    world.plan()
+    world.sim.replace_phones(pid, [("Cell", "(713) 555-0143")])
+    world.sync("incremental")  # no planning pass between the sync and the delivery
+    pending = world.query("SELECT count(*) FROM reminder_outbox WHERE party_id = ? "
+                          "AND status = 'planned'", [pid])[0][0]
+    start = world.sim.county.hearing_start(world.sim.county.hearings[hid]).replace(tzinfo=ZONE)
+    result = ReminderDelivery(mode="dry-run").deliver(
+        lambda: connect_warehouse(world.db), world.agency, load_flows(BUNDLED_FLOWS),
+        now=start - timedelta(minutes=1))  # every reminder of the hearing is due
+    assert pending >= 3
+    assert result.suppressed == {"recipient no longer a current contact": pending}
+    assert {(s, why) for _, _, s, why, _, _ in _messages(world, hid, pid)} == {
+        ("suppressed", "recipient no longer a current contact")}

@@ -169,6 +169,10 @@ KEYS: dict[str, list[str]] = {
     "case_events": ["case_id", "event_id"],
 }
 MERGE_ORDER = list(COLUMNS)
+# Columns derived from another reply than their row's: when that reply is missing from a run
+# (a healed hearings call whose FindCase and FindParties did not come), NULL is "not learned",
+# and the merge keeps the known value (records.merge ``unknown_when_null``).
+UNKNOWN_WHEN_NULL: dict[str, tuple[str, ...]] = {"hearing_parties": ("role",)}
 _INSTANT_COLUMNS = ("source_modified_at", "start_at")
 
 KIND_PAGE, KIND_PARTY, KIND_CASE = "parties_page", "party_hearings", "case"

@@ -272,3 +272,33 @@ def test_random_faults_everything_arrives(sim, tmp_path):
         clean = run_sync(clean_sim, tmp_path)
     for table in COLUMNS:
         assert len(result.frames[table]) == len(clean.frames[table]), table
+
+
+def test_a_healed_hearings_call_without_its_case_keeps_the_known_role(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    sync_and_merge(sim, tmp_path, db)
+    with connect_warehouse(db) as con:
+        hearing_id, party_id, case_id = con.execute(
+            "SELECT hp.hearing_id, hp.party_id, h.case_id FROM hearing_parties hp "
+            "JOIN hearings h USING (agency_id, hearing_id) WHERE hp.role = 'Defendant' "
+            "ORDER BY hp.hearing_id LIMIT 1").fetchall()[0]
+    # run 2: the party changes, but its hearings call is lost
+    sim.add_phone(party_id, "(713) 555-0100", "Cell")
+    sim.break_call(GH, party_id, "503")
+    second, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert [f.key for f in second.lost] == [party_id]
+    # run 3: the retried hearings call heals, but the case call and the FindParties page are
+    # lost: nothing in this run says what the party's role is
+    sim.heal()
+    sim.break_call(E.MessageType.FIND_CASE, case_id, "503")
+    sim.break_call(E.MessageType.FIND_PARTIES, "page:1", "503")
+    third, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert party_id not in set(third.frames["parties"]["party_id"])
+    assert hearing_id in set(third.frames["hearing_parties"]["hearing_id"])
+    assert third.frames["hearing_parties"].set_index(["hearing_id", "party_id"]).loc[
+        (hearing_id, party_id), "role"] is None
+    assert sorted(f.key for f in third.lost) == sorted([case_id, "page:1"])
+    with connect_warehouse(db) as con:
+        assert con.execute(
+            "SELECT role FROM hearing_parties WHERE hearing_id = ? AND party_id = ?",
+            [hearing_id, party_id]).fetchall() == [("Defendant",)]

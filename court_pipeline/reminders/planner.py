@@ -46,6 +46,7 @@ REFRESHED = (
     "subject", "body", "segments", "encoding",
 )
 CANCELLED_STATUSES = {"cancelled", "canceled"}
+NO_SEND_TIME = "no allowed send time before hearing"
 HELD_STATUSES = {"held", "disposed"}
 REMOVED_STATUSES = {"removed"}
 
@@ -488,9 +489,13 @@ class _Planner:
             key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled",
                              c.start_at)
             if notify and contacted and all(e.dedupe_key != key for e in group):
-                due = apply_quiet_hours(self.now, None, c.zone, quiet) or self.now
+                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
                 content = self._message(c, flow, "cancelled", None, None, recipient)
-                self._add(c, flow, "cancelled", "cancelled", None, due, content)
+                if due is None:
+                    self._add(c, flow, "cancelled", "cancelled", None, self.now, content,
+                              "suppressed", NO_SEND_TIME)
+                else:
+                    self._add(c, flow, "cancelled", "cancelled", None, due, content)
             return
 
         # Active: anything pending for another start is stale (rescheduled).
@@ -509,10 +514,10 @@ class _Planner:
                     self._refresh(by_key[key], content)
             else:
                 content = self._message(c, flow, "changed", None, None, recipient, old_start)
-                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet)
+                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
                 if due is None:
                     self._add(c, flow, "changed", "changed", None, self.now, content,
-                              "suppressed", "no allowed send time before hearing")
+                              "suppressed", NO_SEND_TIME)
                 else:
                     self._add(c, flow, "changed", "changed", None, due, content)
                     changed_now = True
@@ -534,8 +539,7 @@ class _Planner:
             raw_due = offset_due(c.start_at, c.zone, offset)
             due = apply_quiet_hours(raw_due, c.start_at, c.zone, quiet)
             if raw_due >= c.start_at or due is None:
-                why = "due after hearing" if raw_due >= c.start_at else (
-                    "no allowed send time before hearing")
+                why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
                 self._add(c, flow, "reminder", offset.key, offset.key, raw_due, content,
                           "suppressed", why)
             elif due > self.now:
@@ -546,7 +550,7 @@ class _Planner:
         past.sort(key=lambda item: item[0])
         catch_up = None
         if past and first_sight and not changed_now:
-            due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet)
+            due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
             if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]

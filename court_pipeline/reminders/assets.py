@@ -27,7 +27,7 @@ from court_pipeline.pii import mask_email, mask_phone
 from court_pipeline.registry import Agency, Registry
 from court_pipeline.registry.loader import registry_relative
 from court_pipeline.reminders.delivery import ReminderDelivery
-from court_pipeline.reminders.flows import RemindersConfig, load_flows
+from court_pipeline.reminders.flows import FlowsError, RemindersConfig, load_flows
 from court_pipeline.reminders.planner import PlanResult, plan_reminders
 from court_pipeline.warehouse import WarehouseResource
 
@@ -145,6 +145,27 @@ def _plan_metadata(result: PlanResult) -> dict[str, object]:
     }
 
 
+def check_all_flows(registry: Registry, registry_file: Path | None = None) -> int:
+    """Load every agency's flows file and compile and sample-render every template it uses,
+    now: a broken flow or a hostile template stops the code location from loading with the
+    file and template named, instead of failing (or hanging) a run at 3 AM. Returns the
+    number of flows files checked."""
+    base = registry_file or settings.registry_path()
+    checked: set[Path] = set()
+    for agency in registry.agencies:
+        if not agency.reminders:
+            continue
+        path = registry_relative(base, agency.reminders)
+        if path in checked:
+            continue
+        try:
+            load_flows(path)
+        except FlowsError as exc:
+            raise FlowsError(f"agency {agency.id!r}: {exc}") from None
+        checked.add(path)
+    return len(checked)
+
+
 def build_reminder_assets(
     registry: Registry,
     partitions_def: dg.PartitionsDefinition,
@@ -152,6 +173,8 @@ def build_reminder_assets(
     registry_file: Path | None = None,
 ) -> list:
     """The ``reminder_outbox`` and ``reminder_deliveries`` assets for this registry."""
+
+    check_all_flows(registry, registry_file)
 
     def agency_flows(agency_id: str) -> tuple[Agency, RemindersConfig | None]:
         agency = registry.agency(agency_id)

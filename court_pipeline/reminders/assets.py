@@ -28,7 +28,7 @@ from court_pipeline.registry import Agency, Registry
 from court_pipeline.registry.loader import registry_relative
 from court_pipeline.reminders.delivery import ReminderDelivery
 from court_pipeline.reminders.flows import FlowsError, RemindersConfig, load_flows
-from court_pipeline.reminders.planner import PlanResult, plan_reminders
+from court_pipeline.reminders.planner import PlanResult, plan_reminders_unlocked
 from court_pipeline.warehouse import WarehouseResource
 
 UPSTREAM = [dg.AssetKey("hearings"), dg.AssetKey("contacts"), dg.AssetKey("parties"),
@@ -142,6 +142,9 @@ def _plan_metadata(result: PlanResult) -> dict[str, object]:
         ),
         "reply_rows_rejected": dg.MetadataValue.int(reply_rejects),
         "preview": dg.MetadataValue.md(_preview(result.new_rows)),
+        "lock_held_seconds": dg.MetadataValue.float(
+            round(result.read_seconds + result.write_seconds, 3)),
+        "plan_seconds_unlocked": dg.MetadataValue.float(round(result.plan_seconds, 3)),
     }
 
 
@@ -221,8 +224,10 @@ def build_reminder_assets(
                 per_agency[agency.id] = {"note": note}
                 notes.append(note)
                 continue
+            # the writer lock is held to read and to write the difference, not to render
+            result = plan_reminders_unlocked(warehouse.connect, agency, flows,
+                                             now=config.moment())
             with warehouse.connect() as con:
-                result = plan_reminders(con, agency, flows, now=config.moment())
                 found = _check_queries(con, agency.id)
             counts = found if counts is None else {k: counts[k] + found[k] for k in counts}
             context.log.info(

@@ -8,17 +8,18 @@ their due time; sent, failed and suppressed messages are history and never chang
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import hashlib
+import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
-import pandas as pd
 
 from court_pipeline.registry import Agency
 from court_pipeline.reminders.flows import NOT_REMINDED, Flow, RemindersConfig
@@ -26,69 +27,29 @@ from court_pipeline.reminders.optouts import (
     OptOuts,
     ReplyImport,
     import_reply_folder,
-    load_opt_outs,
     sync_party_opt_outs,
 )
-from court_pipeline.reminders.templates import TemplateError, TemplateSet, display_name, money
-from court_pipeline.reminders.timing import apply_quiet_hours, localize, offset_due
+from court_pipeline.reminders.outbox import OUTBOX_COLUMNS, PlanDiff, prepare, write_plan
+from court_pipeline.reminders.snapshot import (
+    Candidate,
+    Existing,
+    Snapshot,
+    _utc,
+    build_snapshot,
+    content_digest,
+    read_raw,
+)
+from court_pipeline.reminders.templates import TemplateError, TemplateSet, money
+from court_pipeline.reminders.timing import apply_quiet_hours, offset_due
 
 PENDING = ("planned", "ready")
 MESSAGE_NAMESPACE = uuid.UUID("0f6b3c52-6f1e-4c33-9a4e-3d1c6c2b7a10")
 CATCH_UP_GAP = timedelta(hours=12)
-OUTBOX_COLUMNS = (
-    "message_id", "dedupe_key", "agency_id", "hearing_id", "party_id", "case_number", "flow",
-    "kind", "offset_key", "hearing_start_at", "channel", "recipient", "preferred_language",
-    "language", "template", "subject", "body", "segments", "encoding", "due_at", "status",
-    "status_reason", "attempts", "created_at", "updated_at",
-)
-REFRESHED = (
-    "case_number", "channel", "recipient", "preferred_language", "language", "template",
-    "subject", "body", "segments", "encoding",
-)
 CANCELLED_STATUSES = {"cancelled", "canceled"}
 NO_SEND_TIME = "no allowed send time before hearing"
 HELD_STATUSES = {"held", "disposed"}
 REMOVED_STATUSES = {"removed"}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One party on one hearing, with everything a message needs."""
-
-    hearing_id: str
-    party_id: str
-    role: str | None
-    case_number: str | None
-    hearing_type: str | None
-    hearing_type_code: str | None
-    status: str | None
-    start_at: datetime
-    zone: ZoneInfo
-    location: str | None
-    courtroom: str | None
-    judge: str | None
-    removed: bool
-    name: str | None
-    preferred_language: str | None
-    payment_status: str | None
-    amount_due: Decimal | None
-    replaced_by: str | None = None  # the new hearing of a reset (hearing_changes 'reset')
-
-
-@dataclass(frozen=True)
-class Existing:
-    """An outbox row already there."""
-
-    message_id: str
-    dedupe_key: str
-    party_id: str
-    flow: str
-    kind: str
-    hearing_start_at: datetime
-    status: str
-    due_at: datetime
-    created_at: datetime
-    values: dict[str, Any]
+__all__ = ["OUTBOX_COLUMNS", "PlanResult", "plan_reminders", "plan_reminders_unlocked"]
 
 
 @dataclass
@@ -110,6 +71,9 @@ class PlanResult:
     party_opt_outs: int = 0
     reply_imports: list[ReplyImport] = field(default_factory=list)
     new_rows: list[dict[str, Any]] = field(default_factory=list)
+    read_seconds: float = 0.0  # writer lock held: reading the snapshot
+    plan_seconds: float = 0.0  # lock released: deciding and rendering
+    write_seconds: float = 0.0  # writer lock held: writing the difference
 
 
 def dedupe_key(
@@ -123,131 +87,6 @@ def dedupe_key(
 def message_id_for(key: str) -> str:
     """Stable message id (uuid5 of the dedupe key): providers can dedupe on it too."""
     return str(uuid.uuid5(MESSAGE_NAMESPACE, key))
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-
-
-_CANDIDATES_SQL = """
-WITH cs AS (
-    SELECT * FROM cases WHERE agency_id = $agency
-    QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated_at DESC) = 1
-), cn AS (
-    SELECT * FROM cases WHERE agency_id = $agency AND case_number IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY case_number ORDER BY updated_at DESC) = 1
-), cpr AS (
-    SELECT case_id, party_id, min(role) AS role FROM case_parties
-    WHERE agency_id = $agency GROUP BY case_id, party_id
-), pending AS (
-    SELECT DISTINCT hearing_id FROM reminder_outbox
-    WHERE agency_id = $agency AND status IN ('planned', 'ready')
-)
-SELECT h.hearing_id, hp.party_id, coalesce(hp.role, cpr.role) AS role,
-       coalesce(h.case_number, cs.case_number) AS case_number,
-       h.hearing_type, h.hearing_type_code, h.status,
-       timezone('UTC', h.start_at) AS start_utc, h.start_local, h.court_timezone,
-       h.location, h.courtroom, coalesce(h.judge, cs.judge_name, cn.judge_name) AS judge,
-       h.removed_at IS NOT NULL AS removed,
-       p.first_name, p.business_name, p.preferred_language,
-       coalesce(cs.payment_status, cn.payment_status) AS payment_status,
-       coalesce(cs.amount_due, cn.amount_due) AS amount_due
-FROM hearings h
-JOIN hearing_parties hp ON hp.agency_id = h.agency_id AND hp.hearing_id = h.hearing_id
-LEFT JOIN parties p ON p.agency_id = h.agency_id AND p.party_id = hp.party_id
-LEFT JOIN cs ON cs.case_id = h.case_id
-LEFT JOIN cn ON cs.case_id IS NULL AND cn.case_number = h.case_number
-LEFT JOIN cpr ON cpr.case_id = h.case_id AND cpr.party_id = hp.party_id
-WHERE h.agency_id = $agency AND (
-    (h.start_at > $now AND h.start_at <= $until)
-    OR (h.start_at IS NULL AND h.start_local BETWEEN $now_naive - INTERVAL 2 DAY
-                                             AND $until_naive + INTERVAL 2 DAY)
-    OR h.hearing_id IN (SELECT hearing_id FROM pending)
-)
-ORDER BY h.hearing_id, hp.party_id
-"""
-
-
-def load_candidates(
-    con: duckdb.DuckDBPyConnection, agency: Agency, now: datetime, until: datetime
-) -> list[Candidate]:
-    """Parties on hearings in the planning window, plus hearings with pending messages."""
-    rows = con.execute(
-        _CANDIDATES_SQL,
-        {
-            "agency": agency.id,
-            "now": now,
-            "until": until,
-            "now_naive": now.astimezone(agency.zone).replace(tzinfo=None),
-            "until_naive": until.astimezone(agency.zone).replace(tzinfo=None),
-        },
-    ).fetchall()
-    out = []
-    for (hearing_id, party_id, role, case_number, htype, htype_code, status, start_utc,
-         start_local, tz_name, location, courtroom, judge, removed, first_name, business,
-         language, payment_status, amount_due) in rows:
-        zone = _zone(tz_name, agency.zone)
-        start = _utc(start_utc) or (localize(start_local, zone) if start_local else None)
-        if start is None:
-            continue  # no time: nothing can be scheduled (the loaders reject such rows)
-        out.append(
-            Candidate(
-                hearing_id=hearing_id, party_id=party_id, role=role, case_number=case_number,
-                hearing_type=htype, hearing_type_code=htype_code, status=status,
-                start_at=start, zone=zone, location=location, courtroom=courtroom,
-                judge=judge, removed=bool(removed), name=display_name(first_name, business),
-                preferred_language=(language or "").strip().lower() or None,
-                payment_status=payment_status, amount_due=amount_due,
-            )
-        )
-    return out
-
-
-def load_contacts(
-    con: duckdb.DuckDBPyConnection, agency_id: str, party_ids: list[str]
-) -> dict[str, list[tuple[str, str, str | None]]]:
-    """Current (valid, not retired) contacts per party, newest first: (kind, value, type)."""
-    rows = con.execute(
-        """
-        SELECT party_id, kind, value, coalesce(phone_type, 'unknown') AS phone_type
-        FROM contacts
-        WHERE agency_id = ? AND status = 'valid' AND value IS NOT NULL
-          AND list_contains(?, party_id)
-        ORDER BY party_id, coalesce(source_modified_at, updated_at) DESC, value
-        """,
-        [agency_id, party_ids],
-    ).fetchall()
-    contacts: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
-    for party_id, kind, value, phone_type in rows:
-        contacts[party_id].append((kind, value, phone_type))
-    return contacts
-
-
-def load_retired(
-    con: duckdb.DuckDBPyConnection, agency_id: str, party_ids: list[str]
-) -> dict[tuple[str, str], str]:
-    """(party, value) -> why that contact was retired (records.contact_lists)."""
-    rows = con.execute(
-        """
-        SELECT party_id, value, arg_max(retired_reason, retired_at) FROM contacts
-        WHERE agency_id = ? AND status = 'retired' AND value IS NOT NULL
-          AND list_contains(?, party_id)
-        GROUP BY party_id, value
-        """,
-        [agency_id, party_ids],
-    ).fetchall()
-    return {(party_id, value): reason for party_id, value, reason in rows}
 
 
 def choose_recipient(
@@ -277,77 +116,6 @@ def choose_recipient(
     return None, None, "opted out" if blocked else "no contact"
 
 
-def load_existing(
-    con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
-) -> dict[str, list[Existing]]:
-    """Outbox rows of these hearings, grouped by hearing."""
-    rows = con.execute(
-        f"""
-        SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
-               timezone('UTC', hearing_start_at), status, timezone('UTC', due_at),
-               timezone('UTC', created_at), {", ".join(REFRESHED)}
-        FROM reminder_outbox WHERE agency_id = ? AND list_contains(?, hearing_id)
-        """,
-        [agency_id, hearing_ids],
-    ).fetchall()
-    grouped: dict[str, list[Existing]] = defaultdict(list)
-    for row in rows:
-        values = dict(zip(REFRESHED, row[10:], strict=True))
-        grouped[row[0]].append(
-            Existing(row[1], row[2], row[3], row[4], row[5], _utc(row[6]), row[7], _utc(row[8]),
-                     _utc(row[9]), values)
-        )
-    return grouped
-
-
-def load_reschedules(
-    con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
-) -> dict[tuple[str, str | None], list[tuple[datetime, datetime, datetime]]]:
-    """Date changes per (hearing, party): (old start, new start, seen at).
-
-    A 'rescheduled' row (the same hearing moved) holds for every party of the hearing (party
-    None); a 'reset' row (a new hearing replacing an old one, see records.resets) holds for
-    the parties that were on the old hearing too."""
-    rows = con.execute(
-        """
-        SELECT hc.hearing_id, NULL::VARCHAR AS party_id, timezone('UTC', hc.old_start_at),
-               timezone('UTC', hc.new_start_at), timezone('UTC', hc.changed_at)
-        FROM hearing_changes hc
-        WHERE hc.agency_id = $agency AND hc.change_kind = 'rescheduled'
-          AND list_contains($ids, hc.hearing_id)
-          AND hc.old_start_at IS NOT NULL AND hc.new_start_at IS NOT NULL
-        UNION ALL
-        SELECT hc.hearing_id, hp.party_id, timezone('UTC', hc.old_start_at),
-               timezone('UTC', hc.new_start_at), timezone('UTC', hc.changed_at)
-        FROM hearing_changes hc
-        JOIN hearing_parties hp ON hp.agency_id = hc.agency_id
-                               AND hp.hearing_id = hc.linked_hearing_id
-        WHERE hc.agency_id = $agency AND hc.change_kind = 'reset'
-          AND list_contains($ids, hc.hearing_id)
-          AND hc.old_start_at IS NOT NULL AND hc.new_start_at IS NOT NULL
-        """,
-        {"agency": agency_id, "ids": hearing_ids},
-    ).fetchall()
-    out: dict[tuple[str, str | None], list[tuple[datetime, datetime, datetime]]] = (
-        defaultdict(list))
-    for hearing_id, party_id, old, new, seen in rows:
-        out[(hearing_id, party_id)].append((_utc(old), _utc(new), _utc(seen)))
-    return out
-
-
-def load_replacements(
-    con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
-) -> dict[str, str]:
-    """Old hearing -> the new hearing that replaced it ('reset' rows of hearing_changes)."""
-    rows = con.execute(
-        "SELECT linked_hearing_id, max(hearing_id) FROM hearing_changes "
-        "WHERE agency_id = ? AND change_kind = 'reset' AND list_contains(?, linked_hearing_id) "
-        "GROUP BY 1",
-        [agency_id, hearing_ids],
-    ).fetchall()
-    return dict(rows)
-
-
 def hearing_state(candidate: Candidate, flow: Flow) -> tuple[str, str | None]:
     """('active'|'replaced'|'cancelled'|'removed'|'held'|'inactive', reason for pending
     messages). A hearing not Scheduled (Reset, Continued, ...) is never active at its date."""
@@ -370,19 +138,19 @@ class _Planner:
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
+        snapshot: Snapshot,
         agency: Agency,
         config: RemindersConfig,
         templates: TemplateSet,
         now: datetime,
     ) -> None:
-        self.con, self.agency, self.config, self.templates = con, agency, config, templates
-        self.now = now
+        self.snapshot, self.agency, self.config = snapshot, agency, config
+        self.templates, self.now = templates, now
         self.result = PlanResult(agency_id=agency.id, as_of=now)
-        self.inserts: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.suppress: dict[str, str] = {}
-        self.retired: dict[tuple[str, str], str] = {}
+        self.diff = PlanDiff()
+        self.inserts, self.updates, self.suppress = (
+            self.diff.inserts, self.diff.updates, self.diff.suppress)
+        self.retired = snapshot.retired
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
@@ -417,6 +185,7 @@ class _Planner:
             "preferred_language": c.preferred_language, "language": None, "template": None,
             "subject": None, "body": None, "segments": None, "encoding": None,
             "status": "planned", "status_reason": None,
+            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start),
         }
         if channel is None:
             values.update(status="suppressed", status_reason=reason)
@@ -436,6 +205,26 @@ class _Planner:
             body=rendered.body, segments=rendered.segments, encoding=rendered.encoding,
         )
         return values
+
+    def _inputs(
+        self, c: Candidate, flow: Flow, kind: str, offset_key: str | None, days: int | None,
+        recipient: tuple[str | None, str | None, str | None], old_start: datetime | None,
+    ) -> str:
+        """Digest of everything a message is rendered from: equal digests, equal message."""
+        basis = (self.templates.version, flow.name, kind, offset_key, days, recipient,
+                 c.preferred_language, c.case_number, str(c.zone), c.start_at.isoformat(),
+                 old_start.isoformat() if old_start else None,
+                 sorted(self._context(c, flow, offset_key, days).items()))
+        return hashlib.md5(repr(basis).encode("utf-8")).hexdigest()  # noqa: S324
+
+    def _unchanged(
+        self, old: Existing, c: Candidate, flow: Flow, kind: str, offset_key: str | None,
+        days: int | None, recipient: tuple[str | None, str | None, str | None],
+        old_start: datetime | None = None,
+    ) -> bool:
+        """A pending message rendered from exactly today's inputs needs no new render."""
+        return old.input_digest is not None and old.input_digest == self._inputs(
+            c, flow, kind, offset_key, days, recipient, old_start)
 
     def _add(
         self, c: Candidate, flow: Flow, kind: str, what: str, offset_key: str | None,
@@ -458,13 +247,12 @@ class _Planner:
         """Bring a pending message up to date with current data (due time unchanged)."""
         if content["status"] == "suppressed":
             reason = content["status_reason"]
-            retired = self.retired.get((old.party_id, old.values.get("recipient")))
+            retired = self.retired.get((old.party_id, old.recipient))
             if retired is not None and reason == "no contact":
                 reason = f"recipient retired ({retired}); no current contact"
             self.suppress[old.message_id] = reason
             return
-        changed = {k: content[k] for k in REFRESHED if content[k] != old.values.get(k)}
-        if changed:
+        if content_digest(content) != old.digest or content["input_digest"] != old.input_digest:
             self.updates.append({"message_id": old.message_id, **content})
 
     # -- one party on one hearing under one flow -------------------------------------------
@@ -509,7 +297,8 @@ class _Planner:
             key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "changed",
                              c.start_at)
             if key in by_key:
-                if by_key[key].status in PENDING:
+                if by_key[key].status in PENDING and not self._unchanged(
+                        by_key[key], c, flow, "changed", None, None, recipient, old_start):
                     content = self._message(c, flow, "changed", None, None, recipient, old_start)
                     self._refresh(by_key[key], content)
             else:
@@ -530,8 +319,9 @@ class _Planner:
         for offset in flow.offsets:
             key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, offset.key,
                              c.start_at)
-            if key in by_key and by_key[key].status not in PENDING:
-                continue  # history: sent, failed or suppressed rows never change
+            if key in by_key and (by_key[key].status not in PENDING or self._unchanged(
+                    by_key[key], c, flow, "reminder", offset.key, offset.days, recipient)):
+                continue  # history never changes; a message with unchanged inputs neither
             content = self._message(c, flow, "reminder", offset.key, offset.days, recipient)
             if key in by_key:
                 self._refresh(by_key[key], content)
@@ -574,79 +364,36 @@ class _Planner:
         return max(moves)[1] if moves else None
 
     # -- the pass ----------------------------------------------------------------------------
-    def run(self) -> PlanResult:
-        until = self.now + timedelta(days=self.config.horizon_days)
-        candidates = load_candidates(self.con, self.agency, self.now, until)
-        self.result.candidates = len(candidates)
-        hearing_ids = sorted({c.hearing_id for c in candidates})
-        existing = load_existing(self.con, self.agency.id, hearing_ids)
-        reschedules = load_reschedules(self.con, self.agency.id, hearing_ids)
-        replaced = load_replacements(self.con, self.agency.id, hearing_ids)
-        candidates = [dataclasses.replace(c, replaced_by=replaced.get(c.hearing_id))
-                      if c.hearing_id in replaced else c for c in candidates]
-        party_ids = sorted({c.party_id for c in candidates})
-        contacts = load_contacts(self.con, self.agency.id, party_ids)
-        self.retired = load_retired(self.con, self.agency.id, party_ids)
-        opt_outs = load_opt_outs(self.con, self.agency.id)
+    def run(self) -> PlanDiff:
+        """Decide every message (no warehouse access): the difference to write."""
+        snap = self.snapshot
+        self.result.candidates = len(snap.candidates)
         touched: set[tuple[str, str, str]] = set()
-        for c in candidates:
+        for c in snap.candidates:
             for flow in self.config.flows:
                 if not (flow.matches_role(c.role)
                         and flow.matches_type(c.hearing_type, c.hearing_type_code)):
                     continue
                 touched.add((c.hearing_id, c.party_id, flow.name))
-                group = [e for e in existing.get(c.hearing_id, [])
+                group = [e for e in snap.existing.get(c.hearing_id, [])
                          if e.party_id == c.party_id and e.flow == flow.name]
                 recipient = choose_recipient(
-                    flow, self.config, c.party_id, contacts.get(c.party_id, []), opt_outs
+                    flow, self.config, c.party_id, snap.contacts.get(c.party_id, []),
+                    snap.opt_outs,
                 )
-                moves = [*reschedules.get((c.hearing_id, None), []),
-                         *reschedules.get((c.hearing_id, c.party_id), [])]
+                moves = [*snap.reschedules.get((c.hearing_id, None), []),
+                         *snap.reschedules.get((c.hearing_id, c.party_id), [])]
                 self.plan_group(c, flow, group, moves, recipient)
-        for hearing_id, rows in existing.items():
+        for hearing_id, rows in snap.existing.items():
             for e in rows:
                 if e.status in PENDING and (hearing_id, e.party_id, e.flow) not in touched:
                     self.suppress.setdefault(e.message_id, "no longer planned")
-        self._write()
-        return self.result
+        return self.diff
 
-    def _write(self) -> None:
+    def count(self) -> PlanResult:
+        """Fill the result's counters from the written difference."""
         result = self.result
-        self.con.begin()
-        try:
-            if self.inserts:
-                frame = pd.DataFrame(self.inserts, columns=list(OUTBOX_COLUMNS))
-                frame["segments"] = frame["segments"].astype("Int64")
-                self.con.register("_new_outbox", frame)
-                self.con.execute(
-                    "INSERT OR IGNORE INTO reminder_outbox BY NAME SELECT * FROM _new_outbox"
-                )
-                self.con.unregister("_new_outbox")
-            if self.updates:
-                frame = pd.DataFrame(self.updates, columns=["message_id", *REFRESHED])
-                frame["segments"] = frame["segments"].astype("Int64")
-                self.con.register("_upd_outbox", frame)
-                sets = ", ".join(f"{col} = u.{col}" for col in REFRESHED)
-                self.con.execute(
-                    f"UPDATE reminder_outbox o SET {sets}, updated_at = now() FROM _upd_outbox u "
-                    "WHERE o.message_id = u.message_id AND o.status IN ('planned', 'ready')"
-                )
-                self.con.unregister("_upd_outbox")
-            if self.suppress:
-                frame = pd.DataFrame(
-                    {"message_id": list(self.suppress), "reason": list(self.suppress.values())}
-                )
-                self.con.register("_sup_outbox", frame)
-                self.con.execute(
-                    "UPDATE reminder_outbox o SET status = 'suppressed', status_reason = s.reason, "
-                    "updated_at = now() FROM _sup_outbox s "
-                    "WHERE o.message_id = s.message_id AND o.status IN ('planned', 'ready')"
-                )
-                self.con.unregister("_sup_outbox")
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
+        flows = {flow.name: flow for flow in self.config.flows}
         for row in self.inserts:
             result.inserted[row["status"]] += 1
             if row["status"] == "suppressed":
@@ -659,12 +406,13 @@ class _Planner:
             if row["channel"] == "sms":
                 result.segments[row["segments"]] += 1
                 result.encodings[row["encoding"]] += 1
-                flow = next(f for f in self.config.flows if f.name == row["flow"])
-                result.over_segment_limit += int(row["segments"] > flow.max_sms_segments)
+                limit = flows[row["flow"]].max_sms_segments
+                result.over_segment_limit += int(row["segments"] > limit)
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
         result.refreshed = len(self.updates)
         result.new_rows = self.inserts
+        return result
 
 
 def plan_reminders(
@@ -675,13 +423,46 @@ def plan_reminders(
     now: datetime | None = None,
     templates: TemplateSet | None = None,
 ) -> PlanResult:
-    """Refresh the STOP list, then plan, refresh and suppress the agency's messages."""
+    """Refresh the STOP list, then plan, refresh and suppress the agency's messages, on one
+    open connection (tests, tools). Runs use :func:`plan_reminders_unlocked`."""
+    @contextlib.contextmanager
+    def same() -> Iterator[duckdb.DuckDBPyConnection]:
+        yield con
+
+    return plan_reminders_unlocked(same, agency, config, now=now, templates=templates)
+
+
+def plan_reminders_unlocked(
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    agency: Agency,
+    config: RemindersConfig,
+    *,
+    now: datetime | None = None,
+    templates: TemplateSet | None = None,
+) -> PlanResult:
+    """Plan with the warehouse writer lock held only to read and to write.
+
+    ``connect()`` opens the warehouse under its writer lock. First connection: refresh the
+    STOP list, import reply files and read the snapshot. No lock: decide and render every
+    message. Second connection: write the difference in one transaction (guarded against
+    what other runs did in between, see ``outbox``). The result carries the three times."""
     as_of = _utc(now) if now is not None else datetime.now(UTC)
-    party_opt_outs = sync_party_opt_outs(con, agency.id)
-    replies = config.replies_path
-    imports = import_reply_folder(con, agency.id, replies) if replies else []
-    planner = _Planner(con, agency, config, templates or TemplateSet(config), as_of)
-    result = planner.run()
+    templates = templates or TemplateSet(config)
+    t0 = time.perf_counter()
+    with connect() as con:
+        party_opt_outs = sync_party_opt_outs(con, agency.id)
+        replies = config.replies_path
+        imports = import_reply_folder(con, agency.id, replies) if replies else []
+        raw = read_raw(con, agency, as_of, config.horizon_days)
+    t1 = time.perf_counter()
+    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of)
+    prepared = prepare(planner.run())
+    t2 = time.perf_counter()
+    with connect() as con:
+        write_plan(con, prepared)
+    t3 = time.perf_counter()
+    result = planner.count()
     result.party_opt_outs = party_opt_outs
     result.reply_imports = imports
+    result.read_seconds, result.plan_seconds, result.write_seconds = t1 - t0, t2 - t1, t3 - t2
     return result

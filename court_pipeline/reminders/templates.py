@@ -12,6 +12,7 @@ AM" / "jueves 3 de diciembre a las 9:00 a. m.".
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,6 +142,19 @@ class TemplateSet:
             lstrip_blocks=True,
         )
         self._cache: dict[str, Any] = {}
+
+    @functools.cached_property
+    def version(self) -> str:
+        """Digest of the flows config and every template file this set can load: a message
+        rendered under another version is rendered again (planner input digests)."""
+        digest = hashlib.sha256(self.config.model_dump_json().encode("utf-8"))
+        for folder in (self.config.templates_path, BUNDLED_TEMPLATES_DIR):
+            if folder is None or not folder.is_dir():
+                continue
+            for path in sorted(folder.rglob("*.j2")):
+                digest.update(str(path.relative_to(folder)).encode("utf-8"))
+                digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
 
     def _get(self, name: str) -> Any | None:
         if name not in self._cache:

@@ -1,0 +1,91 @@
+"""Write one planning pass's difference into ``reminder_outbox``, in one short transaction.
+
+The difference is planned from a snapshot read earlier (``snapshot.read_snapshot``), with the
+writer lock released in between, so another run may have moved an outbox row on meanwhile
+(delivery sent it, or another planning pass of the same agency inserted it). The writes are
+therefore guarded: inserts skip dedupe keys already there, refreshes and suppressions touch
+only rows still planned or ready. History (sent, failed, suppressed) never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from court_pipeline.reminders.snapshot import REFRESHED
+
+OUTBOX_COLUMNS = (
+    "message_id", "dedupe_key", "agency_id", "hearing_id", "party_id", "case_number", "flow",
+    "kind", "offset_key", "hearing_start_at", "channel", "recipient", "preferred_language",
+    "language", "template", "subject", "body", "segments", "encoding", "due_at", "status",
+    "status_reason", "attempts", "created_at", "updated_at", "input_digest",
+)
+
+
+@dataclass
+class PlanDiff:
+    """New rows, refreshed content and suppressions (message id -> reason) of one pass."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    suppress: dict[str, str] = field(default_factory=dict)
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["segments"] = frame["segments"].astype("Int64")
+    return frame
+
+
+@dataclass
+class PreparedDiff:
+    """A :class:`PlanDiff` as frames, built before the writer lock is taken."""
+
+    inserts: pd.DataFrame | None
+    updates: pd.DataFrame | None
+    suppress: pd.DataFrame | None
+
+
+def prepare(diff: PlanDiff) -> PreparedDiff:
+    """Frames for :func:`write_plan` (the pandas work happens outside the lock)."""
+    return PreparedDiff(
+        _frame(diff.inserts, list(OUTBOX_COLUMNS)) if diff.inserts else None,
+        _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates
+        else None,
+        pd.DataFrame({"message_id": list(diff.suppress), "reason": list(diff.suppress.values())})
+        if diff.suppress else None,
+    )
+
+
+def write_plan(con: duckdb.DuckDBPyConnection, diff: PlanDiff | PreparedDiff) -> None:
+    """Apply ``diff`` atomically (all of it or none)."""
+    frames = prepare(diff) if isinstance(diff, PlanDiff) else diff
+    con.begin()
+    try:
+        if frames.inserts is not None:
+            con.register("_new_outbox", frames.inserts)
+            con.execute("INSERT OR IGNORE INTO reminder_outbox BY NAME SELECT * FROM _new_outbox")
+            con.unregister("_new_outbox")
+        if frames.updates is not None:
+            con.register("_upd_outbox", frames.updates)
+            sets = ", ".join(f"{col} = u.{col}" for col in (*REFRESHED, "input_digest"))
+            con.execute(
+                f"UPDATE reminder_outbox o SET {sets}, updated_at = now() FROM _upd_outbox u "
+                "WHERE o.message_id = u.message_id AND o.status IN ('planned', 'ready')"
+            )
+            con.unregister("_upd_outbox")
+        if frames.suppress is not None:
+            con.register("_sup_outbox", frames.suppress)
+            con.execute(
+                "UPDATE reminder_outbox o SET status = 'suppressed', status_reason = s.reason, "
+                "updated_at = now() FROM _sup_outbox s "
+                "WHERE o.message_id = s.message_id AND o.status IN ('planned', 'ready')"
+            )
+            con.unregister("_sup_outbox")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise

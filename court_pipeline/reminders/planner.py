@@ -36,7 +36,6 @@ from court_pipeline.reminders.snapshot import (
     Snapshot,
     _utc,
     build_snapshot,
-    content_digest,
     read_raw,
 )
 from court_pipeline.reminders.templates import TemplateError, TemplateSet, money
@@ -151,6 +150,7 @@ class _Planner:
         self.inserts, self.updates, self.suppress = (
             self.diff.inserts, self.diff.updates, self.diff.suppress)
         self.retired = snapshot.retired
+        self._bases: dict[tuple[str, str, str], str] = {}
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
@@ -210,12 +210,17 @@ class _Planner:
         self, c: Candidate, flow: Flow, kind: str, offset_key: str | None, days: int | None,
         recipient: tuple[str | None, str | None, str | None], old_start: datetime | None,
     ) -> str:
-        """Digest of everything a message is rendered from: equal digests, equal message."""
-        basis = (self.templates.version, flow.name, kind, offset_key, days, recipient,
-                 c.preferred_language, c.case_number, str(c.zone), c.start_at.isoformat(),
-                 old_start.isoformat() if old_start else None,
-                 sorted(self._context(c, flow, offset_key, days).items()))
-        return hashlib.md5(repr(basis).encode("utf-8")).hexdigest()  # noqa: S324
+        """Digest of everything a message is rendered from: equal digests, equal message.
+        The part shared by a party's messages on one hearing is hashed once per pass."""
+        group = (c.hearing_id, c.party_id, flow.name)
+        base = self._bases.get(group)
+        if base is None:
+            fields = sorted(self._context(c, flow, None, None).items())
+            base = self._bases[group] = hashlib.md5(repr((  # noqa: S324 - change detection
+                self.templates.version, flow.name, recipient, c.preferred_language,
+                str(c.zone), c.start_at.isoformat(), fields)).encode("utf-8")).hexdigest()
+        tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
+        return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
 
     def _unchanged(
         self, old: Existing, c: Candidate, flow: Flow, kind: str, offset_key: str | None,
@@ -244,7 +249,8 @@ class _Planner:
         self.inserts.append(row)
 
     def _refresh(self, old: Existing, content: dict[str, Any]) -> None:
-        """Bring a pending message up to date with current data (due time unchanged)."""
+        """Bring a pending message up to date with current data (due time unchanged); called
+        only when its inputs changed (see :meth:`_unchanged`)."""
         if content["status"] == "suppressed":
             reason = content["status_reason"]
             retired = self.retired.get((old.party_id, old.recipient))
@@ -252,8 +258,7 @@ class _Planner:
                 reason = f"recipient retired ({retired}); no current contact"
             self.suppress[old.message_id] = reason
             return
-        if content_digest(content) != old.digest or content["input_digest"] != old.input_digest:
-            self.updates.append({"message_id": old.message_id, **content})
+        self.updates.append({"message_id": old.message_id, **content})  # inputs changed
 
     # -- one party on one hearing under one flow -------------------------------------------
     def plan_group(

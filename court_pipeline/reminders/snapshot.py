@@ -5,19 +5,18 @@ set-based query results out as Arrow tables (:func:`read_raw`) and, later, to wr
 difference (``outbox.write_plan``); turning rows into Python objects (:func:`build_snapshot`)
 and rendering thousands of messages happen with the lock released. Every lookup is a join on
 the candidate ids (a ``list_contains`` over a 150,000-id list parameter was quadratic), and
-outbox rows carry a digest of their content instead of the content.
+outbox rows are read without their content: their ``input_digest`` says whether today's
+inputs would render them differently.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
@@ -32,19 +31,6 @@ REFRESHED = (
     "case_number", "channel", "recipient", "preferred_language", "language", "template",
     "subject", "body", "segments", "encoding",
 )
-_SEP, _NULL = "\x1f", "\x1e"
-
-
-def content_digest(values: dict[str, Any]) -> str:
-    """md5 of a message's refreshable content; the same formula as :data:`_DIGEST_SQL`."""
-    text = _SEP.join(_NULL if values.get(c) is None else str(values[c]) for c in REFRESHED)
-    return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - change detection
-
-
-_DIGEST_SQL = "md5(concat_ws(chr(31), " + ", ".join(
-    f"coalesce({c}::VARCHAR, chr(30))" for c in REFRESHED) + "))"
-
-
 @dataclass(frozen=True)
 class Candidate:
     """One party on one hearing, with everything a message needs."""
@@ -71,7 +57,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Existing:
-    """An outbox row already there (its content as a digest: see :func:`content_digest`)."""
+    """An outbox row already there (what it was rendered from, not its content)."""
 
     message_id: str
     dedupe_key: str
@@ -82,7 +68,6 @@ class Existing:
     status: str
     due_at: datetime
     created_at: datetime
-    digest: str
     recipient: str | None
     input_digest: str | None = None  # what it was rendered from (None: before the column)
 
@@ -185,10 +170,10 @@ FROM contacts JOIN _plan_parties USING (party_id)
 WHERE agency_id = $agency AND status = 'retired' AND value IS NOT NULL
 GROUP BY party_id, value
 """
-_EXISTING_SQL = f"""
+_EXISTING_SQL = """
 SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
        timezone('UTC', hearing_start_at), status, timezone('UTC', due_at),
-       timezone('UTC', created_at), {_DIGEST_SQL}, recipient, input_digest
+       timezone('UTC', created_at), recipient, input_digest
 FROM reminder_outbox JOIN _plan_hearings USING (hearing_id) WHERE agency_id = $agency
 """
 # A 'rescheduled' row (the same hearing moved) holds for every party of the hearing (party
@@ -286,8 +271,7 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     existing: dict[str, list[Existing]] = defaultdict(list)
     for row in _rows(raw.existing):
         existing[row[0]].append(Existing(row[1], row[2], row[3], row[4], row[5], _utc(row[6]),
-                                         row[7], _utc(row[8]), _utc(row[9]), row[10], row[11],
-                                         row[12]))
+                                         row[7], _utc(row[8]), _utc(row[9]), row[10], row[11]))
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((_utc(old), _utc(new), _utc(seen)))

@@ -169,10 +169,17 @@ KEYS: dict[str, list[str]] = {
     "case_events": ["case_id", "event_id"],
 }
 MERGE_ORDER = list(COLUMNS)
-# Columns derived from another reply than their row's: when that reply is missing from a run
-# (a healed hearings call whose FindCase and FindParties did not come), NULL is "not learned",
-# and the merge keeps the known value (records.merge ``unknown_when_null``).
-UNKNOWN_WHEN_NULL: dict[str, tuple[str, ...]] = {"hearing_parties": ("role",)}
+# Columns where NULL means "not learned this run", so the merge keeps the known value
+# (records.merge ``unknown_when_null``): hearing_parties.role comes from another reply than
+# its row (FindParties or FindCase: a healed hearings call may arrive without either), and
+# the identity and status fields of a hearing or case are never legitimately emptied by
+# Odyssey, so an absent element ("any element may be absent") is unknown, not empty.
+UNKNOWN_WHEN_NULL: dict[str, tuple[str, ...]] = {
+    "hearing_parties": ("role",),
+    "hearings": ("case_id", "case_number", "session_id", "hearing_type", "hearing_type_code",
+                 "status", "status_date"),
+    "cases": ("case_number",),
+}
 _INSTANT_COLUMNS = ("source_modified_at", "start_at")
 
 KIND_PAGE, KIND_PARTY, KIND_CASE = "parties_page", "party_hearings", "case"

@@ -302,3 +302,22 @@ def test_a_healed_hearings_call_without_its_case_keeps_the_known_role(sim, tmp_p
         assert con.execute(
             "SELECT role FROM hearing_parties WHERE hearing_id = ? AND party_id = ?",
             [hearing_id, party_id]).fetchall() == [("Defendant",)]
+
+
+def test_a_reply_without_a_hearings_status_element_keeps_the_known_status(tmp_path):
+    """Any element may be absent: a <Hearing> without <Status> does not empty the status (a
+    NULL status would read as Scheduled and restart reminders for a Cancelled hearing)."""
+    from court_pipeline.odyssey.sync import UNKNOWN_WHEN_NULL
+    from court_pipeline.records.merge import merge_records
+
+    def hearing(status):
+        return pd.DataFrame([{"hearing_id": "h1", "case_id": "c1", "case_number": "CR-1",
+                              "status": status, "courtroom": None}])
+
+    with connect_warehouse(tmp_path / "wh.duckdb") as con:
+        for ref, status in (("s1", "Cancelled"), ("s2", None)):
+            merge_records(con, "hearings", hearing(status), agency_id="a",
+                          source="odyssey_api", source_ref=ref,
+                          unknown_when_null=UNKNOWN_WHEN_NULL["hearings"])
+        assert con.execute("SELECT status, case_number FROM hearings").fetchall() == [
+            ("Cancelled", "CR-1")]

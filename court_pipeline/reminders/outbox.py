@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from court_pipeline.reminders.snapshot import REFRESHED
 
@@ -34,28 +34,37 @@ class PlanDiff:
     suppress: dict[str, str] = field(default_factory=dict)
 
 
-def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["segments"] = frame["segments"].astype("Int64")
-    return frame
+_TYPES = {
+    "hearing_start_at": pa.timestamp("us", tz="UTC"), "due_at": pa.timestamp("us", tz="UTC"),
+    "created_at": pa.timestamp("us", tz="UTC"), "updated_at": pa.timestamp("us", tz="UTC"),
+    "segments": pa.int32(), "attempts": pa.int32(),
+}
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
+    """Rows as an Arrow table with the outbox types (DuckDB reads Arrow columns directly;
+    a pandas frame of Python strings costs a conversion per cell under the lock)."""
+    schema = pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
+    return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows], schema)
 
 
 @dataclass
 class PreparedDiff:
     """A :class:`PlanDiff` as frames, built before the writer lock is taken."""
 
-    inserts: pd.DataFrame | None
-    updates: pd.DataFrame | None
-    suppress: pd.DataFrame | None
+    inserts: pa.Table | None
+    updates: pa.Table | None
+    suppress: pa.Table | None
 
 
 def prepare(diff: PlanDiff) -> PreparedDiff:
-    """Frames for :func:`write_plan` (the pandas work happens outside the lock)."""
+    """Arrow tables for :func:`write_plan` (built outside the lock)."""
     return PreparedDiff(
         _frame(diff.inserts, list(OUTBOX_COLUMNS)) if diff.inserts else None,
         _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates
         else None,
-        pd.DataFrame({"message_id": list(diff.suppress), "reason": list(diff.suppress.values())})
+        pa.table({"message_id": pa.array(list(diff.suppress), pa.string()),
+                  "reason": pa.array(list(diff.suppress.values()), pa.string())})
         if diff.suppress else None,
     )
 

@@ -419,3 +419,18 @@ def test_a_file_without_an_email_column_says_nothing_about_emails(
     assert q(warehouse, "SELECT value, status FROM contacts ORDER BY value") == [
         ("+17135550142", "retired"), ("+17135550199", "valid"), ("maria@example.com", "valid"),
     ]
+
+
+def test_a_reset_in_a_file_links_the_new_hearing_to_the_old_one(
+        warehouse, make_template, write_rows):
+    template = make_template()
+    load(warehouse, write_rows([row(pid="P1")], name="day1.txt"), template)
+    # the next file: the old setting is Reset (still at its date), a new setting is Scheduled
+    load(warehouse, write_rows([row(pid="P1", status="Reset"),
+                                row(pid="P1", date="12/15/2026", time="1:30 PM")],
+                               name="day2.txt"), template)
+    hearings = dict(q(warehouse, "SELECT start_local, hearing_id FROM hearings"))
+    old, new = hearings[datetime(2026, 12, 1, 9)], hearings[datetime(2026, 12, 15, 13, 30)]
+    links = q(warehouse, "SELECT hearing_id, linked_hearing_id, new_status, source, reason "
+                         "FROM hearing_changes WHERE change_kind = 'reset'")
+    assert links == [(new, old, "Reset", "ecr", f"replaces hearing {old} (now Reset)")]

@@ -179,6 +179,8 @@ UNKNOWN_WHEN_NULL: dict[str, tuple[str, ...]] = {
     "hearings": ("case_id", "case_number", "session_id", "hearing_type", "hearing_type_code",
                  "status", "status_date"),
     "cases": ("case_number",),
+    # an absent <SmsOptOut> must not lift an opt-out; a birth date is never emptied
+    "parties": ("sms_opt_out", "date_of_birth"),
 }
 _INSTANT_COLUMNS = ("source_modified_at", "start_at")
 

@@ -321,3 +321,19 @@ def test_a_reply_without_a_hearings_status_element_keeps_the_known_status(tmp_pa
                           unknown_when_null=UNKNOWN_WHEN_NULL["hearings"])
         assert con.execute("SELECT status, case_number FROM hearings").fetchall() == [
             ("Cancelled", "CR-1")]
+
+
+def test_a_party_reply_without_sms_opt_out_does_not_lift_the_opt_out(tmp_path):
+    from court_pipeline.odyssey.sync import UNKNOWN_WHEN_NULL
+    from court_pipeline.records.merge import merge_records
+
+    with connect_warehouse(tmp_path / "wh.duckdb") as con:
+        for ref, opt_out, first in (("s1", True, "MARIA"), ("s2", None, None)):
+            merge_records(con, "parties",
+                          pd.DataFrame([{"party_id": "p1", "sms_opt_out": opt_out,
+                                         "first_name": first}]),
+                          agency_id="a", source="odyssey_api", source_ref=ref,
+                          unknown_when_null=UNKNOWN_WHEN_NULL["parties"])
+        # the opt-out stays; a field outside the list follows the source (emptied)
+        assert con.execute("SELECT sms_opt_out, first_name FROM parties").fetchall() == [
+            (True, None)]

@@ -74,3 +74,36 @@ def test_the_code_location_does_not_load_with_a_hostile_template(tmp_path):
                               registry_file=tmp_path / "agencies.yaml")
     assert str(err.value).startswith(f"agency 'bad': {path}: flow 'evil', template en/nested.j2")
     assert "range loops exceed 10,000 items in one render" in str(err.value)
+
+
+def test_every_hostile_template_ends_within_a_memory_cap(tmp_path):
+    """All of them in one child process limited to 2 GB of address space: each ends with its
+    own reason (a template that allocated its way to the cap would end in MemoryError)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    paths = {}
+    for name, (body, _) in HOSTILE.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        paths[name] = str(_flows(folder, name, body))
+    child = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from court_pipeline.reminders.flows import FlowsError, load_flows
+out = {}
+for name, path in json.loads(sys.argv[1]).items():
+    try:
+        load_flows(path)
+        out[name] = "loaded"
+    except FlowsError as exc:
+        out[name] = str(exc)
+print(json.dumps(out))
+"""
+    done = subprocess.run([sys.executable, "-c", child, json.dumps(paths)], env=os.environ,
+                          capture_output=True, text=True, timeout=300, check=True)
+    errors = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, (_, reason) in HOSTILE.items():
+        assert reason in errors[name], (name, errors[name])

@@ -4,6 +4,10 @@ Planning is idempotent: every message has a dedupe key (agency, hearing, party, 
 offset or kind, hearing start), so a rerun or an hourly sync adds only what is new. Messages
 not yet sent are refreshed (a new phone number, courtroom or language reaches them) but keep
 their due time; sent, failed and suppressed messages are history and never change.
+
+A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides and renders
+with the lock released (this module), and writes the difference in one short guarded
+transaction (``outbox``), so a 150,000-hearing agency does not hold up the other agencies.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from court_pipeline.reminders.snapshot import (
     Candidate,
     Existing,
     Snapshot,
-    _utc,
+    as_utc,
     build_snapshot,
     read_raw,
 )
@@ -451,7 +455,7 @@ def plan_reminders_unlocked(
     STOP list, import reply files and read the snapshot. No lock: decide and render every
     message. Second connection: write the difference in one transaction (guarded against
     what other runs did in between, see ``outbox``). The result carries the three times."""
-    as_of = _utc(now) if now is not None else datetime.now(UTC)
+    as_of = as_utc(now) if now is not None else datetime.now(UTC)
     templates = templates or TemplateSet(config)
     t0 = time.perf_counter()
     with connect() as con:

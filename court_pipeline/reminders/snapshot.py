@@ -72,7 +72,7 @@ class Existing:
     input_digest: str | None = None  # what it was rendered from (None: before the column)
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -142,7 +142,7 @@ def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
          start_local, tz_name, location, courtroom, judge, removed, first_name, business,
          language, payment_status, amount_due) in _rows(table):
         zone = _zone(tz_name, agency.zone)
-        start = _utc(start_utc) or (localize(start_local, zone) if start_local else None)
+        start = as_utc(start_utc) or (localize(start_local, zone) if start_local else None)
         if start is None:
             continue  # no time: nothing can be scheduled (the loaders reject such rows)
         out.append(
@@ -270,11 +270,11 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
                   for c in build_candidates(raw.candidates, agency)]
     existing: dict[str, list[Existing]] = defaultdict(list)
     for row in _rows(raw.existing):
-        existing[row[0]].append(Existing(row[1], row[2], row[3], row[4], row[5], _utc(row[6]),
-                                         row[7], _utc(row[8]), _utc(row[9]), row[10], row[11]))
+        existing[row[0]].append(Existing(row[1], row[2], row[3], row[4], row[5], as_utc(row[6]),
+                                         row[7], as_utc(row[8]), as_utc(row[9]), row[10], row[11]))
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
-        reschedules[(hearing_id, party_id)].append((_utc(old), _utc(new), _utc(seen)))
+        reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))
     contacts: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
     for party_id, kind, value, phone_type in _rows(raw.contacts):
         contacts[party_id].append((kind, value, phone_type))

@@ -66,7 +66,6 @@ class Existing:
     kind: str
     hearing_start_at: datetime
     status: str
-    due_at: datetime
     created_at: datetime
     recipient: str | None
     input_digest: str | None = None  # what it was rendered from (None: before the column)
@@ -172,10 +171,11 @@ GROUP BY party_id, value
 """
 _EXISTING_SQL = """
 SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
-       timezone('UTC', hearing_start_at), status, timezone('UTC', due_at),
-       timezone('UTC', created_at), recipient, input_digest
+       timezone('UTC', hearing_start_at), status, timezone('UTC', created_at),
+       CASE WHEN status IN ('planned', 'ready') THEN recipient END,
+       CASE WHEN status IN ('planned', 'ready') THEN input_digest END
 FROM reminder_outbox JOIN _plan_hearings USING (hearing_id) WHERE agency_id = $agency
-"""
+"""  # history rows need no recipient or digest: they never change
 # A 'rescheduled' row (the same hearing moved) holds for every party of the hearing (party
 # NULL); a 'reset' row (a new hearing replacing an old one, see records.resets) holds for the
 # parties that were on the old hearing too.
@@ -271,7 +271,7 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     existing: dict[str, list[Existing]] = defaultdict(list)
     for row in _rows(raw.existing):
         existing[row[0]].append(Existing(row[1], row[2], row[3], row[4], row[5], as_utc(row[6]),
-                                         row[7], as_utc(row[8]), as_utc(row[9]), row[10], row[11]))
+                                         row[7], as_utc(row[8]), row[9], row[10]))
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))

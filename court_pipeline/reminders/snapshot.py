@@ -121,8 +121,7 @@ WHERE h.agency_id = $agency AND (
                                              AND $until_naive + INTERVAL 2 DAY)
     OR h.hearing_id IN (SELECT hearing_id FROM pending)
 )
-ORDER BY h.hearing_id, hp.party_id
-"""
+"""  # no ORDER BY: build_candidates sorts, after the lock is released
 
 
 def _rows(table: pa.Table) -> Iterator[tuple]:
@@ -154,18 +153,19 @@ def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
                 payment_status=payment_status, amount_due=amount_due,
             )
         )
+    out.sort(key=lambda c: (c.hearing_id, c.party_id))
     return out
 
 
 _CONTACTS_SQL = """
 SELECT party_id, kind, value, coalesce(phone_type, 'unknown') AS phone_type
-FROM contacts JOIN _plan_parties USING (party_id)
+FROM contacts JOIN (SELECT DISTINCT party_id FROM _plan_candidates) USING (party_id)
 WHERE agency_id = $agency AND status = 'valid' AND value IS NOT NULL
 ORDER BY party_id, coalesce(source_modified_at, updated_at) DESC, value
 """
 _RETIRED_SQL = """
 SELECT party_id, value, arg_max(retired_reason, retired_at)
-FROM contacts JOIN _plan_parties USING (party_id)
+FROM contacts JOIN (SELECT DISTINCT party_id FROM _plan_candidates) USING (party_id)
 WHERE agency_id = $agency AND status = 'retired' AND value IS NOT NULL
 GROUP BY party_id, value
 """
@@ -174,7 +174,8 @@ SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
        timezone('UTC', hearing_start_at), status, timezone('UTC', created_at),
        CASE WHEN status IN ('planned', 'ready') THEN recipient END,
        CASE WHEN status IN ('planned', 'ready') THEN input_digest END
-FROM reminder_outbox JOIN _plan_hearings USING (hearing_id) WHERE agency_id = $agency
+FROM reminder_outbox JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) USING (hearing_id)
+WHERE agency_id = $agency
 """  # history rows need no recipient or digest: they never change
 # A 'rescheduled' row (the same hearing moved) holds for every party of the hearing (party
 # NULL); a 'reset' row (a new hearing replacing an old one, see records.resets) holds for the
@@ -182,13 +183,13 @@ FROM reminder_outbox JOIN _plan_hearings USING (hearing_id) WHERE agency_id = $a
 _RESCHEDULES_SQL = """
 SELECT hc.hearing_id, NULL::VARCHAR AS party_id, timezone('UTC', hc.old_start_at),
        timezone('UTC', hc.new_start_at), timezone('UTC', hc.changed_at)
-FROM hearing_changes hc JOIN _plan_hearings USING (hearing_id)
+FROM hearing_changes hc JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) USING (hearing_id)
 WHERE hc.agency_id = $agency AND hc.change_kind = 'rescheduled'
   AND hc.old_start_at IS NOT NULL AND hc.new_start_at IS NOT NULL
 UNION ALL
 SELECT hc.hearing_id, hp.party_id, timezone('UTC', hc.old_start_at),
        timezone('UTC', hc.new_start_at), timezone('UTC', hc.changed_at)
-FROM hearing_changes hc JOIN _plan_hearings USING (hearing_id)
+FROM hearing_changes hc JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) USING (hearing_id)
 JOIN hearing_parties hp ON hp.agency_id = hc.agency_id AND hp.hearing_id = hc.linked_hearing_id
 WHERE hc.agency_id = $agency AND hc.change_kind = 'reset'
   AND hc.old_start_at IS NOT NULL AND hc.new_start_at IS NOT NULL
@@ -196,7 +197,8 @@ WHERE hc.agency_id = $agency AND hc.change_kind = 'reset'
 # old hearing -> the new hearing that replaced it
 _REPLACEMENTS_SQL = """
 SELECT linked_hearing_id, max(hc.hearing_id) FROM hearing_changes hc
-JOIN _plan_hearings p ON p.hearing_id = hc.linked_hearing_id
+JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) p
+  ON p.hearing_id = hc.linked_hearing_id
 WHERE hc.agency_id = $agency AND hc.change_kind = 'reset' GROUP BY 1
 """
 
@@ -242,10 +244,6 @@ def read_raw(
         })
         con.register("_plan_candidates", candidates)
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _plan_hearings AS "
-                        "SELECT DISTINCT hearing_id FROM _plan_candidates")
-            con.execute("CREATE OR REPLACE TEMP TABLE _plan_parties AS "
-                        "SELECT DISTINCT party_id FROM _plan_candidates")
             agency_param = {"agency": agency.id}
             return RawSnapshot(
                 candidates=candidates,
@@ -259,7 +257,7 @@ def read_raw(
         finally:
             con.unregister("_plan_candidates")
     finally:
-        con.rollback()  # read only; the temp tables go with it
+        con.rollback()  # read only
 
 
 def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:

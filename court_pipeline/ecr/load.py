@@ -22,7 +22,9 @@ from court_pipeline import settings
 from court_pipeline.ecr.normalize import CleanFrames, normalize
 from court_pipeline.ecr.reader import RawFile, read_ecr_file
 from court_pipeline.ecr.template import UploadTemplate
+from court_pipeline.records.contact_lists import apply_contact_lists
 from court_pipeline.records.merge import MergeStats, mark_hearings_removed, merge_records
+from court_pipeline.records.resets import link_resets
 
 EXCLUDED_PREFIX = "excluded by template rule"
 SCRATCH_MEMORY_LIMIT = "1GB"
@@ -200,6 +202,9 @@ def write_prepared(
             removed = mark_hearings_removed(
                 con, agency_id, gone, reason, source="ecr", source_ref=content_sha256
             )
+        link_resets(con, agency_id, "ecr", content_sha256)
+        apply_contact_lists(con, agency_id, "ecr", content_sha256, prepared.clean.contact_lists,
+                            prepared.clean.frames.get("contacts"))
         con.execute(
             "DELETE FROM ecr_rejects WHERE agency_id = ? AND content_sha256 = ?",
             [agency_id, content_sha256],

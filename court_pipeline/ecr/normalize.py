@@ -49,6 +49,9 @@ class CleanFrames:
     present_hearing_ids: pa.Array  # every hearing id the file lists (rejected rows too)
     window: tuple[str, str] | None  # (first, last) local date of the file's hearings
     notes: list[str] = field(default_factory=list)
+    # (party_id, kind): the file gives the party's current phone (email) list, an empty cell
+    # included, for every loaded party when it has that column (records.contact_lists)
+    contact_lists: pa.Table | None = None
 
 
 def _time_clean(expr: str) -> str:
@@ -454,5 +457,13 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
             # unique per contact row: a line holds one party, and a phone and an email piece
             # of that line at the same position differ in kind
             order="(line_no::HUGEINT * 4294967296 + position) * 2 + (kind = 'email')::INT")
+    listed_kinds = [kind for kind, column in (("phone", "phone"), ("email", "email"))
+                    if has(column)]
+    contact_lists = None
+    if listed_kinds:
+        contact_lists = con.sql(
+            " UNION ".join(f"SELECT DISTINCT party_id, {_lit(kind)} AS kind FROM ok "
+                           "WHERE party_id IS NOT NULL" for kind in listed_kinds)
+        ).to_arrow_table()
     ordered = {name: frames[name] for name in TABLE_ORDER if name in frames}
-    return CleanFrames(ordered, rows_loaded, present, window)
+    return CleanFrames(ordered, rows_loaded, present, window, contact_lists=contact_lists)

@@ -318,6 +318,8 @@ class PartiesPage:
     phones: list[dict[str, Any]] = field(default_factory=list)  # party_id, raw_value, label
     emails: list[dict[str, Any]] = field(default_factory=list)
     case_parties: list[dict[str, Any]] = field(default_factory=list)
+    # (party_id, kind) of every <Phones>/<Emails> list a party carried: the full current list
+    contact_lists: list[dict[str, str]] = field(default_factory=list)
     unknown_languages: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)  # kind, key, reason
 
@@ -396,6 +398,11 @@ def _parse_party(node: Element, party_id: str, zone: ZoneInfo, page: PartiesPage
     page.parties.append(party)
     page.phones += phones
     page.emails += emails
+    page.contact_lists += [
+        {"party_id": party_id, "kind": kind}
+        for kind, tag in (("phone", E.PHONES), ("email", E.EMAILS))
+        if node.find(tag) is not None  # an absent list is unknown, an empty one is empty
+    ]
     page.case_parties += case_parties
 
 

@@ -11,8 +11,8 @@ calls fail deterministically, so tests can lose exactly the calls they choose.
 Serving: one asyncio event loop (uvloop when installed) in a background thread, shared by
 every simulator of the process, one protocol object per keep-alive connection; latency is a
 loop timer. Rendered reply bodies are cached per party, case and hearing query until a
-mutation (reschedule, cancel, add_phone) changes the county, so a reply costs a lookup, not a
-re-render. ``ssl_context`` serves HTTPS.
+mutation (reschedule, move, cancel, add_phone, replace_phones) changes the county, so a reply
+costs a lookup, not a re-render. ``ssl_context`` serves HTTPS.
 """
 
 from __future__ import annotations
@@ -347,19 +347,43 @@ class OdysseySimulator:
         self._query_cache.clear()
         self._render_cache.clear()
 
-    def reschedule_hearing(self, hearing_id: str, new_start: datetime) -> None:
-        """Move a hearing to a new wall time (a new session); status becomes Reset."""
+    def _session_at(self, hearing: Hearing, new_start: datetime) -> str:
+        """A new session like the hearing's current one, at ``new_start``."""
+        c = self.county
+        old = c.sessions[hearing.session_id]
+        sid = c.next_id("session")
+        c.sessions[sid] = type(old)(
+            sid, old.calendar, new_start, old.courtroom, old.location, old.judge
+        )
+        return sid
+
+    def reschedule_hearing(
+        self, hearing_id: str, new_start: datetime, status: str = "Reset"
+    ) -> str:
+        """What Odyssey does on a reset or continuance: the old hearing stays at its old date
+        with status Reset (or Continued), and a new Scheduled hearing with a new HearingID is
+        created for the new date. Returns the new HearingID."""
         with self._lock:
             c = self.county
-            hearing = c.hearings[hearing_id]
-            old = c.sessions[hearing.session_id]
-            sid = c.next_id("session")
-            c.sessions[sid] = type(old)(
-                sid, old.calendar, new_start, old.courtroom, old.location, old.judge
+            old = c.hearings[hearing_id]
+            today = self.now_local().date()
+            new = Hearing(
+                c.next_id("hearing"), old.case_id, self._session_at(old, new_start),
+                old.type_code, old.type_text, "Scheduled", today,
             )
-            hearing.session_id = sid
-            hearing.status, hearing.status_date = "Reset", self.now_local().date()
-            self._touch_case(c.cases[hearing.case_id])
+            c.hearings[new.hearing_id] = new
+            c.cases[old.case_id].hearing_ids.append(new.hearing_id)
+            old.status, old.status_date = status, today
+            self._touch_case(c.cases[old.case_id])
+            return new.hearing_id
+
+    def move_hearing(self, hearing_id: str, new_start: datetime) -> None:
+        """The same HearingID moved to a new time (a docket moved); it stays Scheduled."""
+        with self._lock:
+            hearing = self.county.hearings[hearing_id]
+            hearing.session_id = self._session_at(hearing, new_start)
+            hearing.status_date = self.now_local().date()
+            self._touch_case(self.county.cases[hearing.case_id])
 
     def cancel_hearing(self, hearing_id: str) -> None:
         with self._lock:
@@ -371,6 +395,23 @@ class OdysseySimulator:
         with self._lock:
             party = self.county.parties[party_id]
             party.phones.append((kind, raw))
+            party.modified = self.now_local()
+            self._changed()
+
+    def replace_phones(self, party_id: str, phones: list[tuple[str, str]]) -> None:
+        """A phone change as Odyssey makes it: the party's whole list is replaced by
+        ``phones`` ((Type, raw text) pairs); numbers not in it are gone from every reply."""
+        with self._lock:
+            party = self.county.parties[party_id]
+            party.phones = list(phones)
+            party.modified = self.now_local()
+            self._changed()
+
+    def replace_emails(self, party_id: str, emails: list[str]) -> None:
+        """The party's whole email list replaced, as :meth:`replace_phones`."""
+        with self._lock:
+            party = self.county.parties[party_id]
+            party.emails = list(emails)
             party.modified = self.now_local()
             self._changed()
 

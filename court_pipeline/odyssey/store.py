@@ -23,10 +23,13 @@ from court_pipeline.odyssey.sync import (
     KIND_PAGE,
     KIND_PARTY,
     MERGE_ORDER,
+    UNKNOWN_WHEN_NULL,
     Replay,
     SyncResult,
 )
+from court_pipeline.records.contact_lists import apply_contact_lists
 from court_pipeline.records.merge import MergeStats, mark_hearings_removed, merge_records
+from court_pipeline.records.resets import link_resets
 
 SOURCE = "odyssey_api"
 
@@ -165,10 +168,14 @@ def merge_sync(
                 agency_id=agency_id,
                 source=SOURCE,
                 source_ref=sync_id,
+                unknown_when_null=UNKNOWN_WHEN_NULL.get(table, ()),
             )
             for table in MERGE_ORDER
         }
         removed = _mark_vanished(con, agency_id, sync_id, replay, window_from, window_to)
+        link_resets(con, agency_id, SOURCE, sync_id)
+        apply_contact_lists(con, agency_id, SOURCE, sync_id, replay.contact_lists,
+                            replay.frames["contacts"])
         resolved = _resolve(con, agency_id, sync_id, replay)
         advanced = pages_lost == 0
         if advanced:

@@ -169,6 +169,19 @@ KEYS: dict[str, list[str]] = {
     "case_events": ["case_id", "event_id"],
 }
 MERGE_ORDER = list(COLUMNS)
+# Columns where NULL means "not learned this run", so the merge keeps the known value
+# (records.merge ``unknown_when_null``): hearing_parties.role comes from another reply than
+# its row (FindParties or FindCase: a healed hearings call may arrive without either), and
+# the identity and status fields of a hearing or case are never legitimately emptied by
+# Odyssey, so an absent element ("any element may be absent") is unknown, not empty.
+UNKNOWN_WHEN_NULL: dict[str, tuple[str, ...]] = {
+    "hearing_parties": ("role",),
+    "hearings": ("case_id", "case_number", "session_id", "hearing_type", "hearing_type_code",
+                 "status", "status_date"),
+    "cases": ("case_number",),
+    # an absent <SmsOptOut> must not lift an opt-out; a birth date is never emptied
+    "parties": ("sms_opt_out", "date_of_birth"),
+}
 _INSTANT_COLUMNS = ("source_modified_at", "start_at")
 
 KIND_PAGE, KIND_PARTY, KIND_CASE = "parties_page", "party_hearings", "case"
@@ -296,6 +309,7 @@ class Collector:
         self.rows: dict[str, list[dict[str, Any]]] = {t: [] for t in COLUMNS}
         self.phones: list[dict[str, Any]] = []
         self.emails: list[dict[str, Any]] = []
+        self.contact_lists: list[dict[str, str]] = []  # (party, kind) lists given in full
         self.rejected: list[dict[str, str]] = []
         self.unknown_languages: list[str] = []
         self.hearing_parties: list[tuple[str, str]] = []  # (hearing_id, party_id)
@@ -311,6 +325,7 @@ class Collector:
         self.rows["case_parties"] += page.case_parties
         self.phones += page.phones
         self.emails += page.emails
+        self.contact_lists += page.contact_lists
         self.rejected += page.rejected
         self.unknown_languages += page.unknown_languages
 
@@ -683,6 +698,8 @@ class Replay:
     frames: dict[str, pd.DataFrame]
     parties_with_hearings: set[str]
     rejected: list[dict[str, str]]
+    contact_lists: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["party_id", "kind"]))
 
 
 def replay_archive(path: Path, zone: ZoneInfo, region: str = "US") -> Replay:
@@ -698,7 +715,9 @@ def replay_archive(path: Path, zone: ZoneInfo, region: str = "US") -> Replay:
             collector.add_reply(mt, line["key"], root, observed)
         except (OdysseyError, ValueError):
             continue  # the live run recorded this call as failed (or retried it)
-    return Replay(collector.frames(), collector.parties_with_hearings, collector.rejected)
+    lists = pd.DataFrame(collector.contact_lists, columns=["party_id", "kind"])
+    return Replay(collector.frames(), collector.parties_with_hearings, collector.rejected,
+                  lists.drop_duplicates().reset_index(drop=True))
 
 
 def frames_summary(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:

@@ -24,8 +24,9 @@ from court_pipeline.warehouse import WarehouseResource
 
 CLEAN_TABLES: dict[str, str] = {
     "parties": "People and organisations on the agency's cases (attorneys included).",
-    "contacts": "One row per phone or email of a party; phones in E.164, invalid ones kept "
-    "as rejected with the reason.",
+    "contacts": "One row per phone or email of a party; phones in E.164 with their type, "
+    "invalid ones kept as rejected with the reason, ones no source lists any more kept as "
+    "retired with when and why.",
     "cases": "Cases with court, judge, status and financial status.",
     "case_parties": "Which party is on which case, in which role.",
     "hearings": "Hearings with a timezone-aware start, status, location, courtroom and judge; "

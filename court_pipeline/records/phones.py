@@ -48,7 +48,8 @@ _MAY_SPLIT = r"(?i)[;,|/&\n\r]|\sor\s|\sand\s"
 LABEL_WORDS = {
     "cell": "Cell", "cel": "Cell", "mobile": "Cell", "mob": "Cell", "c": "Cell", "m": "Cell",
     "home": "Home", "h": "Home", "work": "Work", "office": "Work", "w": "Work", "o": "Work",
-    "fax": "Fax", "f": "Fax",
+    "business": "Work", "fax": "Fax", "f": "Fax", "pager": "Pager", "beeper": "Pager",
+    "pgr": "Pager",
 }
 _LABEL_ALT = "|".join(sorted(LABEL_WORDS, key=len, reverse=True))
 _LEADING_LABEL = rf"(?i)^\s*\(?\s*({_LABEL_ALT})\s*\)?\s*[:\-.]?\s*([+(0-9].*)$"
@@ -75,6 +76,21 @@ _KIND_NAMES = {
     PhoneNumberType.MOBILE: "mobile",
     PhoneNumberType.UNKNOWN: "unknown",
 }
+
+
+# contacts.phone_type, from the source label and the numbering plan (kind). A fax or pager
+# label wins over everything (those never get SMS); a plan that says mobile beats a Home or
+# Work label; Cell upgrades a US number the plan cannot tell apart (FIXED_LINE_OR_MOBILE).
+PHONE_TYPES = ("mobile", "home", "work", "fax", "pager", "landline", "unknown")
+_PHONE_TYPE_SQL = """CASE WHEN value IS NULL THEN NULL
+                    WHEN label = 'Fax' THEN 'fax'
+                    WHEN label = 'Pager' OR kind = 'pager' THEN 'pager'
+                    WHEN kind = 'mobile' THEN 'mobile'
+                    WHEN label = 'Cell' AND kind = 'fixed_line_or_mobile' THEN 'mobile'
+                    WHEN label = 'Home' THEN 'home'
+                    WHEN label = 'Work' THEN 'work'
+                    WHEN kind = 'fixed_line' THEN 'landline'
+                    ELSE 'unknown' END"""
 
 
 def _lit(text: str) -> str:
@@ -277,11 +293,7 @@ def phones_sql(
             JOIN _ph_uniq u ON p.piece = u.piece
         )
         SELECT row, position, raw_value, value,
-               CASE WHEN value IS NULL THEN NULL
-                    WHEN kind = 'mobile' THEN 'mobile'
-                    WHEN kind = 'fixed_line' THEN 'landline'
-                    WHEN kind = 'fixed_line_or_mobile' AND label = 'Cell' THEN 'mobile'
-                    ELSE 'unknown' END AS phone_type,
+               {_PHONE_TYPE_SQL} AS phone_type,
                label,
                CASE WHEN value IS NULL THEN 'rejected' ELSE 'valid' END AS status,
                CASE WHEN value IS NULL THEN coalesce(reason, 'not a phone number') END
@@ -380,10 +392,11 @@ def normalize_phones(
 
     Returns one row per phone piece with columns ``row`` (the input index), ``position``
     (order within the cell), ``raw_value`` (the piece as received), ``value`` (E.164 or None),
-    ``phone_type`` ('mobile' | 'landline' | 'unknown'), ``label`` ('Cell', 'Home', 'Work', 'Fax'
-    from the cell text, else from ``labels`` aligned by index), ``status`` ('valid' |
+    ``phone_type`` (one of :data:`PHONE_TYPES`), ``label`` ('Cell', 'Home', 'Work', 'Fax',
+    'Pager' from the cell text, else from ``labels`` aligned by index), ``status`` ('valid' |
     'rejected') and ``reject_reason``. US numbers are mostly FIXED_LINE_OR_MOBILE in the
-    numbering plan, reported honestly as 'unknown' unless a label says Cell.
+    numbering plan, so the label decides (Cell -> mobile, Home -> home, Fax -> fax, ...);
+    without one they are reported honestly as 'unknown'.
     """
     frame = _input_frame(raw, labels)
     con = duckdb.connect()
@@ -416,6 +429,6 @@ def normalize_emails(raw: pd.Series) -> pd.DataFrame:
 
 
 __all__ = [
-    "EMAIL_COLUMNS", "PHONE_COLUMNS", "emails_sql", "normalize_emails", "normalize_phones",
-    "phones_sql",
+    "EMAIL_COLUMNS", "PHONE_COLUMNS", "PHONE_TYPES", "emails_sql", "normalize_emails",
+    "normalize_phones", "phones_sql",
 ]

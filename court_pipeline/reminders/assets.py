@@ -27,8 +27,8 @@ from court_pipeline.pii import mask_email, mask_phone
 from court_pipeline.registry import Agency, Registry
 from court_pipeline.registry.loader import registry_relative
 from court_pipeline.reminders.delivery import ReminderDelivery
-from court_pipeline.reminders.flows import RemindersConfig, load_flows
-from court_pipeline.reminders.planner import PlanResult, plan_reminders
+from court_pipeline.reminders.flows import FlowsError, RemindersConfig, load_flows
+from court_pipeline.reminders.planner import PlanResult, plan_reminders_unlocked
 from court_pipeline.warehouse import WarehouseResource
 
 UPSTREAM = [dg.AssetKey("hearings"), dg.AssetKey("contacts"), dg.AssetKey("parties"),
@@ -142,7 +142,31 @@ def _plan_metadata(result: PlanResult) -> dict[str, object]:
         ),
         "reply_rows_rejected": dg.MetadataValue.int(reply_rejects),
         "preview": dg.MetadataValue.md(_preview(result.new_rows)),
+        "lock_held_seconds": dg.MetadataValue.float(
+            round(result.read_seconds + result.write_seconds, 3)),
+        "plan_seconds_unlocked": dg.MetadataValue.float(round(result.plan_seconds, 3)),
     }
+
+
+def check_all_flows(registry: Registry, registry_file: Path | None = None) -> int:
+    """Load every agency's flows file and compile and sample-render every template it uses,
+    now: a broken flow or a hostile template stops the code location from loading with the
+    file and template named, instead of failing (or hanging) a run at 3 AM. Returns the
+    number of flows files checked."""
+    base = registry_file or settings.registry_path()
+    checked: set[Path] = set()
+    for agency in registry.agencies:
+        if not agency.reminders:
+            continue
+        path = registry_relative(base, agency.reminders)
+        if path in checked:
+            continue
+        try:
+            load_flows(path)
+        except FlowsError as exc:
+            raise FlowsError(f"agency {agency.id!r}: {exc}") from None
+        checked.add(path)
+    return len(checked)
 
 
 def build_reminder_assets(
@@ -152,6 +176,8 @@ def build_reminder_assets(
     registry_file: Path | None = None,
 ) -> list:
     """The ``reminder_outbox`` and ``reminder_deliveries`` assets for this registry."""
+
+    check_all_flows(registry, registry_file)
 
     def agency_flows(agency_id: str) -> tuple[Agency, RemindersConfig | None]:
         agency = registry.agency(agency_id)
@@ -198,8 +224,10 @@ def build_reminder_assets(
                 per_agency[agency.id] = {"note": note}
                 notes.append(note)
                 continue
+            # the writer lock is held to read and to write the difference, not to render
+            result = plan_reminders_unlocked(warehouse.connect, agency, flows,
+                                             now=config.moment())
             with warehouse.connect() as con:
-                result = plan_reminders(con, agency, flows, now=config.moment())
                 found = _check_queries(con, agency.id)
             counts = found if counts is None else {k: counts[k] + found[k] for k in counts}
             context.log.info(

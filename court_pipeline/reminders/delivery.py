@@ -192,8 +192,11 @@ class ReminderDelivery(dg.ConfigurableResource):
                 """
                 SELECT message_id, dedupe_key, party_id, hearing_id, case_number, flow, kind,
                        channel, recipient, subject, body, language, encoding, segments,
-                       timezone('UTC', hearing_start_at) AS start_utc
-                FROM reminder_outbox
+                       timezone('UTC', hearing_start_at) AS start_utc,
+                       EXISTS (SELECT 1 FROM contacts c
+                               WHERE c.agency_id = o.agency_id AND c.party_id = o.party_id
+                                 AND c.value = o.recipient AND c.status = 'valid') AS current
+                FROM reminder_outbox o
                 WHERE agency_id = ? AND status IN ('planned', 'ready') AND due_at <= ?
                 ORDER BY due_at, message_id LIMIT ?
                 """,
@@ -209,6 +212,8 @@ class ReminderDelivery(dg.ConfigurableResource):
                     suppress.append((row["message_id"], "hearing passed"))
                 elif opt_outs.blocks(row["channel"] or "", row["party_id"], row["recipient"]):
                     suppress.append((row["message_id"], "opted out"))
+                elif not row["current"]:  # retired since planning: never a stale number
+                    suppress.append((row["message_id"], "recipient no longer a current contact"))
                 elif in_quiet_hours(now, agency.zone, quiet_by_flow.get(row["flow"])):
                     result.held_quiet_hours += 1
                 else:

@@ -24,7 +24,15 @@ BUNDLED_FLOWS = BUNDLED_REMINDERS_DIR / "demo.yaml"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _LANG = re.compile(r"^[a-z]{2,3}$")
 _TEMPLATE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
-DEFAULT_STATUSES = ("Scheduled", "Reset")
+DEFAULT_STATUSES = ("Scheduled",)
+# Work phones are left out by default (a shared office line must not learn of a criminal
+# case); fax and pager numbers can never be listed.
+DEFAULT_SMS_PHONE_TYPES = ("mobile", "unknown", "home")
+NEVER_SMS = ("fax", "pager")
+# Statuses that mean "not at this date any more" (or over): never reminded, whatever a flow says.
+NOT_REMINDED = frozenset(
+    {"reset", "continued", "cancelled", "canceled", "held", "disposed", "removed", "vacated"}
+)
 
 
 class FlowsError(ValueError):
@@ -184,6 +192,17 @@ class Flow(_Strict):
             raise ValueError("a template name is a-z, 0-9, _ (the file is <lang>/<name>.j2)")
         return value
 
+    @field_validator("statuses")
+    @classmethod
+    def _only_live_statuses(cls, value: list[str]) -> list[str]:
+        dead = [s for s in value if s.strip().casefold() in NOT_REMINDED]
+        if dead:
+            raise ValueError(
+                f"{', '.join(dead)} cannot be reminded: in Odyssey a Reset or Continued hearing "
+                "stays at its old date and the new date is a new Scheduled hearing"
+            )
+        return value
+
     @field_validator("languages")
     @classmethod
     def _language_codes(cls, value: list[str]) -> list[str]:
@@ -221,8 +240,9 @@ class RemindersConfig(_Strict):
     default_language: str = "en"
     horizon_days: int = Field(default=30, ge=1, le=365)
     quiet_hours: QuietHours | None = Field(default_factory=QuietHours)
-    sms_phone_types: list[Literal["mobile", "unknown", "landline"]] = Field(
-        default_factory=lambda: ["mobile", "unknown"], min_length=1
+    sms_phone_types: list[Literal["mobile", "unknown", "home", "work", "landline"]] = Field(
+        default_factory=lambda: list(DEFAULT_SMS_PHONE_TYPES), min_length=1,
+        description="contacts.phone_type values that may get SMS, in order of preference",
     )
     templates_dir: str | None = Field(
         default=None, description="agency templates, relative to this file; bundled ones fill gaps"
@@ -233,6 +253,17 @@ class RemindersConfig(_Strict):
     languages: dict[str, LanguageFormat] = Field(default_factory=dict)
     # Filled by load_flows: where the file lives, for relative paths.
     source_file: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("sms_phone_types", mode="before")
+    @classmethod
+    def _no_fax_or_pager(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            bad = [v for v in value if str(v).strip().casefold() in NEVER_SMS]
+            if bad:
+                raise ValueError(f"{', '.join(map(str, bad))} numbers can never receive SMS")
+            if len({str(v) for v in value}) != len(value):
+                raise ValueError("phone types repeat")
+        return value
 
     @model_validator(mode="after")
     def _checks(self) -> RemindersConfig:

@@ -59,17 +59,29 @@ class OptOuts:
 
 
 def sync_party_opt_outs(con: duckdb.DuckDBPyConnection, agency_id: str) -> int:
-    """Rebuild the Odyssey-sourced rows from ``parties.sms_opt_out``; returns how many."""
+    """Bring the Odyssey-sourced rows in line with ``parties.sms_opt_out``; returns how many.
+
+    Only the difference is written (a party no longer opted out loses its row, a newly
+    opted-out party gains one): planning runs this under the warehouse writer lock, and an
+    agency's list rarely changes between two plans."""
     con.execute(
-        "DELETE FROM reminder_opt_outs WHERE agency_id = ? AND source = 'odyssey'", [agency_id]
+        """
+        DELETE FROM reminder_opt_outs o
+        WHERE o.agency_id = ? AND o.source = 'odyssey' AND NOT EXISTS (
+            SELECT 1 FROM parties p WHERE p.agency_id = o.agency_id
+              AND p.party_id = o.subject AND p.sms_opt_out)
+        """,
+        [agency_id],
     )
     con.execute(
         """
         INSERT INTO reminder_opt_outs
             (agency_id, source, channel, subject, party_id, keyword, opted_out_at, source_ref)
-        SELECT agency_id, 'odyssey', 'sms', party_id, party_id, 'SmsOptOut',
-               coalesce(source_modified_at, updated_at), source
-        FROM parties WHERE agency_id = ? AND sms_opt_out
+        SELECT p.agency_id, 'odyssey', 'sms', p.party_id, p.party_id, 'SmsOptOut',
+               coalesce(p.source_modified_at, p.updated_at), p.source
+        FROM parties p WHERE p.agency_id = ? AND p.sms_opt_out AND NOT EXISTS (
+            SELECT 1 FROM reminder_opt_outs o WHERE o.agency_id = p.agency_id
+              AND o.source = 'odyssey' AND o.channel = 'sms' AND o.subject = p.party_id)
         """,
         [agency_id],
     )

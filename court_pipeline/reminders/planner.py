@@ -4,88 +4,55 @@ Planning is idempotent: every message has a dedupe key (agency, hearing, party, 
 offset or kind, hearing start), so a rerun or an hourly sync adds only what is new. Messages
 not yet sent are refreshed (a new phone number, courtroom or language reaches them) but keep
 their due time; sent, failed and suppressed messages are history and never change.
+
+A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides and renders
+with the lock released (this module), and writes the difference in one short guarded
+transaction (``outbox``), so a 150,000-hearing agency does not hold up the other agencies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
-import pandas as pd
 
 from court_pipeline.registry import Agency
-from court_pipeline.reminders.flows import Flow, RemindersConfig
+from court_pipeline.reminders.flows import NOT_REMINDED, Flow, RemindersConfig
 from court_pipeline.reminders.optouts import (
     OptOuts,
     ReplyImport,
     import_reply_folder,
-    load_opt_outs,
     sync_party_opt_outs,
 )
-from court_pipeline.reminders.templates import TemplateError, TemplateSet, display_name, money
-from court_pipeline.reminders.timing import apply_quiet_hours, localize, offset_due
+from court_pipeline.reminders.outbox import OUTBOX_COLUMNS, PlanDiff, prepare, write_plan
+from court_pipeline.reminders.snapshot import (
+    Candidate,
+    Existing,
+    Snapshot,
+    as_utc,
+    build_snapshot,
+    read_raw,
+)
+from court_pipeline.reminders.templates import TemplateError, TemplateSet, money
+from court_pipeline.reminders.timing import apply_quiet_hours, offset_due
 
 PENDING = ("planned", "ready")
 MESSAGE_NAMESPACE = uuid.UUID("0f6b3c52-6f1e-4c33-9a4e-3d1c6c2b7a10")
 CATCH_UP_GAP = timedelta(hours=12)
-OUTBOX_COLUMNS = (
-    "message_id", "dedupe_key", "agency_id", "hearing_id", "party_id", "case_number", "flow",
-    "kind", "offset_key", "hearing_start_at", "channel", "recipient", "preferred_language",
-    "language", "template", "subject", "body", "segments", "encoding", "due_at", "status",
-    "status_reason", "attempts", "created_at", "updated_at",
-)
-REFRESHED = (
-    "case_number", "channel", "recipient", "preferred_language", "language", "template",
-    "subject", "body", "segments", "encoding",
-)
 CANCELLED_STATUSES = {"cancelled", "canceled"}
+NO_SEND_TIME = "no allowed send time before hearing"
 HELD_STATUSES = {"held", "disposed"}
 REMOVED_STATUSES = {"removed"}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One party on one hearing, with everything a message needs."""
-
-    hearing_id: str
-    party_id: str
-    role: str | None
-    case_number: str | None
-    hearing_type: str | None
-    hearing_type_code: str | None
-    status: str | None
-    start_at: datetime
-    zone: ZoneInfo
-    location: str | None
-    courtroom: str | None
-    judge: str | None
-    removed: bool
-    name: str | None
-    preferred_language: str | None
-    payment_status: str | None
-    amount_due: Decimal | None
-
-
-@dataclass(frozen=True)
-class Existing:
-    """An outbox row already there."""
-
-    message_id: str
-    dedupe_key: str
-    party_id: str
-    flow: str
-    kind: str
-    hearing_start_at: datetime
-    status: str
-    due_at: datetime
-    created_at: datetime
-    values: dict[str, Any]
+__all__ = ["OUTBOX_COLUMNS", "PlanResult", "plan_reminders", "plan_reminders_unlocked"]
 
 
 @dataclass
@@ -107,6 +74,9 @@ class PlanResult:
     party_opt_outs: int = 0
     reply_imports: list[ReplyImport] = field(default_factory=list)
     new_rows: list[dict[str, Any]] = field(default_factory=list)
+    read_seconds: float = 0.0  # writer lock held: reading the snapshot
+    plan_seconds: float = 0.0  # lock released: deciding and rendering
+    write_seconds: float = 0.0  # writer lock held: writing the difference
 
 
 def dedupe_key(
@@ -122,116 +92,6 @@ def message_id_for(key: str) -> str:
     return str(uuid.uuid5(MESSAGE_NAMESPACE, key))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-
-
-_CANDIDATES_SQL = """
-WITH cs AS (
-    SELECT * FROM cases WHERE agency_id = $agency
-    QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated_at DESC) = 1
-), cn AS (
-    SELECT * FROM cases WHERE agency_id = $agency AND case_number IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY case_number ORDER BY updated_at DESC) = 1
-), cpr AS (
-    SELECT case_id, party_id, min(role) AS role FROM case_parties
-    WHERE agency_id = $agency GROUP BY case_id, party_id
-), pending AS (
-    SELECT DISTINCT hearing_id FROM reminder_outbox
-    WHERE agency_id = $agency AND status IN ('planned', 'ready')
-)
-SELECT h.hearing_id, hp.party_id, coalesce(hp.role, cpr.role) AS role,
-       coalesce(h.case_number, cs.case_number) AS case_number,
-       h.hearing_type, h.hearing_type_code, h.status,
-       timezone('UTC', h.start_at) AS start_utc, h.start_local, h.court_timezone,
-       h.location, h.courtroom, coalesce(h.judge, cs.judge_name, cn.judge_name) AS judge,
-       h.removed_at IS NOT NULL AS removed,
-       p.first_name, p.business_name, p.preferred_language,
-       coalesce(cs.payment_status, cn.payment_status) AS payment_status,
-       coalesce(cs.amount_due, cn.amount_due) AS amount_due
-FROM hearings h
-JOIN hearing_parties hp ON hp.agency_id = h.agency_id AND hp.hearing_id = h.hearing_id
-LEFT JOIN parties p ON p.agency_id = h.agency_id AND p.party_id = hp.party_id
-LEFT JOIN cs ON cs.case_id = h.case_id
-LEFT JOIN cn ON cs.case_id IS NULL AND cn.case_number = h.case_number
-LEFT JOIN cpr ON cpr.case_id = h.case_id AND cpr.party_id = hp.party_id
-WHERE h.agency_id = $agency AND (
-    (h.start_at > $now AND h.start_at <= $until)
-    OR (h.start_at IS NULL AND h.start_local BETWEEN $now_naive - INTERVAL 2 DAY
-                                             AND $until_naive + INTERVAL 2 DAY)
-    OR h.hearing_id IN (SELECT hearing_id FROM pending)
-)
-ORDER BY h.hearing_id, hp.party_id
-"""
-
-
-def load_candidates(
-    con: duckdb.DuckDBPyConnection, agency: Agency, now: datetime, until: datetime
-) -> list[Candidate]:
-    """Parties on hearings in the planning window, plus hearings with pending messages."""
-    rows = con.execute(
-        _CANDIDATES_SQL,
-        {
-            "agency": agency.id,
-            "now": now,
-            "until": until,
-            "now_naive": now.astimezone(agency.zone).replace(tzinfo=None),
-            "until_naive": until.astimezone(agency.zone).replace(tzinfo=None),
-        },
-    ).fetchall()
-    out = []
-    for (hearing_id, party_id, role, case_number, htype, htype_code, status, start_utc,
-         start_local, tz_name, location, courtroom, judge, removed, first_name, business,
-         language, payment_status, amount_due) in rows:
-        zone = _zone(tz_name, agency.zone)
-        start = _utc(start_utc) or (localize(start_local, zone) if start_local else None)
-        if start is None:
-            continue  # no time: nothing can be scheduled (the loaders reject such rows)
-        out.append(
-            Candidate(
-                hearing_id=hearing_id, party_id=party_id, role=role, case_number=case_number,
-                hearing_type=htype, hearing_type_code=htype_code, status=status,
-                start_at=start, zone=zone, location=location, courtroom=courtroom,
-                judge=judge, removed=bool(removed), name=display_name(first_name, business),
-                preferred_language=(language or "").strip().lower() or None,
-                payment_status=payment_status, amount_due=amount_due,
-            )
-        )
-    return out
-
-
-def load_contacts(
-    con: duckdb.DuckDBPyConnection, agency_id: str, party_ids: list[str]
-) -> dict[str, list[tuple[str, str, str | None]]]:
-    """Valid contacts per party, best first: (kind, value, phone_type)."""
-    rows = con.execute(
-        """
-        SELECT party_id, kind, value, coalesce(phone_type, 'unknown') AS phone_type
-        FROM contacts
-        WHERE agency_id = ? AND status = 'valid' AND value IS NOT NULL
-          AND list_contains(?, party_id)
-        ORDER BY party_id, CASE phone_type WHEN 'mobile' THEN 0 WHEN 'unknown' THEN 1 ELSE 2 END,
-                 coalesce(source_modified_at, updated_at) DESC, value
-        """,
-        [agency_id, party_ids],
-    ).fetchall()
-    contacts: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
-    for party_id, kind, value, phone_type in rows:
-        contacts[party_id].append((kind, value, phone_type))
-    return contacts
-
-
 def choose_recipient(
     flow: Flow,
     config: RemindersConfig,
@@ -239,14 +99,19 @@ def choose_recipient(
     contacts: list[tuple[str, str, str | None]],
     opt_outs: OptOuts,
 ) -> tuple[str | None, str | None, str | None]:
-    """(channel, recipient, None) by the flow's channel order, or (None, None, reason)."""
+    """(channel, recipient, None) by the flow's channel order, or (None, None, reason).
+
+    SMS goes to phones whose type ``sms_phone_types`` lists, in that list's order (newest
+    first within a type); fax and pager numbers can never be listed there."""
     blocked = False
+    sms_rank = {t: i for i, t in enumerate(config.sms_phone_types)}
+    phones = sorted(
+        (c for c in contacts if c[0] == "phone" and c[2] in sms_rank),
+        key=lambda c: sms_rank[c[2]],
+    )
+    emails = [c for c in contacts if c[0] == "email"]
     for channel in flow.channels:
-        for kind, value, phone_type in contacts:
-            if channel == "sms" and (kind != "phone" or phone_type not in config.sms_phone_types):
-                continue
-            if channel == "email" and kind != "email":
-                continue
+        for _kind, value, _phone_type in phones if channel == "sms" else emails:
             if opt_outs.blocks(channel, party_id, value):
                 blocked = True
                 continue
@@ -254,59 +119,19 @@ def choose_recipient(
     return None, None, "opted out" if blocked else "no contact"
 
 
-def load_existing(
-    con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
-) -> dict[str, list[Existing]]:
-    """Outbox rows of these hearings, grouped by hearing."""
-    rows = con.execute(
-        f"""
-        SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
-               timezone('UTC', hearing_start_at), status, timezone('UTC', due_at),
-               timezone('UTC', created_at), {", ".join(REFRESHED)}
-        FROM reminder_outbox WHERE agency_id = ? AND list_contains(?, hearing_id)
-        """,
-        [agency_id, hearing_ids],
-    ).fetchall()
-    grouped: dict[str, list[Existing]] = defaultdict(list)
-    for row in rows:
-        values = dict(zip(REFRESHED, row[10:], strict=True))
-        grouped[row[0]].append(
-            Existing(row[1], row[2], row[3], row[4], row[5], _utc(row[6]), row[7], _utc(row[8]),
-                     _utc(row[9]), values)
-        )
-    return grouped
-
-
-def load_reschedules(
-    con: duckdb.DuckDBPyConnection, agency_id: str, hearing_ids: list[str]
-) -> dict[str, list[tuple[datetime, datetime, datetime]]]:
-    """hearing_changes 'rescheduled' rows: (old start, new start, seen at) per hearing."""
-    rows = con.execute(
-        """
-        SELECT hearing_id, timezone('UTC', old_start_at), timezone('UTC', new_start_at),
-               timezone('UTC', changed_at)
-        FROM hearing_changes
-        WHERE agency_id = ? AND change_kind = 'rescheduled' AND list_contains(?, hearing_id)
-          AND old_start_at IS NOT NULL AND new_start_at IS NOT NULL
-        """,
-        [agency_id, hearing_ids],
-    ).fetchall()
-    out: dict[str, list[tuple[datetime, datetime, datetime]]] = defaultdict(list)
-    for hearing_id, old, new, seen in rows:
-        out[hearing_id].append((_utc(old), _utc(new), _utc(seen)))
-    return out
-
-
 def hearing_state(candidate: Candidate, flow: Flow) -> tuple[str, str | None]:
-    """('active'|'cancelled'|'removed'|'held'|'inactive', reason for pending messages)."""
+    """('active'|'replaced'|'cancelled'|'removed'|'held'|'inactive', reason for pending
+    messages). A hearing not Scheduled (Reset, Continued, ...) is never active at its date."""
     status = (candidate.status or "").strip().casefold()
+    if candidate.replaced_by is not None:
+        return "replaced", f"date changed: replaced by hearing {candidate.replaced_by}"
     if candidate.removed or status in REMOVED_STATUSES:
         return "removed", "removed"
     if status in CANCELLED_STATUSES:
         return "cancelled", "cancelled"
     if status in HELD_STATUSES:
         return "held", "held"
-    if flow.wants_status(candidate.status):
+    if status not in NOT_REMINDED and flow.wants_status(candidate.status):
         return "active", None
     return "inactive", f"status {candidate.status}"
 
@@ -316,18 +141,20 @@ class _Planner:
 
     def __init__(
         self,
-        con: duckdb.DuckDBPyConnection,
+        snapshot: Snapshot,
         agency: Agency,
         config: RemindersConfig,
         templates: TemplateSet,
         now: datetime,
     ) -> None:
-        self.con, self.agency, self.config, self.templates = con, agency, config, templates
-        self.now = now
+        self.snapshot, self.agency, self.config = snapshot, agency, config
+        self.templates, self.now = templates, now
         self.result = PlanResult(agency_id=agency.id, as_of=now)
-        self.inserts: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.suppress: dict[str, str] = {}
+        self.diff = PlanDiff()
+        self.inserts, self.updates, self.suppress = (
+            self.diff.inserts, self.diff.updates, self.diff.suppress)
+        self.retired = snapshot.retired
+        self._bases: dict[tuple[str, str, str], str] = {}
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
@@ -362,6 +189,7 @@ class _Planner:
             "preferred_language": c.preferred_language, "language": None, "template": None,
             "subject": None, "body": None, "segments": None, "encoding": None,
             "status": "planned", "status_reason": None,
+            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start),
         }
         if channel is None:
             values.update(status="suppressed", status_reason=reason)
@@ -382,6 +210,31 @@ class _Planner:
         )
         return values
 
+    def _inputs(
+        self, c: Candidate, flow: Flow, kind: str, offset_key: str | None, days: int | None,
+        recipient: tuple[str | None, str | None, str | None], old_start: datetime | None,
+    ) -> str:
+        """Digest of everything a message is rendered from: equal digests, equal message.
+        The part shared by a party's messages on one hearing is hashed once per pass."""
+        group = (c.hearing_id, c.party_id, flow.name)
+        base = self._bases.get(group)
+        if base is None:
+            fields = sorted(self._context(c, flow, None, None).items())
+            base = self._bases[group] = hashlib.md5(repr((  # noqa: S324 - change detection
+                self.templates.version, flow.name, recipient, c.preferred_language,
+                str(c.zone), c.start_at.isoformat(), fields)).encode("utf-8")).hexdigest()
+        tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
+        return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
+
+    def _unchanged(
+        self, old: Existing, c: Candidate, flow: Flow, kind: str, offset_key: str | None,
+        days: int | None, recipient: tuple[str | None, str | None, str | None],
+        old_start: datetime | None = None,
+    ) -> bool:
+        """A pending message rendered from exactly today's inputs needs no new render."""
+        return old.input_digest is not None and old.input_digest == self._inputs(
+            c, flow, kind, offset_key, days, recipient, old_start)
+
     def _add(
         self, c: Candidate, flow: Flow, kind: str, what: str, offset_key: str | None,
         due: datetime, content: dict[str, Any], status: str | None = None,
@@ -400,13 +253,16 @@ class _Planner:
         self.inserts.append(row)
 
     def _refresh(self, old: Existing, content: dict[str, Any]) -> None:
-        """Bring a pending message up to date with current data (due time unchanged)."""
+        """Bring a pending message up to date with current data (due time unchanged); called
+        only when its inputs changed (see :meth:`_unchanged`)."""
         if content["status"] == "suppressed":
-            self.suppress[old.message_id] = content["status_reason"]
+            reason = content["status_reason"]
+            retired = self.retired.get((old.party_id, old.recipient))
+            if retired is not None and reason == "no contact":
+                reason = f"recipient retired ({retired}); no current contact"
+            self.suppress[old.message_id] = reason
             return
-        changed = {k: content[k] for k in REFRESHED if content[k] != old.values.get(k)}
-        if changed:
-            self.updates.append({"message_id": old.message_id, **content})
+        self.updates.append({"message_id": old.message_id, **content})  # inputs changed
 
     # -- one party on one hearing under one flow -------------------------------------------
     def plan_group(
@@ -430,9 +286,13 @@ class _Planner:
             key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled",
                              c.start_at)
             if notify and contacted and all(e.dedupe_key != key for e in group):
-                due = apply_quiet_hours(self.now, None, c.zone, quiet) or self.now
+                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
                 content = self._message(c, flow, "cancelled", None, None, recipient)
-                self._add(c, flow, "cancelled", "cancelled", None, due, content)
+                if due is None:
+                    self._add(c, flow, "cancelled", "cancelled", None, self.now, content,
+                              "suppressed", NO_SEND_TIME)
+                else:
+                    self._add(c, flow, "cancelled", "cancelled", None, due, content)
             return
 
         # Active: anything pending for another start is stale (rescheduled).
@@ -446,15 +306,16 @@ class _Planner:
             key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "changed",
                              c.start_at)
             if key in by_key:
-                if by_key[key].status in PENDING:
+                if by_key[key].status in PENDING and not self._unchanged(
+                        by_key[key], c, flow, "changed", None, None, recipient, old_start):
                     content = self._message(c, flow, "changed", None, None, recipient, old_start)
                     self._refresh(by_key[key], content)
             else:
                 content = self._message(c, flow, "changed", None, None, recipient, old_start)
-                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet)
+                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
                 if due is None:
                     self._add(c, flow, "changed", "changed", None, self.now, content,
-                              "suppressed", "no allowed send time before hearing")
+                              "suppressed", NO_SEND_TIME)
                 else:
                     self._add(c, flow, "changed", "changed", None, due, content)
                     changed_now = True
@@ -467,8 +328,9 @@ class _Planner:
         for offset in flow.offsets:
             key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, offset.key,
                              c.start_at)
-            if key in by_key and by_key[key].status not in PENDING:
-                continue  # history: sent, failed or suppressed rows never change
+            if key in by_key and (by_key[key].status not in PENDING or self._unchanged(
+                    by_key[key], c, flow, "reminder", offset.key, offset.days, recipient)):
+                continue  # history never changes; a message with unchanged inputs neither
             content = self._message(c, flow, "reminder", offset.key, offset.days, recipient)
             if key in by_key:
                 self._refresh(by_key[key], content)
@@ -476,8 +338,7 @@ class _Planner:
             raw_due = offset_due(c.start_at, c.zone, offset)
             due = apply_quiet_hours(raw_due, c.start_at, c.zone, quiet)
             if raw_due >= c.start_at or due is None:
-                why = "due after hearing" if raw_due >= c.start_at else (
-                    "no allowed send time before hearing")
+                why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
                 self._add(c, flow, "reminder", offset.key, offset.key, raw_due, content,
                           "suppressed", why)
             elif due > self.now:
@@ -488,7 +349,7 @@ class _Planner:
         past.sort(key=lambda item: item[0])
         catch_up = None
         if past and first_sight and not changed_now:
-            due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet)
+            due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
             if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]
@@ -512,72 +373,36 @@ class _Planner:
         return max(moves)[1] if moves else None
 
     # -- the pass ----------------------------------------------------------------------------
-    def run(self) -> PlanResult:
-        until = self.now + timedelta(days=self.config.horizon_days)
-        candidates = load_candidates(self.con, self.agency, self.now, until)
-        self.result.candidates = len(candidates)
-        hearing_ids = sorted({c.hearing_id for c in candidates})
-        existing = load_existing(self.con, self.agency.id, hearing_ids)
-        reschedules = load_reschedules(self.con, self.agency.id, hearing_ids)
-        contacts = load_contacts(self.con, self.agency.id, sorted({c.party_id for c in candidates}))
-        opt_outs = load_opt_outs(self.con, self.agency.id)
+    def run(self) -> PlanDiff:
+        """Decide every message (no warehouse access): the difference to write."""
+        snap = self.snapshot
+        self.result.candidates = len(snap.candidates)
         touched: set[tuple[str, str, str]] = set()
-        for c in candidates:
+        for c in snap.candidates:
             for flow in self.config.flows:
                 if not (flow.matches_role(c.role)
                         and flow.matches_type(c.hearing_type, c.hearing_type_code)):
                     continue
                 touched.add((c.hearing_id, c.party_id, flow.name))
-                group = [e for e in existing.get(c.hearing_id, [])
+                group = [e for e in snap.existing.get(c.hearing_id, [])
                          if e.party_id == c.party_id and e.flow == flow.name]
                 recipient = choose_recipient(
-                    flow, self.config, c.party_id, contacts.get(c.party_id, []), opt_outs
+                    flow, self.config, c.party_id, snap.contacts.get(c.party_id, []),
+                    snap.opt_outs,
                 )
-                self.plan_group(c, flow, group, reschedules.get(c.hearing_id, []), recipient)
-        for hearing_id, rows in existing.items():
+                moves = [*snap.reschedules.get((c.hearing_id, None), []),
+                         *snap.reschedules.get((c.hearing_id, c.party_id), [])]
+                self.plan_group(c, flow, group, moves, recipient)
+        for hearing_id, rows in snap.existing.items():
             for e in rows:
                 if e.status in PENDING and (hearing_id, e.party_id, e.flow) not in touched:
                     self.suppress.setdefault(e.message_id, "no longer planned")
-        self._write()
-        return self.result
+        return self.diff
 
-    def _write(self) -> None:
+    def count(self) -> PlanResult:
+        """Fill the result's counters from the written difference."""
         result = self.result
-        self.con.begin()
-        try:
-            if self.inserts:
-                frame = pd.DataFrame(self.inserts, columns=list(OUTBOX_COLUMNS))
-                frame["segments"] = frame["segments"].astype("Int64")
-                self.con.register("_new_outbox", frame)
-                self.con.execute(
-                    "INSERT OR IGNORE INTO reminder_outbox BY NAME SELECT * FROM _new_outbox"
-                )
-                self.con.unregister("_new_outbox")
-            if self.updates:
-                frame = pd.DataFrame(self.updates, columns=["message_id", *REFRESHED])
-                frame["segments"] = frame["segments"].astype("Int64")
-                self.con.register("_upd_outbox", frame)
-                sets = ", ".join(f"{col} = u.{col}" for col in REFRESHED)
-                self.con.execute(
-                    f"UPDATE reminder_outbox o SET {sets}, updated_at = now() FROM _upd_outbox u "
-                    "WHERE o.message_id = u.message_id AND o.status IN ('planned', 'ready')"
-                )
-                self.con.unregister("_upd_outbox")
-            if self.suppress:
-                frame = pd.DataFrame(
-                    {"message_id": list(self.suppress), "reason": list(self.suppress.values())}
-                )
-                self.con.register("_sup_outbox", frame)
-                self.con.execute(
-                    "UPDATE reminder_outbox o SET status = 'suppressed', status_reason = s.reason, "
-                    "updated_at = now() FROM _sup_outbox s "
-                    "WHERE o.message_id = s.message_id AND o.status IN ('planned', 'ready')"
-                )
-                self.con.unregister("_sup_outbox")
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
+        flows = {flow.name: flow for flow in self.config.flows}
         for row in self.inserts:
             result.inserted[row["status"]] += 1
             if row["status"] == "suppressed":
@@ -590,12 +415,13 @@ class _Planner:
             if row["channel"] == "sms":
                 result.segments[row["segments"]] += 1
                 result.encodings[row["encoding"]] += 1
-                flow = next(f for f in self.config.flows if f.name == row["flow"])
-                result.over_segment_limit += int(row["segments"] > flow.max_sms_segments)
+                limit = flows[row["flow"]].max_sms_segments
+                result.over_segment_limit += int(row["segments"] > limit)
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
         result.refreshed = len(self.updates)
         result.new_rows = self.inserts
+        return result
 
 
 def plan_reminders(
@@ -606,13 +432,46 @@ def plan_reminders(
     now: datetime | None = None,
     templates: TemplateSet | None = None,
 ) -> PlanResult:
-    """Refresh the STOP list, then plan, refresh and suppress the agency's messages."""
-    as_of = _utc(now) if now is not None else datetime.now(UTC)
-    party_opt_outs = sync_party_opt_outs(con, agency.id)
-    replies = config.replies_path
-    imports = import_reply_folder(con, agency.id, replies) if replies else []
-    planner = _Planner(con, agency, config, templates or TemplateSet(config), as_of)
-    result = planner.run()
+    """Refresh the STOP list, then plan, refresh and suppress the agency's messages, on one
+    open connection (tests, tools). Runs use :func:`plan_reminders_unlocked`."""
+    @contextlib.contextmanager
+    def same() -> Iterator[duckdb.DuckDBPyConnection]:
+        yield con
+
+    return plan_reminders_unlocked(same, agency, config, now=now, templates=templates)
+
+
+def plan_reminders_unlocked(
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    agency: Agency,
+    config: RemindersConfig,
+    *,
+    now: datetime | None = None,
+    templates: TemplateSet | None = None,
+) -> PlanResult:
+    """Plan with the warehouse writer lock held only to read and to write.
+
+    ``connect()`` opens the warehouse under its writer lock. First connection: refresh the
+    STOP list, import reply files and read the snapshot. No lock: decide and render every
+    message. Second connection: write the difference in one transaction (guarded against
+    what other runs did in between, see ``outbox``). The result carries the three times."""
+    as_of = as_utc(now) if now is not None else datetime.now(UTC)
+    templates = templates or TemplateSet(config)
+    t0 = time.perf_counter()
+    with connect() as con:
+        party_opt_outs = sync_party_opt_outs(con, agency.id)
+        replies = config.replies_path
+        imports = import_reply_folder(con, agency.id, replies) if replies else []
+        raw = read_raw(con, agency, as_of, config.horizon_days)
+    t1 = time.perf_counter()
+    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of)
+    prepared = prepare(planner.run())
+    t2 = time.perf_counter()
+    with connect() as con:
+        write_plan(con, prepared)
+    t3 = time.perf_counter()
+    result = planner.count()
     result.party_opt_outs = party_opt_outs
     result.reply_imports = imports
+    result.read_seconds, result.plan_seconds, result.write_seconds = t1 - t0, t2 - t1, t3 - t2
     return result

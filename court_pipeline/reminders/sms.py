@@ -42,17 +42,19 @@ class SmsLength:
     segments: int
 
 
+_GSM_ALL = GSM_BASIC | GSM_EXTENDED
+# str.translate table of the look-alikes (only characters outside GSM-7 are ever replaced)
+_SMART_TABLE = str.maketrans({k: v for k, v in SMART_REPLACEMENTS.items() if k not in _GSM_ALL})
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character is in the GSM 03.38 basic or extension table."""
-    return all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text)
+    return set(text) <= _GSM_ALL
 
 
 def smart_encode(text: str) -> str:
     """Replace characters outside GSM-7 by their look-alike where one exists."""
-    return "".join(
-        SMART_REPLACEMENTS.get(ch, ch) if ch not in GSM_BASIC and ch not in GSM_EXTENDED else ch
-        for ch in text
-    )
+    return text if is_gsm7(text) else text.translate(_SMART_TABLE)
 
 
 def _pack(widths: list[int], per_segment: int) -> int:
@@ -68,6 +70,9 @@ def _pack(widths: list[int], per_segment: int) -> int:
 def sms_length(text: str) -> SmsLength:
     """Encoding, length in encoding units, and segment count (0 for an empty text)."""
     if is_gsm7(text):
+        extended = sum(text.count(ch) for ch in GSM_EXTENDED)
+        if len(text) + extended <= GSM_SINGLE:  # the usual case: no per-character work
+            return SmsLength("GSM-7", len(text) + extended, 1 if text else 0)
         widths = [2 if ch in GSM_EXTENDED else 1 for ch in text]
         single, multi, encoding = GSM_SINGLE, GSM_MULTI, "GSM-7"
     else:

@@ -1,16 +1,18 @@
 """Message templates: sandboxed Jinja2, one file per template name and language.
 
-County staff edit templates, so they run in Jinja2's SandboxedEnvironment (no attribute
-access to Python internals) with StrictUndefined (a misspelt field is an error at load time,
-not an empty gap in a message sent to thousands). Files live at ``<lang>/<name>.j2`` in the
-agency's ``templates_dir`` first, then in the bundled templates; a language without the
-file falls back to the default language. Dates are written the local way with Babel (CLDR
-data), e.g. "Thursday, December 3 at 9:00 AM" / "jueves 3 de diciembre a las 9:00 a. m.".
+County staff edit templates, so they run in a bounded Jinja2 sandbox (no attribute access
+to Python internals, and caps on time, size and loops: see ``bounded``) with StrictUndefined
+(a misspelt field is an error at load time, not an empty gap in a message sent to
+thousands). Files live at ``<lang>/<name>.j2`` in the agency's ``templates_dir`` first, then
+in the bundled templates; a language without the file falls back to the default language.
+Dates are written the local way with Babel (CLDR data), e.g. "Thursday, December 3 at 9:00
+AM" / "jueves 3 de diciembre a las 9:00 a. m.".
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +22,8 @@ from typing import Any
 from babel.dates import format_date, format_time
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2 import TemplateError as JinjaTemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
+from court_pipeline.reminders.bounded import BoundedSandbox, RenderLimit, bounded_render
 from court_pipeline.reminders.flows import (
     BUNDLED_TEMPLATES_DIR,
     Flow,
@@ -132,7 +134,7 @@ class TemplateSet:
                 raise TemplateError(f"templates_dir {config.templates_path} is not a folder")
             loaders.append(FileSystemLoader(str(config.templates_path)))
         loaders.append(FileSystemLoader(str(BUNDLED_TEMPLATES_DIR)))
-        self.env = SandboxedEnvironment(
+        self.env = BoundedSandbox(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
             autoescape=False,  # plain-text SMS/email bodies, never HTML
@@ -140,6 +142,19 @@ class TemplateSet:
             lstrip_blocks=True,
         )
         self._cache: dict[str, Any] = {}
+
+    @functools.cached_property
+    def version(self) -> str:
+        """Digest of the flows config and every template file this set can load: a message
+        rendered under another version is rendered again (planner input digests)."""
+        digest = hashlib.sha256(self.config.model_dump_json().encode("utf-8"))
+        for folder in (self.config.templates_path, BUNDLED_TEMPLATES_DIR):
+            if folder is None or not folder.is_dir():
+                continue
+            for path in sorted(folder.rglob("*.j2")):
+                digest.update(str(path.relative_to(folder)).encode("utf-8"))
+                digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
 
     def _get(self, name: str) -> Any | None:
         if name not in self._cache:
@@ -201,22 +216,28 @@ class TemplateSet:
             old = local_phrases(old_start_local, fmt)
             values.update(old_date=old["date"], old_time=old["time"], old_when=old["when"])
         values.update(kind=kind, channel=channel, language=lang)
-        try:
-            body = _one_line(self._get(file).render(values))
-            subject_template = self._get(file.replace(".email.j2", ".j2")[:-3] + ".subject.j2")
-            subject = (
-                _one_line(subject_template.render(values))
-                if subject_template is not None and channel == "email"
-                else None
-            )
-        except JinjaTemplateError as exc:
-            raise TemplateError(f"template {file}: {exc}") from None
+        subject_file = file.replace(".email.j2", ".j2")[:-3] + ".subject.j2"
+        body = _one_line(self._render(flow, file, values))
+        subject = (
+            _one_line(self._render(flow, subject_file, values))
+            if channel == "email" and self._get(subject_file) is not None
+            else None
+        )
         if channel == "sms":
             if flow.sms_smart_encoding:
                 body = smart_encode(body)
             length = sms_length(body)
             return Rendered(body, None, lang, file, length.encoding, length.segments)
         return Rendered(body, subject, lang, file, None, None)
+
+    def _render(self, flow: Flow, file: str, values: dict[str, Any]) -> str:
+        """One bounded render; any failure names the flow, the template and its file."""
+        template = self._get(file)
+        try:
+            return bounded_render(template, values)
+        except (JinjaTemplateError, RenderLimit) as exc:
+            where = f" ({template.filename})" if getattr(template, "filename", None) else ""
+            raise TemplateError(f"flow {flow.name!r}, template {file}{where}: {exc}") from None
 
     def validate(self) -> list[str]:
         """Render every template with sample data; raise on errors, return length warnings."""

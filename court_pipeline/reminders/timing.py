@@ -2,7 +2,8 @@
 
 "7 days before a 9:00 AM hearing" means 9:00 AM local a week earlier, even when a DST change
 lies between (a naive UTC subtraction would land at 8:00 or 10:00 local). Quiet hours are
-court-local too; a message never becomes due after the hearing it is about.
+court-local too; a message never becomes due after the hearing it is about, nor (for notices
+planned now) before the moment it is planned.
 """
 
 from __future__ import annotations
@@ -32,26 +33,40 @@ def offset_due(start_at: datetime, zone: ZoneInfo, offset: Offset) -> datetime:
 
 
 def apply_quiet_hours(
-    due: datetime, start_at: datetime | None, zone: ZoneInfo, quiet: QuietHours | None
+    due: datetime,
+    start_at: datetime | None,
+    zone: ZoneInfo,
+    quiet: QuietHours | None,
+    not_before: datetime | None = None,
 ) -> datetime | None:
     """Move a due time out of quiet hours: to their end, or (if that is not before the
-    hearing) to one minute before they began. None when neither is before the hearing."""
-    if quiet is None:
-        return due
+    hearing) to one minute before they began. None when no such time is allowed.
+
+    Allowed means: outside quiet hours, before ``start_at`` (when given) and not before
+    ``not_before`` (planning passes "now" for notices, so a notice is never due in the past,
+    where delivery would send it at once)."""
+
+    def allowed(moment: datetime) -> bool:
+        return (
+            (start_at is None or moment < start_at)
+            and (not_before is None or moment >= not_before)
+            and not in_quiet_hours(moment, zone, quiet)
+        )
+
+    if quiet is None or not in_quiet_hours(due, zone, quiet):
+        return due if allowed(due) else None
     local = due.astimezone(zone).replace(tzinfo=None)
-    if not quiet.contains(local.time()):
-        return due
     end = datetime.combine(local.date(), quiet.end)
     if end <= local:
         end += timedelta(days=1)
     moved = localize(end, zone)
-    if start_at is None or moved < start_at:
+    if allowed(moved):
         return moved
     began = datetime.combine(local.date(), quiet.start)
     if began > local:
         began -= timedelta(days=1)
     earlier = localize(began, zone) - timedelta(minutes=1)
-    return earlier if earlier < start_at else None
+    return earlier if allowed(earlier) else None
 
 
 def in_quiet_hours(moment: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> bool:

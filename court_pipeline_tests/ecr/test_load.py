@@ -381,3 +381,56 @@ def test_a_space_at_either_end_of_a_value_is_trimmed_wherever_it_sits(
     got = q(warehouse, f"SELECT {column} FROM {table} WHERE {key} <> ? ORDER BY 1",
             ["P2" if column == "party_id" else "CR-2"])
     assert got == [(expected,)]
+
+
+def test_a_newer_file_replaces_the_partys_list_and_retires_what_it_dropped(
+        warehouse, make_template, write_rows):
+    template = make_template()
+    load(warehouse, write_rows([row(pid="P1"), row(pid="P2", phone="281-555-0100", email="",
+                                                   case="CR-2")], name="day1.txt"), template)
+    second = load(warehouse, write_rows([row(pid="P1", phone="Home: 713-555-0199", email="")],
+                                        name="day2.txt"), template)
+    contacts = q(warehouse, "SELECT party_id, value, phone_type, status, retired_reason, "
+                            "retired_at IS NOT NULL FROM contacts ORDER BY party_id, value")
+    why = f"no longer listed by the ECR file ({second.content_sha256})"
+    assert contacts == [
+        ("P1", "+17135550142", "unknown", "retired", why, True),
+        ("P1", "+17135550199", "home", "valid", None, False),
+        ("P1", "maria@example.com", None, "retired", why, True),  # a blank cell: no email
+        ("P2", "+12815550100", "unknown", "valid", None, False),  # not in day 2: unchanged
+    ]
+    # listed again by a later file: back in use, the retirement cleared
+    third = load(warehouse, write_rows([row(pid="P1", email="", case="CR-9")], name="day3.txt"),
+                 template)
+    assert q(warehouse, "SELECT value, status, retired_reason FROM contacts "
+                        "WHERE party_id = 'P1' AND kind = 'phone' ORDER BY value") == [
+        ("+17135550142", "valid", None),
+        ("+17135550199", "retired",
+         f"no longer listed by the ECR file ({third.content_sha256})"),
+    ]
+
+
+def test_a_file_without_an_email_column_says_nothing_about_emails(
+        warehouse, make_template, write_rows):
+    load(warehouse, write_rows([row(pid="P1")], name="day1.txt"), make_template())
+    columns = {k: v for k, v in make_template().columns.items() if k != "email"}
+    load(warehouse, write_rows([row(pid="P1", phone="713-555-0199")], name="day2.txt"),
+         make_template(columns=columns))
+    assert q(warehouse, "SELECT value, status FROM contacts ORDER BY value") == [
+        ("+17135550142", "retired"), ("+17135550199", "valid"), ("maria@example.com", "valid"),
+    ]
+
+
+def test_a_reset_in_a_file_links_the_new_hearing_to_the_old_one(
+        warehouse, make_template, write_rows):
+    template = make_template()
+    load(warehouse, write_rows([row(pid="P1")], name="day1.txt"), template)
+    # the next file: the old setting is Reset (still at its date), a new setting is Scheduled
+    load(warehouse, write_rows([row(pid="P1", status="Reset"),
+                                row(pid="P1", date="12/15/2026", time="1:30 PM")],
+                               name="day2.txt"), template)
+    hearings = dict(q(warehouse, "SELECT start_local, hearing_id FROM hearings"))
+    old, new = hearings[datetime(2026, 12, 1, 9)], hearings[datetime(2026, 12, 15, 13, 30)]
+    links = q(warehouse, "SELECT hearing_id, linked_hearing_id, new_status, source, reason "
+                         "FROM hearing_changes WHERE change_kind = 'reset'")
+    assert links == [(new, old, "Reset", "ecr", f"replaces hearing {old} (now Reset)")]

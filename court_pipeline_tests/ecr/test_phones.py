@@ -46,10 +46,25 @@ def test_phone_type_is_honest_and_labels_upgrade_to_mobile():
                      "713-555-0145"])
     labels = pd.Series([None, None, None, None, "CELL PHONE"])
     out = normalize_phones(raw, labels=labels).set_index("row")
-    assert out["phone_type"].tolist() == ["unknown", "mobile", "unknown", "unknown", "mobile"]
+    assert out["phone_type"].tolist() == ["unknown", "mobile", "home", "unknown", "mobile"]
     assert out["label"].tolist() == [None, "Cell", "Home", None, "Cell"]
     assert out.loc[1, "value"] == "+17135550143"
     assert out.loc[2, "value"] == "+17135550144"
+
+
+def test_phone_types_are_kept_from_source_labels():
+    """Odyssey's Type attribute (and ECR label words) survive as phone types: a fax or a pager
+    is never 'unknown' (which may get SMS)."""
+    raw = pd.Series(["713-555-0140"] * 7 + ["Fax: 713-555-0147", "713-555-0148 (pager)"])
+    labels = pd.Series(["Cell", "Home", "Work", "Fax", "Pager", "Other", None, None, None])
+    out = normalize_phones(raw, labels=labels).set_index("row")
+    assert out["phone_type"].tolist() == [
+        "mobile", "home", "work", "fax", "pager", "unknown", "unknown", "fax", "pager",
+    ]
+    assert out["label"].tolist() == [
+        "Cell", "Home", "Work", "Fax", "Pager", "Other", None, "Fax", "Pager",
+    ]
+    assert (out["status"] == "valid").all()
 
 
 def test_other_nanpa_regions_and_international_numbers_use_the_library():

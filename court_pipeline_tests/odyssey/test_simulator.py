@@ -9,13 +9,20 @@ import gzip
 import socket
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey import messages as M
 from court_pipeline.odyssey.errors import OdysseyTransportError
-from court_pipeline.odyssey.parse import parse_case, parse_fault, parse_find_parties, parse_reply
+from court_pipeline.odyssey.parse import (
+    parse_case,
+    parse_fault,
+    parse_find_parties,
+    parse_hearings,
+    parse_reply,
+)
 from court_pipeline.odyssey.simulator import GARBAGE, OdysseySimulator, envelope
 
 from .conftest import ANCHOR, CREDS, make_client
@@ -140,6 +147,48 @@ def test_rendered_replies_follow_mutations(sim):
     before = phones()
     sim.add_phone(party_id, "(713) 555-0100", "Cell")
     assert phones() == [*before, "(713) 555-0100"]
+
+
+def test_a_phone_change_replaces_the_whole_list_over_http(sim):
+    party_id = sim.find_party_ids(None, None, None)[5]
+    sim.add_phone(party_id, "(713) 555-0100", "Cell")
+    sim.replace_phones(party_id, [("Home", "713.555.0101"), ("Fax", "713-555-0102")])
+
+    async def go():
+        async with make_client(sim.base_url) as client:
+            return await client.call(M.find_parties(page_number=1, page_size=500))
+
+    page = parse_find_parties(asyncio.run(go()), sim.zone)
+    assert [(p["label"], p["raw_value"]) for p in page.phones if p["party_id"] == party_id] == [
+        ("Home", "713.555.0101"), ("Fax", "713-555-0102")]
+
+
+def test_a_reset_leaves_the_old_hearing_and_creates_a_new_one_over_http(sim):
+    county = sim.county
+    hid = next(h for h, x in county.hearings.items() if x.status == "Scheduled"
+               and county.hearing_start(x).date() > ANCHOR)
+    case_id = county.hearings[hid].case_id
+    party_id = next(p for p, code, _ in county.cases[case_id].parties if code == "DEF")
+    old_start = county.hearing_start(county.hearings[hid])
+    new_start = datetime.combine(old_start.date() + timedelta(days=14), datetime.min.time()
+                                 ).replace(hour=13, minute=30)
+    new_id = sim.reschedule_hearing(hid, new_start)
+    moved_id = next(h for h, x in county.hearings.items() if x.status == "Scheduled"
+                    and h not in (hid, new_id) and county.hearing_start(x).date() > ANCHOR)
+    sim.move_hearing(moved_id, new_start)
+
+    async def go():
+        async with make_client(sim.base_url) as client:
+            return await client.call(M.get_scheduled_hearings(
+                party_id, ANCHOR, ANCHOR + timedelta(days=400)))
+
+    reply = parse_hearings(asyncio.run(go()), sim.zone, party_id, datetime.now(UTC))
+    got = {h["hearing_id"]: (h["status"], h["start_local"], h["case_id"]) for h in reply.hearings}
+    assert new_id != hid
+    assert got[hid] == ("Reset", old_start, case_id)  # still at its old date
+    assert got[new_id] == ("Scheduled", new_start, case_id)  # the new date, a new HearingID
+    assert county.hearings[moved_id].status == "Scheduled"
+    assert county.hearing_start(county.hearings[moved_id]) == new_start
 
 
 def test_queued_calls_wait_for_a_slot_without_timing_out(sim):

@@ -172,37 +172,45 @@ def test_lost_page_holds_the_cursor(sim, tmp_path):
         assert load_cursor(con, "sim") == cursor1
 
 
-def test_incremental_sync_sees_reschedule_cancel_and_new_phone(sim, tmp_path):
+def test_incremental_sync_sees_move_reset_cancel_and_new_phone_list(sim, tmp_path):
     db = tmp_path / "wh.duckdb"
     sync_and_merge(sim, tmp_path, db)
     with connect_warehouse(db) as con:
         held = con.execute(
-            "SELECT hearing_id, start_at FROM hearings WHERE status = 'Scheduled' "
-            "AND start_local > TIMESTAMP '2026-11-20' ORDER BY hearing_id LIMIT 2"
+            "SELECT hearing_id, start_at FROM hearings h WHERE status = 'Scheduled' "
+            "AND start_local > TIMESTAMP '2026-11-20' ORDER BY (SELECT count(*) FROM "
+            "hearing_parties hp JOIN contacts c USING (agency_id, party_id) WHERE hp.hearing_id "
+            "= h.hearing_id AND c.kind = 'phone') = 0, hearing_id LIMIT 3"
         ).fetchall()
         party_id = con.execute(
-            "SELECT party_id FROM hearing_parties WHERE hearing_id = ?", [held[0][0]]
+            "SELECT party_id FROM hearing_parties JOIN contacts USING (agency_id, party_id) "
+            "WHERE hearing_id = ? AND kind = 'phone' LIMIT 1", [held[0][0]]
         ).fetchall()[0][0]
-    moved, cancelled = held[0][0], held[1][0]
-    sim.reschedule_hearing(moved, datetime(2027, 1, 12, 14, 0))
+        old_phones = {r[0] for r in con.execute(
+            "SELECT raw_value FROM contacts WHERE party_id = ? AND kind = 'phone'", [party_id]
+        ).fetchall()}
+    moved, cancelled, reset = (h[0] for h in held)
+    reset_start = held[2][1]
+    sim.move_hearing(moved, datetime(2027, 1, 12, 14, 0))
     sim.cancel_hearing(cancelled)
-    sim.add_phone(party_id, "+1 (281) 555-0177", "Cell")
+    new_id = sim.reschedule_hearing(reset, datetime(2027, 1, 19, 9, 0))
+    sim.replace_phones(party_id, [("Home", "+1 (281) 555-0177"), ("Fax", "281-555-0178")])
     calls_before = sum(sim.log.by_type.values())
     result, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
     assert result.mode == "incremental"
-    assert sum(sim.log.by_type.values()) - calls_before < 60  # only changed parties
+    assert sum(sim.log.by_type.values()) - calls_before < 100  # changed parties (full: 158)
     with connect_warehouse(db) as con:
-        start, status = con.execute(
-            "SELECT start_at, status FROM hearings WHERE hearing_id = ?", [moved]
-        ).fetchall()[0]
-        assert start.astimezone(UTC) == datetime(2027, 1, 12, 20, 0, tzinfo=UTC)
-        assert status == "Reset"
-        assert (
-            con.execute("SELECT status FROM hearings WHERE hearing_id = ?", [cancelled]).fetchall()[
-                0
-            ][0]
-            == "Cancelled"
+        rows = dict(
+            (hid, (start.astimezone(UTC), status)) for hid, start, status in con.execute(
+                "SELECT hearing_id, start_at, status FROM hearings "
+                "WHERE hearing_id IN (?, ?, ?, ?)",
+                [moved, cancelled, reset, new_id],
+            ).fetchall()
         )
+        assert rows[moved] == (datetime(2027, 1, 12, 20, 0, tzinfo=UTC), "Scheduled")
+        assert rows[cancelled][1] == "Cancelled"
+        assert rows[reset] == (reset_start.astimezone(UTC), "Reset")  # stays at its old date
+        assert rows[new_id] == (datetime(2027, 1, 19, 15, 0, tzinfo=UTC), "Scheduled")
         kinds = {
             r[0]
             for r in con.execute(
@@ -211,12 +219,24 @@ def test_incremental_sync_sees_reschedule_cancel_and_new_phone(sim, tmp_path):
             ).fetchall()
         }
         assert {"new", "rescheduled", "status"} <= kinds
-        phone = con.execute(
-            "SELECT value, status, label, source FROM contacts WHERE party_id = ? "
-            "AND raw_value = ?",
-            [party_id, "+1 (281) 555-0177"],
+        assert con.execute(
+            "SELECT hearing_id, linked_hearing_id FROM hearing_changes WHERE change_kind = 'reset'"
+        ).fetchall() == [(new_id, reset)]
+        phones = con.execute(
+            "SELECT raw_value, value, status, label, phone_type, source FROM contacts "
+            "WHERE party_id = ? AND kind = 'phone' AND status <> 'retired' ORDER BY raw_value",
+            [party_id],
         ).fetchall()
-        assert phone == [("+12815550177", "valid", "Cell", "odyssey_api")]
+        assert phones == [
+            ("+1 (281) 555-0177", "+12815550177", "valid", "Home", "home", "odyssey_api"),
+            ("281-555-0178", "+12815550178", "valid", "Fax", "fax", "odyssey_api"),
+        ]
+        assert old_phones and old_phones.isdisjoint({p[0] for p in phones})
+        retired = con.execute(
+            "SELECT raw_value, retired_reason FROM contacts WHERE party_id = ? AND kind = 'phone' "
+            "AND status = 'retired' AND retired_at IS NOT NULL", [party_id]).fetchall()
+        assert {r[0] for r in retired} == old_phones  # kept, with when and why
+        assert {r[1] for r in retired} == {f"no longer listed by Odyssey ({result.sync_id})"}
 
 
 def test_auth_failure_stops_the_sync(sim, tmp_path):
@@ -252,3 +272,68 @@ def test_random_faults_everything_arrives(sim, tmp_path):
         clean = run_sync(clean_sim, tmp_path)
     for table in COLUMNS:
         assert len(result.frames[table]) == len(clean.frames[table]), table
+
+
+def test_a_healed_hearings_call_without_its_case_keeps_the_known_role(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    sync_and_merge(sim, tmp_path, db)
+    with connect_warehouse(db) as con:
+        hearing_id, party_id, case_id = con.execute(
+            "SELECT hp.hearing_id, hp.party_id, h.case_id FROM hearing_parties hp "
+            "JOIN hearings h USING (agency_id, hearing_id) WHERE hp.role = 'Defendant' "
+            "ORDER BY hp.hearing_id LIMIT 1").fetchall()[0]
+    # run 2: the party changes, but its hearings call is lost
+    sim.add_phone(party_id, "(713) 555-0100", "Cell")
+    sim.break_call(GH, party_id, "503")
+    second, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert [f.key for f in second.lost] == [party_id]
+    # run 3: the retried hearings call heals, but the case call and the FindParties page are
+    # lost: nothing in this run says what the party's role is
+    sim.heal()
+    sim.break_call(E.MessageType.FIND_CASE, case_id, "503")
+    sim.break_call(E.MessageType.FIND_PARTIES, "page:1", "503")
+    third, _ = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert party_id not in set(third.frames["parties"]["party_id"])
+    assert hearing_id in set(third.frames["hearing_parties"]["hearing_id"])
+    assert third.frames["hearing_parties"].set_index(["hearing_id", "party_id"]).loc[
+        (hearing_id, party_id), "role"] is None
+    assert sorted(f.key for f in third.lost) == sorted([case_id, "page:1"])
+    with connect_warehouse(db) as con:
+        assert con.execute(
+            "SELECT role FROM hearing_parties WHERE hearing_id = ? AND party_id = ?",
+            [hearing_id, party_id]).fetchall() == [("Defendant",)]
+
+
+def test_a_reply_without_a_hearings_status_element_keeps_the_known_status(tmp_path):
+    """Any element may be absent: a <Hearing> without <Status> does not empty the status (a
+    NULL status would read as Scheduled and restart reminders for a Cancelled hearing)."""
+    from court_pipeline.odyssey.sync import UNKNOWN_WHEN_NULL
+    from court_pipeline.records.merge import merge_records
+
+    def hearing(status):
+        return pd.DataFrame([{"hearing_id": "h1", "case_id": "c1", "case_number": "CR-1",
+                              "status": status, "courtroom": None}])
+
+    with connect_warehouse(tmp_path / "wh.duckdb") as con:
+        for ref, status in (("s1", "Cancelled"), ("s2", None)):
+            merge_records(con, "hearings", hearing(status), agency_id="a",
+                          source="odyssey_api", source_ref=ref,
+                          unknown_when_null=UNKNOWN_WHEN_NULL["hearings"])
+        assert con.execute("SELECT status, case_number FROM hearings").fetchall() == [
+            ("Cancelled", "CR-1")]
+
+
+def test_a_party_reply_without_sms_opt_out_does_not_lift_the_opt_out(tmp_path):
+    from court_pipeline.odyssey.sync import UNKNOWN_WHEN_NULL
+    from court_pipeline.records.merge import merge_records
+
+    with connect_warehouse(tmp_path / "wh.duckdb") as con:
+        for ref, opt_out, first in (("s1", True, "MARIA"), ("s2", None, None)):
+            merge_records(con, "parties",
+                          pd.DataFrame([{"party_id": "p1", "sms_opt_out": opt_out,
+                                         "first_name": first}]),
+                          agency_id="a", source="odyssey_api", source_ref=ref,
+                          unknown_when_null=UNKNOWN_WHEN_NULL["parties"])
+        # the opt-out stays; a field outside the list follows the source (emptied)
+        assert con.execute("SELECT sms_opt_out, first_name FROM parties").fetchall() == [
+            (True, None)]

@@ -62,6 +62,37 @@ def test_bundled_flows_load(flows):
     assert flow.channels == ["sms", "email"]
 
 
+def test_bundled_flows_remind_scheduled_only_and_never_sms_a_fax(flows):
+    assert flows.flows[0].statuses == ["Scheduled"]
+    assert flows.sms_phone_types == ["mobile", "unknown", "home"]
+
+
+def test_a_flow_cannot_remind_reset_or_continued_hearings(tmp_path):
+    path = _write(tmp_path, """
+flows:
+  - name: a
+    statuses: [Scheduled, Reset, Continued]
+    offsets: [{days: 7}]
+""")
+    with pytest.raises(FlowsError) as err:
+        load_flows(path)
+    assert "flow 'a', field 'statuses'" in str(err.value)
+    assert "Reset, Continued cannot be reminded" in str(err.value)
+
+
+def test_fax_and_pager_can_never_be_sms_phone_types(tmp_path):
+    path = _write(tmp_path, """
+sms_phone_types: [mobile, fax, Pager]
+flows:
+  - name: a
+    offsets: [{days: 7}]
+""")
+    with pytest.raises(FlowsError) as err:
+        load_flows(path)
+    assert "sms_phone_types" in str(err.value)
+    assert "fax, Pager numbers can never receive SMS" in str(err.value)
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "flows.yaml"
     path.write_text(text, encoding="utf-8")

@@ -67,8 +67,8 @@ def test_reschedule_suppresses_pending_and_plans_a_change_notice(con, agency, fl
     _seed_maria(con, language="en")
     add_hearing(con, "9900017", local(2026, 11, 2, 9))
     plan_reminders(con, agency, flows, now=NOW)
-    # the court resets the hearing to Nov 16 at 1:30 PM (same hearing id, status Reset)
-    add_hearing(con, "9900017", local(2026, 11, 16, 13, 30), status="Reset")
+    # the court moves the hearing to Nov 16 at 1:30 PM (same hearing id, still Scheduled)
+    add_hearing(con, "9900017", local(2026, 11, 16, 13, 30))
     later = NOW + timedelta(hours=26)  # Wednesday 1 PM local
     result = plan_reminders(con, agency, flows, now=later)
     old = outbox(con, "hearing_start_at = TIMESTAMPTZ '2026-11-02 15:00+00'")
@@ -294,3 +294,60 @@ def test_roles_types_and_no_contact(con, agency, flows):
     assert {(r["status"], r["status_reason"]) for r in outbox(con, "party_id = 'd9'")} == {
         ("suppressed", "no contact")
     }
+
+
+def test_fax_and_pager_never_get_sms_and_types_go_in_configured_order(con, agency, flows):
+    add_party(con, "300001", "ANA", language="en")
+    add_contact(con, "300001", "+17135550101", phone_type="fax")
+    add_contact(con, "300001", "+17135550102", phone_type="pager")
+    add_contact(con, "300001", "+17135550103", phone_type="work")
+    add_contact(con, "300001", "ana@example.com", kind="email")
+    add_party(con, "300002", "LUIS", language="en")
+    add_contact(con, "300002", "+17135550201", phone_type="fax")
+    add_contact(con, "300002", "+17135550202", phone_type="home")
+    add_contact(con, "300002", "+17135550203", phone_type="unknown")
+    add_case(con)
+    add_hearing(con, "f1", local(2026, 11, 10, 9), party_ids=("300001", "300002"))
+    plan_reminders(con, agency, flows, now=NOW)
+    got = {(r["party_id"], r["channel"], r["recipient"]) for r in outbox(con)}
+    # Ana: fax, pager and (by default) work phones get no SMS, so email; Luis: unknown before
+    # home (the order of sms_phone_types), never the fax
+    assert got == {("300001", "email", "ana@example.com"), ("300002", "sms", "+17135550203")}
+
+
+def test_planning_releases_the_lock_between_reading_and_writing(db_path, agency, flows):
+    """Delivery can take the warehouse while planning renders; the later write of the plan
+    never overwrites what delivery did meanwhile."""
+    import contextlib
+
+    from court_pipeline.reminders.planner import plan_reminders_unlocked
+    from court_pipeline.warehouse import connect_warehouse
+
+    with connect_warehouse(db_path) as con:
+        _seed_maria(con, language="en")
+        add_hearing(con, "9900017", local(2026, 11, 2, 9))
+        plan_reminders(con, agency, flows, now=NOW)
+        add_hearing(con, "9900017", local(2026, 11, 16, 13, 30))  # moved: all 4 go stale
+    opened: list[str] = []
+
+    @contextlib.contextmanager
+    def connect():
+        with connect_warehouse(db_path) as con:
+            opened.append("open")
+            yield con
+        opened.append("closed")
+        if len(opened) == 2:  # the snapshot is read: another run gets the lock at once
+            with connect_warehouse(db_path, lock_timeout_seconds=0.5) as other:
+                other.execute("UPDATE reminder_outbox SET status = 'sent' "
+                              "WHERE offset_key = '7d'")
+
+    result = plan_reminders_unlocked(connect, agency, flows, now=NOW + timedelta(hours=2))
+    assert opened == ["open", "closed", "open", "closed"]
+    with connect_warehouse(db_path) as con:
+        old = {r["offset_key"]: (r["status"], r["status_reason"]) for r in outbox(
+            con, "hearing_start_at = TIMESTAMPTZ '2026-11-02 15:00+00'")}
+    assert old == {"7d": ("sent", None), "3d": ("suppressed", "rescheduled"),
+                   "1d": ("suppressed", "rescheduled"),
+                   "morning_of": ("suppressed", "rescheduled")}
+    assert result.inserted["planned"] == 5  # 4 reminders and the change notice
+    assert result.read_seconds > 0 and result.write_seconds > 0

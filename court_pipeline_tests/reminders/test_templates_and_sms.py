@@ -94,7 +94,8 @@ def test_sandbox_blocks_python_internals(tmp_path: Path):
         "templates_dir: tpl\nflows:\n  - name: a\n    offsets: [{days: 1}]\n    template: evil\n"
     )
     config = load_flows(tmp_path / "flows.yaml", check_templates=False)
-    with pytest.raises(TemplateError, match="en/evil.j2: access to attribute '__class__'.*unsafe"):
+    with pytest.raises(TemplateError,
+                       match="en/evil.j2 .*evil.j2.: access to attribute '__class__'.*unsafe"):
         TemplateSet(config).render(config.flows[0], "reminder", "en", "sms",
                                    dict(SAMPLE_CONTEXT), datetime(2026, 12, 3, 9))
 

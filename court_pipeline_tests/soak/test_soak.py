@@ -71,7 +71,8 @@ def _today() -> date:
 
 
 def _change_hearings(fleet: StatewideFleet, day: date, cycle: int) -> dict[str, tuple]:
-    """Reschedule one future hearing and cancel another per agency; return what to expect."""
+    """Move one future hearing (same HearingID) and cancel another per agency; return what to
+    expect."""
     expected: dict[str, tuple] = {}
     for agency_id, sim in fleet.odyssey.items():
         county = sim.county
@@ -88,7 +89,7 @@ def _change_hearings(fleet: StatewideFleet, day: date, cycle: int) -> dict[str, 
         new_start = datetime.combine(day + timedelta(days=20 + cycle), datetime.min.time()).replace(
             hour=10, minute=30
         )
-        sim.reschedule_hearing(moved, new_start)
+        sim.move_hearing(moved, new_start)
         sim.cancel_hearing(cancelled)
         expected[agency_id] = (moved, new_start, cancelled)
     return expected

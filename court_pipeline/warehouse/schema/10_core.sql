@@ -45,16 +45,32 @@ CREATE TABLE IF NOT EXISTS contacts (
     kind                 VARCHAR NOT NULL,   -- 'phone' | 'email'
     raw_value            VARCHAR,            -- as received
     value                VARCHAR,            -- E.164 phone / lower-case email; NULL when rejected
-    phone_type           VARCHAR,            -- 'mobile' | 'landline' | 'unknown' (phones only)
+    phone_type           VARCHAR,            -- mobile|home|work|fax|pager|landline|unknown (phones)
     label                VARCHAR,            -- source label, e.g. Odyssey Phone Type="Cell"
-    status               VARCHAR NOT NULL,   -- 'valid' | 'rejected'
+    status               VARCHAR NOT NULL,   -- 'valid' | 'rejected' | 'retired' (no source lists it)
     reject_reason        VARCHAR,
     source               VARCHAR NOT NULL,
     source_ref           VARCHAR,
     source_modified_at   TIMESTAMPTZ,
     first_seen_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at           TIMESTAMPTZ NOT NULL DEFAULT now()
+    -- retired_at, retired_reason (added below): when and why no source lists it any more
     -- key: (agency_id, contact_id)
+);
+
+-- Which source's latest list for the party holds each contact (records/contact_lists.py).
+CREATE TABLE IF NOT EXISTS contact_listings (
+    agency_id            VARCHAR NOT NULL,
+    contact_id           VARCHAR NOT NULL,
+    source               VARCHAR NOT NULL,   -- 'odyssey_api' | 'ecr'
+    party_id             VARCHAR NOT NULL,
+    kind                 VARCHAR NOT NULL,
+    listed               BOOLEAN NOT NULL,   -- the source's latest list for the party holds it
+    listed_ref           VARCHAR,            -- sync id / file sha256 that last listed it
+    listed_at            TIMESTAMPTZ,
+    unlisted_ref         VARCHAR,            -- sync id / file sha256 whose list dropped it
+    unlisted_at          TIMESTAMPTZ,
+    PRIMARY KEY (agency_id, contact_id, source)
 );
 
 CREATE TABLE IF NOT EXISTS cases (
@@ -147,7 +163,7 @@ CREATE TABLE IF NOT EXISTS hearing_parties (
 CREATE TABLE IF NOT EXISTS hearing_changes (
     agency_id            VARCHAR NOT NULL,
     hearing_id           VARCHAR NOT NULL,
-    change_kind          VARCHAR NOT NULL,   -- 'new' | 'rescheduled' | 'status' | 'removed'
+    change_kind          VARCHAR NOT NULL,   -- 'new' | 'rescheduled' | 'status' | 'removed' | 'reset'
     old_status           VARCHAR,
     new_status           VARCHAR,
     old_start_at         TIMESTAMPTZ,
@@ -156,7 +172,11 @@ CREATE TABLE IF NOT EXISTS hearing_changes (
     source               VARCHAR NOT NULL,
     source_ref           VARCHAR,
     changed_at           TIMESTAMPTZ NOT NULL DEFAULT now()
+    -- linked_hearing_id (added below): on a 'reset' row, the old hearing the new one replaces
 );
 
 -- Columns added after the first release: a warehouse created before gets them here.
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS bond_agent VARCHAR;
+ALTER TABLE hearing_changes ADD COLUMN IF NOT EXISTS linked_hearing_id VARCHAR;
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS retired_at TIMESTAMPTZ;
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS retired_reason VARCHAR;

@@ -70,3 +70,8 @@ CREATE TABLE IF NOT EXISTS reminder_reply_rejects (
     raw_row              VARCHAR,
     imported_at          TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Columns added after the first release.
+-- input_digest: md5 of everything a message is rendered from (template files, flow, fields,
+-- recipient, dates): a planning rerun renders again only the messages whose inputs changed.
+ALTER TABLE reminder_outbox ADD COLUMN IF NOT EXISTS input_digest VARCHAR;

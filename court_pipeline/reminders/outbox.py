@@ -1,0 +1,100 @@
+"""Write one planning pass's difference into ``reminder_outbox``, in one short transaction.
+
+The difference is planned from a snapshot read earlier (``snapshot.read_snapshot``), with the
+writer lock released in between, so another run may have moved an outbox row on meanwhile
+(delivery sent it, or another planning pass of the same agency inserted it). The writes are
+therefore guarded: inserts skip dedupe keys already there, refreshes and suppressions touch
+only rows still planned or ready. History (sent, failed, suppressed) never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from court_pipeline.reminders.snapshot import REFRESHED
+
+OUTBOX_COLUMNS = (
+    "message_id", "dedupe_key", "agency_id", "hearing_id", "party_id", "case_number", "flow",
+    "kind", "offset_key", "hearing_start_at", "channel", "recipient", "preferred_language",
+    "language", "template", "subject", "body", "segments", "encoding", "due_at", "status",
+    "status_reason", "attempts", "created_at", "updated_at", "input_digest",
+)
+
+
+@dataclass
+class PlanDiff:
+    """New rows, refreshed content and suppressions (message id -> reason) of one pass."""
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    suppress: dict[str, str] = field(default_factory=dict)
+
+
+_TYPES = {
+    "hearing_start_at": pa.timestamp("us", tz="UTC"), "due_at": pa.timestamp("us", tz="UTC"),
+    "created_at": pa.timestamp("us", tz="UTC"), "updated_at": pa.timestamp("us", tz="UTC"),
+    "segments": pa.int32(), "attempts": pa.int32(),
+}
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
+    """Rows as an Arrow table with the outbox types (DuckDB reads Arrow columns directly;
+    a pandas frame of Python strings costs a conversion per cell under the lock)."""
+    schema = pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
+    return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows], schema)
+
+
+@dataclass
+class PreparedDiff:
+    """A :class:`PlanDiff` as frames, built before the writer lock is taken."""
+
+    inserts: pa.Table | None
+    updates: pa.Table | None
+    suppress: pa.Table | None
+
+
+def prepare(diff: PlanDiff) -> PreparedDiff:
+    """Arrow tables for :func:`write_plan` (built outside the lock)."""
+    return PreparedDiff(
+        _frame(diff.inserts, list(OUTBOX_COLUMNS)) if diff.inserts else None,
+        _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates
+        else None,
+        pa.table({"message_id": pa.array(list(diff.suppress), pa.string()),
+                  "reason": pa.array(list(diff.suppress.values()), pa.string())})
+        if diff.suppress else None,
+    )
+
+
+def write_plan(con: duckdb.DuckDBPyConnection, diff: PlanDiff | PreparedDiff) -> None:
+    """Apply ``diff`` atomically (all of it or none)."""
+    frames = prepare(diff) if isinstance(diff, PlanDiff) else diff
+    con.begin()
+    try:
+        if frames.inserts is not None:
+            con.register("_new_outbox", frames.inserts)
+            con.execute("INSERT OR IGNORE INTO reminder_outbox BY NAME SELECT * FROM _new_outbox")
+            con.unregister("_new_outbox")
+        if frames.updates is not None:
+            con.register("_upd_outbox", frames.updates)
+            sets = ", ".join(f"{col} = u.{col}" for col in (*REFRESHED, "input_digest"))
+            con.execute(
+                f"UPDATE reminder_outbox o SET {sets}, updated_at = now() FROM _upd_outbox u "
+                "WHERE o.message_id = u.message_id AND o.status IN ('planned', 'ready')"
+            )
+            con.unregister("_upd_outbox")
+        if frames.suppress is not None:
+            con.register("_sup_outbox", frames.suppress)
+            con.execute(
+                "UPDATE reminder_outbox o SET status = 'suppressed', status_reason = s.reason, "
+                "updated_at = now() FROM _sup_outbox s "
+                "WHERE o.message_id = s.message_id AND o.status IN ('planned', 'ready')"
+            )
+            con.unregister("_sup_outbox")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise

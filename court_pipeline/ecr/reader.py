@@ -206,7 +206,9 @@ def _split_one(line: str, template: UploadTemplate) -> list[str]:
 
 _DUCK_REASONS = {
     "MISSING COLUMNS": "fewer fields than the header",
-    "TOO MANY COLUMNS": "more fields than the header",
+    "TOO MANY COLUMNS": "ragged row: more fields than the header",
+    "RAGGED": "ragged row: more fields than the header (a stray delimiter inside a value, "
+              "or an undeclared trailing delimiter: see trailing_delimiter)",
     "UNQUOTED VALUE": "a quote is not closed or stray text follows a closing quote",
     "INVALID UNICODE": "characters that are not valid in the file's encoding",
     "LINE SIZE OVER MAXIMUM": "line is too long",
@@ -299,7 +301,7 @@ def _duck_parse(
     con.execute(
         """
         CREATE OR REPLACE TABLE rej_lines AS
-        SELECT line AS line_no, first(error_type ORDER BY column_idx) AS error_type
+        SELECT line AS line_no, first(error_type ORDER BY column_idx)::VARCHAR AS error_type
         FROM duck_rejects GROUP BY line
         """
     )
@@ -314,7 +316,55 @@ def _duck_parse(
     )
     n_parsed = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
     n_good = con.execute("SELECT count(*) FROM good_lines").fetchall()[0][0]
+    _mark_ragged(con, template, n_cols, first_data)
     return n_parsed == n_good and not has_newline, edge_columns
+
+
+def _fields_allowed(template: UploadTemplate, n_cols: int, fields: list[str]) -> bool:
+    """Whether a split line has the header's fields (plus a declared trailing delimiter)."""
+    if len(fields) == n_cols:
+        return True
+    if template.trailing_delimiter and len(fields) == n_cols + 1 and fields[-1] == "":
+        return True
+    return template.allow_short_rows and len(fields) < n_cols
+
+
+def _mark_ragged(
+    con: duckdb.DuckDBPyConnection, template: UploadTemplate, n_cols: int, first_data: int
+) -> None:
+    """Lines DuckDB accepted after dropping empty trailing fields: ragged, not trimmed.
+
+    DuckDB's reader silently drops empty fields beyond the header, so ``a|b|c|`` parses as
+    three fields and a stray delimiter inside a value shifts the columns. One cheap scan finds
+    lines with more delimiters than allowed; only those (usually none) are split exactly.
+    Their parsed rows are left out of ``parsed_lines`` and they join ``rej_lines``.
+    """
+    allowed = n_cols + (1 if template.trailing_delimiter else 0)
+    count = "strlen(line) - strlen(replace(line, $d, ''))" if template.delimiter.isascii() \
+        else "length(line) - length(replace(line, $d, ''))"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE ragged_candidates AS
+        SELECT line_no, line, contains(line, $q) AS quoted FROM lines
+        WHERE line_no >= $first AND NOT footer AND {count} >= $allowed
+          AND line_no NOT IN (SELECT line_no FROM rej_lines)
+        """,
+        {"d": template.delimiter, "q": template.quote, "first": first_data,
+         "allowed": allowed})
+    # without quotes the delimiter count is the field count: ragged for sure
+    con.execute("CREATE OR REPLACE TABLE ragged_lines AS "
+                "SELECT line_no FROM ragged_candidates WHERE NOT quoted")
+    quoted = con.execute(
+        "SELECT line_no, line FROM ragged_candidates WHERE quoted ORDER BY line_no").fetchall()
+    con.execute("DROP TABLE ragged_candidates")
+    split = [no for no, line in quoted
+             if not _fields_allowed(template, n_cols, _split_one(line, template))]
+    if split:
+        con.register("_ragged", pa.table({"line_no": pa.array(split, pa.int64())}))
+        con.execute("INSERT INTO ragged_lines SELECT line_no FROM _ragged")
+        con.unregister("_ragged")
+    if con.execute("SELECT count(*) FROM ragged_lines").fetchall()[0][0]:
+        con.execute("INSERT INTO rej_lines SELECT line_no, 'RAGGED' FROM ragged_lines")
 
 
 def _python_parse(
@@ -335,15 +385,15 @@ def _python_parse(
             last = reader.line_num
             if start < first_data or not fields or fields == [""]:
                 continue
-            if len(fields) == n_cols or (template.allow_short_rows and len(fields) < n_cols):
+            if _fields_allowed(template, n_cols, fields):
                 line_nos.append(start)
                 for i in range(n_cols):
                     values[i].append(fields[i] if i < len(fields) else None)
             else:
                 rej_no.append(start)
-                rej_reason.append(
-                    f"{len(fields)} fields, expected {n_cols} (delimiter {template.delimiter!r})"
-                )
+                ragged = "ragged row: " if len(fields) > n_cols else ""
+                rej_reason.append(f"{ragged}{len(fields)} fields, expected {n_cols} "
+                                  f"(delimiter {template.delimiter!r})")
     table = pa.table({"line_no": pa.array(line_nos, pa.int64()),
                       **{f"c{i + 1}": pa.array(values[i], pa.string()) for i in range(n_cols)}})
     con.register("_py_parsed", table)
@@ -411,6 +461,10 @@ def _read_delimited_as(
         if header is not None:
             header = [h.strip() for h in header]
         n_cols = len(header) if header is not None else len(_split_one(first[head_idx], template))
+        if template.trailing_delimiter and n_cols > 1 and \
+                _split_one(first[head_idx], template)[-1].strip() == "":
+            n_cols -= 1  # the declared trailing delimiter is not a column
+            header = header[:-1] if header is not None else None
         field_columns, labels = resolve_columns(template, header, n_cols, name)
         first_data = template.skip_rows + (2 if template.has_header else 1)
 
@@ -436,11 +490,14 @@ def _read_delimited_as(
             # parsed rows keep file order (preserve_insertion_order), so the k-th row's rowid
             # is k: a hash join on it runs on every core (a POSITIONAL JOIN does not)
             select_cols = ", ".join(f"p.c{i}" for i in range(1, n_cols + 1))
+            has_ragged = con.execute("SELECT count(*) FROM ragged_lines").fetchall()[0][0] > 0
+            not_ragged = "WHERE g.line_no NOT IN (SELECT line_no FROM ragged_lines)" \
+                if has_ragged else ""
             con.execute(
                 f"""
                 CREATE OR REPLACE VIEW parsed_lines AS
                 SELECT g.line_no, {select_cols}
-                FROM parsed p JOIN good_lines g ON g.ord = p.rowid
+                FROM parsed p JOIN good_lines g ON g.ord = p.rowid {not_ragged}
                 """
             )
             arms = " ".join(
@@ -466,9 +523,15 @@ def _read_delimited_as(
     if not has_data and bad_rows == 0:
         raise _fail(name, "the file has a header but no data rows")
     if not has_data and header is not None:
+        ragged = con.execute(
+            "SELECT count(*) FROM raw_rejects WHERE starts_with(reason, 'ragged row')"
+        ).fetchall()[0][0]
+        hint = (" (every line has more fields than the header: if lines end with the "
+                "delimiter, declare 'trailing_delimiter: true' in the upload template)"
+                if ragged == bad_rows else "")
         raise _fail(
             name, f"none of the {bad_rows} data lines has the header's {n_cols} fields: wrong "
-            f"delimiter (template says {template.delimiter!r}) or not an ECR file",
+            f"delimiter (template says {template.delimiter!r}) or not an ECR file{hint}",
         )
     return RawFile(con, name, header, field_columns, labels, encoding, False, notes, values,
                    plain)

@@ -122,6 +122,9 @@ class UploadTemplate(BaseModel):
     footer_rows: int = Field(default=0, ge=0)
     footer_pattern: str | None = None
     allow_short_rows: bool = False
+    # True: every line may end with one extra delimiter (an empty last field, dropped).
+    # False or unset: a line with more fields than the header is a ragged row, rejected.
+    trailing_delimiter: bool | None = None
     sheet: str | None = None
     columns: dict[str, str | int]
     date_formats: list[str] = Field(default_factory=lambda: ["MM/DD/YYYY", "YYYY-MM-DD"])

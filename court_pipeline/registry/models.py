@@ -96,6 +96,9 @@ class EcrSource(_Strict):
     max_runs_per_tick: int = Field(default=10, ge=1, le=500)
     sensor_interval_seconds: int = Field(default=60, ge=5)
     nightly_cron: str = "30 5 * * *"
+    max_file_mb: int = Field(default=1024, ge=1, description="bigger files are quarantined")
+    max_fetch_attempts: int = Field(
+        default=3, ge=1, description="tries before a transient fetch problem is quarantined")
 
 
 class OdysseySource(_Strict):

@@ -59,7 +59,10 @@ def test_materialize_loads_reports_and_reconciles(setup):
     preview = meta["rejects_preview"].value
     assert "line 101:" in preview and "P1000" not in preview  # raw rows are masked
     checks = result.get_asset_check_evaluations()
-    assert [(c.check_name, c.passed) for c in checks] == [("ecr_rows_reconcile", True)]
+    assert sorted((c.asset_key.path[-1], c.check_name, c.passed) for c in checks) == [
+        ("ecr_landed_files", "no_quarantined_files", True),
+        ("ecr_records", "ecr_rows_reconcile", True),
+        ("ecr_records", "no_quarantined_files", True)]
     with connect_warehouse(warehouse) as con:
         assert con.execute("SELECT count(*) FROM hearings WHERE agency_id = 't1'"
                            ).fetchall() == [(594,)]
@@ -77,17 +80,40 @@ def test_materialize_loads_reports_and_reconciles(setup):
         assert con.execute("SELECT count(*) FROM hearings").fetchall() == [(594,)]
 
 
-def test_bad_file_fails_the_run_naming_it_and_good_file_still_loads(setup):
+def checks_of(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(c.asset_key.path[-1], c.check_name): c for c in result.get_asset_check_evaluations()}
+
+
+def test_unreadable_files_are_quarantined_once_and_never_block_the_agency(setup):
     assets, landing, warehouse = setup
     generate_ecr_file(landing / "a_good.txt", 50, seed=2, junk_every=0)
     (landing / "b_bad.txt").write_bytes(b"\x00\x01garbage" * 100)
-    result = run(assets, warehouse, raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    text = str(failure.event_specific_data.error)
-    assert "b_bad.txt: binary data" in text
-    assert "1 other file(s) were loaded" in text
+    (landing / "c_empty.txt").write_bytes(b"")
+    result = run(assets, warehouse)
+    assert result.success  # the good file loaded; the check below says what was set aside
+    meta = result.asset_materializations_for_node("ecr_records")[0].metadata
+    assert meta["files"].value == 1
+    assert meta["quarantined"].value == {
+        "b_bad.txt": "b_bad.txt: binary data (NUL bytes), not a delimited text file",
+        "c_empty.txt": "c_empty.txt: the file is empty (0 bytes)"}
+    check = checks_of(result)[("ecr_records", "no_quarantined_files")]
+    assert not check.passed
+    assert check.metadata["quarantined"].value == 2 and check.metadata["retrying"].value == 0
+    assert [(f["file"], f["status"], f["attempts"]) for f in check.metadata["files"].value] == [
+        ("b_bad.txt", "quarantined", 1), ("c_empty.txt", "quarantined", 1)]
     with connect_warehouse(warehouse) as con:
         loads = con.execute("SELECT file_name, status, rows_loaded FROM file_loads ORDER BY 1"
                             ).fetchall()
-    assert loads == [("a_good.txt", "loaded", 50), ("b_bad.txt", "failed", 0)]
+    assert loads == [("a_good.txt", "loaded", 50), ("b_bad.txt", "failed", 0),
+                     ("c_empty.txt", "failed", 0)]
+
+    # next run: the quarantined files are not tried again, a new good file loads
+    generate_ecr_file(landing / "d_good.txt", 20, seed=3, junk_every=0)
+    again = run(assets, warehouse)
+    meta = again.asset_materializations_for_node("ecr_records")[0].metadata
+    assert meta["files"].value == 1 and meta["quarantined"].value == {}
+    assert not checks_of(again)[("ecr_records", "no_quarantined_files")].passed
+    with connect_warehouse(warehouse) as con:
+        assert con.execute("SELECT file_name, attempts, status FROM quarantined_files "
+                           "ORDER BY 1").fetchall() == [
+            ("b_bad.txt", 1, "quarantined"), ("c_empty.txt", 1, "quarantined")]

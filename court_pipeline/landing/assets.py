@@ -30,6 +30,7 @@ from court_pipeline.landing.base import (
     check_name,
     open_landing,
 )
+from court_pipeline.landing.completion import complete_files, listing_pattern
 from court_pipeline.landing.quarantine import (
     QuarantineEntry,
     note_failure,
@@ -131,10 +132,11 @@ def build_landing_assets(
         file_keys: dict[str, str] = {}
         with open_landing(ecr.landing, env=os.environ) as store:
             try:
-                listing = store.list_files(ecr.file_pattern)
+                everything = store.list_files(listing_pattern(ecr))
             except LandingUnavailable as exc:
                 raise dg.Failure(description=f"{agency.id}: landing unavailable: {exc}") from None
-            versions = {f.name: f.version for f in listing}
+            versions = {f.name: f.version for f in everything}
+            listing, waiting = complete_files(everything, ecr)
             with warehouse.connect() as con:
                 set_aside = quarantined_keys(con, agency.id, "fetch")
                 seen = set() if requested or refused else received_versions(con, agency.id)
@@ -219,6 +221,8 @@ def build_landing_assets(
         extra["retrying"] = dg.MetadataValue.json(
             {e.shown_name: f"try {e.attempts} of {ecr.max_fetch_attempts}: {e.reason}"
              for e in problems if e.status == "retrying"})
+        if waiting and mode == "sweep":
+            extra["waiting_for_completion"] = dg.MetadataValue.json(waiting)
         if held:
             extra["skipped_quarantined"] = dg.MetadataValue.json(held)
         meta = _metadata(outcomes, mode=mode, landing=landing_uri, extra=extra)

@@ -99,6 +99,20 @@ class EcrSource(_Strict):
     max_file_mb: int = Field(default=1024, ge=1, description="bigger files are quarantined")
     max_fetch_attempts: int = Field(
         default=3, ge=1, description="tries before a transient fetch problem is quarantined")
+    ignore_patterns: list[str] = Field(
+        default_factory=lambda: [".*", "*.filepart", "*.tmp", "*.part", "*.partial"],
+        description="names of uploads in progress: never fetched")
+    completion_marker: str | None = Field(
+        default=None, description="e.g. '{name}.done': a file is fetched only once its "
+        "marker exists")
+
+    @field_validator("completion_marker")
+    @classmethod
+    def _marker_names_file(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("{name}") != 1 or value == "{name}"):
+            raise ValueError("must contain '{name}' once, plus a prefix or suffix "
+                             "(e.g. '{name}.done')")
+        return value
 
 
 class OdysseySource(_Strict):

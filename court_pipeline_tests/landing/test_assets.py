@@ -285,3 +285,17 @@ def test_sweep_with_server_down_fails_with_a_clear_message(
     message = failure.step_failure_data.error.message
     assert f"harris: landing unavailable: SFTP 127.0.0.1:{port}: cannot connect" in message
     assert "never-shown-pw" not in message
+
+
+def test_sweep_fetches_only_files_whose_completion_marker_exists(
+        data_home, write_registry) -> None:
+    registry = write_registry(agency_entry(
+        "demo", {"kind": "local", "path": "landing/demo"}, completion_marker="{name}.done"))
+    folder = data_home / "landing" / "demo"
+    folder.mkdir(parents=True)
+    for name in ("done.txt", "done.txt.done", "stalled.txt", "up.txt.filepart"):
+        (folder / name).write_bytes(BODY + name.encode())
+    meta = metadata(materialize(registry, "demo|2026-11-20", run_config()))
+    assert meta["names"] == ["done.txt"]
+    assert meta["waiting_for_completion"] == {
+        "stalled.txt": "waiting for its completion marker 'stalled.txt.done'"}

@@ -30,6 +30,20 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Check the registry and every file it names, as the code location does when it loads."""
+    from court_pipeline.config_check import check_configuration, format_problems
+
+    registry, problems = check_configuration(args.config)
+    if problems or registry is None:
+        print(format_problems(problems), file=sys.stderr)
+        return 1
+    count = len(registry.agencies)
+    print(f"configuration OK: {count} agenc{'y' if count == 1 else 'ies'}, every upload template, "
+          "reminder flow and code map loaded")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from court_pipeline.demo import run_demo
 
@@ -116,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--day", default=None, help="partition day YYYY-MM-DD (default: today)")
     demo.set_defaults(func=_cmd_demo)
+
+    check = sub.add_parser(
+        "check", help="check the registry, upload templates, reminder flows and code maps")
+    check.add_argument("--config", type=Path, default=None,
+                       help="registry file (default: COURT_PIPELINE_CONFIG or the bundled one)")
+    check.set_defaults(func=_cmd_check)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")

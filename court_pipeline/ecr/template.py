@@ -9,9 +9,11 @@ errors name the file and the field (unknown keys are errors, not silently ignore
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from court_pipeline.config_files import read_yaml_mapping, validate_model
@@ -50,6 +52,44 @@ DEFAULT_LANGUAGE_MAP = {
     "haitian creole": "ht", "creole": "ht", "pashto": "ps", "dari": "fa", "turkish": "tr",
     "thai": "th", "laotian": "lo", "lao": "lo", "khmer": "km", "cambodian": "km",
 }
+
+
+# every template must map one of each: a row without them cannot become a hearing
+REQUIRED_MAPPINGS: dict[str, tuple[str, ...]] = {
+    "the hearing date": ("event_date", "event_datetime"),
+    "the case": ("case_number", "case_id"),
+    "the party": ("party_id", "full_name", "last_name"),
+}
+_SAMPLE = datetime(2026, 11, 5, 14, 7, 9)
+
+
+def check_formats(key: str, formats: list[str], kind: Literal["date", "time", "datetime"]
+                  ) -> None:
+    """Each format must be one DuckDB's strptime accepts and read back what it writes.
+
+    Checked when the template loads, so a bad pattern is a template error naming the key,
+    not a raw DuckDB error in the middle of a run (or 300 rejected rows)."""
+    con = duckdb.connect()
+    try:
+        for shown in formats:
+            fmt = to_strptime(shown)
+            try:
+                text = con.execute("SELECT strftime(?::TIMESTAMP, ?)", [_SAMPLE, fmt]
+                                   ).fetchall()[0][0]
+                back = con.execute("SELECT strptime(?, ?)", [text, fmt]).fetchall()[0][0]
+            except duckdb.Error as exc:
+                raise ValueError(f"{key}: {shown!r} is not a usable date/time format "
+                                 f"({str(exc).splitlines()[0]})") from None
+            same_day = back.date() == _SAMPLE.date()
+            same_time = (back.hour, back.minute) == (_SAMPLE.hour, _SAMPLE.minute)
+            if (kind != "time" and not same_day) or (kind != "date" and not same_time):
+                need = {"date": "a year, month and day", "time": "hours and minutes",
+                        "datetime": "a year, month, day, hours and minutes"}[kind]
+                raise ValueError(f"{key}: {shown!r} cannot read back what it writes "
+                                 f"({_SAMPLE:%Y-%m-%d %H:%M} -> {text!r} -> {back}); a {kind} "
+                                 f"format needs {need}")
+    finally:
+        con.close()
 
 
 class TemplateError(ValueError):
@@ -200,6 +240,14 @@ class UploadTemplate(BaseModel):
         for rule in self.exclude:
             if rule.field not in self.columns:
                 raise ValueError(f"exclude rule on {rule.field!r}, which is not mapped")
+        for needed, alternatives in REQUIRED_MAPPINGS.items():
+            if not any(a in self.columns for a in alternatives):
+                raise ValueError(f"columns: nothing is mapped to {needed} (map one of: "
+                                 f"{', '.join(alternatives)}); without it no row can load")
+        check_formats("date_formats", self.date_formats, "date")
+        check_formats("time_formats", self.time_formats, "time")
+        if self.datetime_formats:
+            check_formats("datetime_formats", self.datetime_formats, "datetime")
         return self
 
     # -- derived settings -------------------------------------------------------------------

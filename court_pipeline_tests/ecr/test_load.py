@@ -219,7 +219,8 @@ def test_case_insensitive_headers_skip_rows_and_footer(warehouse, make_template,
                       suffix="*** END OF REPORT: 2 rows ***\r\n\r\n")
     result = load(warehouse, path, template)
     assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 2, 0)
-    strict = make_template(columns={"party_id": "party id", "case_number": "Case Number"})
+    strict = make_template(columns={"party_id": "party id", "case_number": "Case Number",
+                                    "event_date": "Event Date", "event_time": "Event Time"})
     with pytest.raises(EcrFileError, match="'party id' \\(party_id\\)"):
         load(warehouse, write_rows([row()], name="strict.txt"), strict)
 

@@ -21,6 +21,7 @@ import pandas as pd
 from court_pipeline import settings
 from court_pipeline.ecr.load import FileLoadResult, prepare_file, record_failure, write_prepared
 from court_pipeline.ecr.reader import EcrFileError
+from court_pipeline.ecr.reject_rate import build_reject_rate_check
 from court_pipeline.ecr.template import TemplateError, UploadTemplate, load_template
 from court_pipeline.landing.quarantine import note_failure, note_success
 from court_pipeline.landing.quarantine_check import quarantine_check
@@ -282,4 +283,5 @@ def build_ecr_assets(
             },
         )
 
-    return [ecr_records, ecr_rows_reconcile, quarantine_check(ecr_records, "load")]
+    return [ecr_records, ecr_rows_reconcile, build_reject_rate_check(ecr_records),
+            quarantine_check(ecr_records, "load")]

@@ -177,6 +177,9 @@ class UploadTemplate(BaseModel):
     mode: Literal["delta", "snapshot"] = "delta"
     snapshot_window: Literal["file_dates", "from_earliest"] = "file_dates"
     phone_region: str = "US"
+    # share of a file's rows (not counting excluded ones) that may be rejected before the
+    # ecr_reject_rate check fails: above it the template, not the data, is likely wrong
+    max_reject_rate: float = Field(default=0.5, ge=0, le=1)
     max_xlsx_uncompressed_mb: int = Field(default=200, ge=1)
     max_xlsx_ratio: int = Field(default=100, ge=2)
 

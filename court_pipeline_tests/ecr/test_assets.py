@@ -61,6 +61,7 @@ def test_materialize_loads_reports_and_reconciles(setup):
     checks = result.get_asset_check_evaluations()
     assert sorted((c.asset_key.path[-1], c.check_name, c.passed) for c in checks) == [
         ("ecr_landed_files", "no_quarantined_files", True),
+        ("ecr_records", "ecr_reject_rate", True),
         ("ecr_records", "ecr_rows_reconcile", True),
         ("ecr_records", "no_quarantined_files", True)]
     with connect_warehouse(warehouse) as con:
@@ -117,3 +118,32 @@ def test_unreadable_files_are_quarantined_once_and_never_block_the_agency(setup)
         assert con.execute("SELECT file_name, attempts, status FROM quarantined_files "
                            "ORDER BY 1").fetchall() == [
             ("b_bad.txt", 1, "quarantined"), ("c_empty.txt", 1, "quarantined")]
+
+
+def test_a_mostly_rejected_file_fails_the_reject_rate_check_and_keeps_its_rows(
+        setup, tmp_path):
+    """A template whose only date format is not the file's: every row is rejected. The load
+    is recorded, the rows are in ecr_rejects, and the check fails pointing at date_formats."""
+    assets, landing, warehouse = setup
+    template = tmp_path / "demo.yaml"
+    template.write_text(template.read_text(encoding="utf-8").replace(
+        'date_formats: ["MM/DD/YYYY", "YYYY-MM-DD"]', 'date_formats: ["YYYY-MM-DD"]\n'
+        "max_reject_rate: 0.25"), encoding="utf-8")
+    generate_ecr_file(landing / "ecr.txt", 40, seed=4, junk_every=0)
+    result = run(assets, warehouse)
+    assert result.success
+    check = checks_of(result)[("ecr_records", "ecr_reject_rate")]
+    assert not check.passed
+    [bad] = check.metadata["files"].value
+    assert {k: bad[k] for k in ("file", "template", "rows", "rejected", "rate", "limit")} == {
+        "file": "ecr.txt", "template": "demo", "rows": 40, "rejected": 40, "rate": 1.0,
+        "limit": 0.25}
+    assert bad["top_reason_rows"] == 30  # the other 10 rows give a different reason
+    assert "matches none of the formats YYYY-MM-DD" in bad["top_reason"]
+    assert bad["check_template_keys"] == "date_formats / time_formats / datetime_formats"
+    assert check.description.startswith(
+        "ecr.txt: 40 of 40 rows rejected (100%, template 'demo' allows 25%); most often (30):")
+    with connect_warehouse(warehouse) as con:
+        assert con.execute("SELECT count(*) FROM ecr_rejects").fetchall() == [(40,)]
+        assert con.execute("SELECT status, rows_loaded, rows_rejected FROM file_loads"
+                           ).fetchall() == [("loaded", 0, 40)]

@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running write")
     sql.set_defaults(func=_cmd_sql)
 
+    from court_pipeline.intake_cli import add_intake_commands
+
+    add_intake_commands(sub)
     _add_reminders(sub)
     _add_simulators(sub)
     from court_pipeline.publish.operator_cli import add_oca_commands

@@ -97,7 +97,7 @@ def release(
 ) -> list[QuarantineEntry]:
     """Mark an agency's quarantined files (one name, or all) released: the next run retries."""
     found = [e for e in entries(con, [agency_id], ("quarantined",))
-             if file_name is None or e.file_name == file_name]
+             if file_name is None or file_name in (e.file_name, e.shown_name)]
     for e in found:
         con.execute(
             "UPDATE quarantined_files SET status = 'released', attempts = 0, "

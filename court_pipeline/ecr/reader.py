@@ -37,6 +37,7 @@ from charset_normalizer import from_bytes
 from court_pipeline.ecr.template import UploadTemplate
 
 SAMPLE_BYTES = 64 * 1024
+CHUNK = 4 * 1024 * 1024
 _OTHER_DELIMS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
@@ -217,12 +218,13 @@ _DUCK_REASONS = {
 
 def _lines_table(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE lines AS
         SELECT row_number() OVER () AS line_no, line
         FROM read_csv(?, delim = chr(1), quote = '', escape = '', header = false,
-                      auto_detect = false, columns = {'line': 'VARCHAR'}, all_varchar = true,
-                      strict_mode = false, null_padding = true, max_line_size = 16000000)
+                      auto_detect = false, columns = {{'line': 'VARCHAR'}}, all_varchar = true,
+                      strict_mode = false, null_padding = true,
+                      max_line_size = {MAX_LINE_BYTES})
         """,
         [str(path)],
     )
@@ -277,7 +279,7 @@ def _duck_parse(
                                all_varchar = true, strict_mode = true,
                                null_padding = ?, store_rejects = true,
                                rejects_table = 'duck_rejects', rejects_scan = 'duck_scans',
-                               max_line_size = 16000000)
+                               max_line_size = {MAX_LINE_BYTES})
         """,
         [str(path), template.delimiter, template.quote, escape, first_data - 1,
          template.allow_short_rows],
@@ -405,10 +407,90 @@ def _python_parse(
     con.unregister("_py_rej")
 
 
+MAX_LINE_BYTES = 16_000_000  # DuckDB's max_line_size below; longer lines become rejects
+_LONG_PREFIX = 200
+
+
+def _split_long_lines(path: Path, out: Path) -> dict[int, tuple[int, bytes]]:
+    """Copy ``path`` to ``out`` with every line over ``MAX_LINE_BYTES`` left empty; return
+    {line number: (bytes, first bytes)} of those lines. Streams in chunks: a 50 MB line is
+    never held whole."""
+    long: dict[int, tuple[int, bytes]] = {}
+    line_no, size = 1, 0
+    kept: bytearray | None = bytearray()
+    prefix, cr = b"", False
+    with path.open("rb") as src, out.open("wb") as dst:
+        while chunk := src.read(CHUNK):
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                piece = chunk[start:] if end < 0 else chunk[start:end]
+                size += len(piece)
+                cr = piece.endswith(b"\r") if piece else cr  # a chunk may end after the \r
+                if kept is not None and size > MAX_LINE_BYTES:
+                    prefix, kept = bytes(kept[:_LONG_PREFIX]), None
+                elif kept is not None:
+                    kept += piece
+                if end < 0:
+                    break
+                if kept is None:  # keep the file's line ends (DuckDB refuses mixed ones)
+                    long[line_no] = (size, prefix)
+                    kept = bytearray(b"\r" if cr else b"")
+                dst.write(kept + b"\n")
+                line_no, size, kept, start = line_no + 1, 0, bytearray(), end + 1
+        if kept is None:
+            long[line_no] = (size, prefix)
+        elif kept:
+            dst.write(kept)
+    return long
+
+
+def _reject_long_lines(
+    con: duckdb.DuckDBPyConnection, long: dict[int, tuple[int, bytes]], encoding: str
+) -> None:
+    """The over-long lines join ``raw_rejects`` (their start as raw text), as rows."""
+    rows = [(no, prefix.decode(encoding, errors="replace") + "…",
+             f"line is {size / 1e6:.1f} MB, over the limit of {MAX_LINE_BYTES / 1e6:.0f} MB "
+             "per line (a missing line break or a broken quote?)")
+            for no, (size, prefix) in sorted(long.items())]
+    con.executemany("INSERT INTO raw_rejects VALUES (?, ?, ?)", rows)
+
+
 def read_delimited(
     path: Path, template: UploadTemplate, name: str, con: duckdb.DuckDBPyConnection
 ) -> RawFile:
-    """Read a delimited ECR file; see the module docstring."""
+    """Read a delimited ECR file; see the module docstring.
+
+    A line longer than ``MAX_LINE_BYTES`` makes DuckDB fail the whole file; only then is the
+    file copied with such lines emptied and read again, the lines rejected as rows."""
+    try:
+        return _read_delimited(path, template, name, con)
+    except duckdb.Error:
+        fd, tmp = tempfile.mkstemp(suffix=".txt", prefix="ecr-short-")
+        os.close(fd)
+        try:
+            long = _split_long_lines(path, Path(tmp))
+            if not long:
+                raise
+            if min(long) <= template.skip_rows + int(template.has_header):
+                raise _fail(name, f"line {min(long)} (before the data) is over the limit of "
+                            f"{MAX_LINE_BYTES / 1e6:.0f} MB per line") from None
+            for table in ("duck_rejects", "duck_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            raw = _read_delimited(Path(tmp), template, name, con)
+            _reject_long_lines(con, long, "utf-8" if raw.encoding == "utf-8-sig"
+                               else raw.encoding)
+            raw.notes.append(f"{len(long)} line(s) over {MAX_LINE_BYTES / 1e6:.0f} MB "
+                             "rejected")
+            return raw
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _read_delimited(
+    path: Path, template: UploadTemplate, name: str, con: duckdb.DuckDBPyConnection
+) -> RawFile:
     if path.stat().st_size == 0:
         raise _fail(name, "the file is empty (0 bytes)")
     with path.open("rb") as handle:

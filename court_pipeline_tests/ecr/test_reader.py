@@ -244,3 +244,20 @@ def test_positional_template_with_declared_trailing_delimiter(make_template, wri
     # the first line sets the width (15 with the empty last field): no shift either way
     assert [(r[1], r[14]) for r in loaded] == [("P1", "H1"), ("P2", "H2")]
     assert [no for no, _ in rejects] == [3]
+
+
+def test_an_over_long_line_is_one_rejected_row_and_the_rest_load(make_template, write_rows):
+    """A 17 MB line (over the 16 MB per-line limit) in the middle of 21 rows."""
+    from court_pipeline.ecr.reader import MAX_LINE_BYTES
+
+    rows = [row(pid=f"P{i}") for i in range(1, 22)]
+    rows[9] = row(pid="P10", judge="J" * (MAX_LINE_BYTES + 1_000_000))
+    path = write_rows(rows)
+    raw, loaded, rejects = read(path, make_template())
+    assert [r[1] for r in loaded] == [f"P{i}" for i in range(1, 22) if i != 10]
+    assert rejects == [(11, "line is 17.0 MB, over the limit of 16 MB per line (a missing "
+                            "line break or a broken quote?)")]
+    con = raw.con
+    [(text,)] = con.execute("SELECT raw_text FROM raw_rejects").fetchall()
+    assert text.startswith("P10|PEÑA, MARÍA ELENA|") and text.endswith("…") and len(text) < 300
+    assert raw.notes == ["1 line(s) over 16 MB rejected"]

@@ -92,6 +92,14 @@ def check_formats(key: str, formats: list[str], kind: Literal["date", "time", "d
         con.close()
 
 
+def language_code(value: str) -> str | None:
+    """A language name or code as its ISO 639-1 code ('Spanish', 'SPA', 'es' -> 'es')."""
+    text = value.strip().lower()
+    if re.fullmatch(r"[a-z]{2}", text):
+        return text
+    return DEFAULT_LANGUAGE_MAP.get(text)
+
+
 class TemplateError(ValueError):
     """The template file is missing, not YAML, or breaks a rule; the message says where."""
 
@@ -214,6 +222,17 @@ class UploadTemplate(BaseModel):
                 raise ValueError(f"value map for {key!r}: not a canonical field")
         return value
 
+    @field_validator("value_maps")
+    @classmethod
+    def _languages_known(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        unknown = [v for v in value.get("preferred_language", {}).values()
+                   if language_code(v) is None]
+        if unknown:
+            raise ValueError(
+                "preferred_language: " + ", ".join(repr(v) for v in unknown)
+                + " is no language name or ISO 639-1 code (write a code like 'es')")
+        return value
+
     @field_validator("footer_pattern")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
@@ -281,7 +300,10 @@ class UploadTemplate(BaseModel):
             base = dict(DEFAULT_STATUS_MAP)
         elif self.use_default_value_maps and field == "preferred_language":
             base = dict(DEFAULT_LANGUAGE_MAP)
-        base.update({k.strip().lower(): v for k, v in self.value_maps.get(field, {}).items()})
+        own = self.value_maps.get(field, {})
+        if field == "preferred_language":  # 'SPA: Spanish' means 'es', like a cell 'Spanish'
+            own = {k: language_code(v) or v for k, v in own.items()}
+        base.update({k.strip().lower(): v for k, v in own.items()})
         return base
 
 

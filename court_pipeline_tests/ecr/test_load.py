@@ -382,3 +382,27 @@ def test_a_space_at_either_end_of_a_value_is_trimmed_wherever_it_sits(
     got = q(warehouse, f"SELECT {column} FROM {table} WHERE {key} <> ? ORDER BY 1",
             ["P2" if column == "party_id" else "CR-2"])
     assert got == [(expected,)]
+
+
+def test_mapped_language_values_become_iso_codes_and_unknown_ones_are_reported(
+        warehouse, make_template, write_rows):
+    rows = [row(pid="P1", lang="SPA"), row(pid="P2", lang="Spanish"), row(pid="P3", lang="VN"),
+            row(pid="P4", lang="Klingon"), row(pid="P5", lang="Klingon"),
+            row(pid="P6", lang="Elvish")]
+    template = make_template(
+        value_maps={"preferred_language": {"SPA": "Spanish", "VN": "Vietnamese"}})
+    result = load(warehouse, write_rows(rows), template)
+    assert q(warehouse, "SELECT party_id, preferred_language FROM parties ORDER BY 1") == [
+        ("P1", "es"), ("P2", "es"), ("P3", "vi"), ("P4", "Klingon"), ("P5", "Klingon"),
+        ("P6", "Elvish")]
+    assert result.notes == [
+        "preferred_language: values that are no known language, kept as written (add them "
+        "to value_maps.preferred_language): 'Klingon' (2), 'Elvish' (1)"]
+
+
+def test_a_language_value_map_to_an_unknown_language_is_a_template_error(make_template):
+    from court_pipeline.ecr.template import TemplateError
+
+    with pytest.raises(TemplateError, match="field 'value_maps': Value error, "
+                       "preferred_language: 'Espanol!' is no language name or ISO 639-1 code"):
+        make_template(value_maps={"preferred_language": {"SPA": "Espanol!"}})

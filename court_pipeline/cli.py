@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from court_pipeline.private_files import restrict_process
+
+    restrict_process()  # the warehouse, archive and exports it writes hold PII
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

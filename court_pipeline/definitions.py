@@ -24,6 +24,7 @@ from court_pipeline.odyssey.client import OdysseyResource
 from court_pipeline.ops.freshness import build_freshness
 from court_pipeline.ops.sensors import record_run_failures
 from court_pipeline.partitions import RANGE_BACKFILL_POLICY, agency_day_partitions
+from court_pipeline.private_files import restrict_process, secure_locations
 from court_pipeline.publish.assets import build_publish_assets
 from court_pipeline.publish.resources import CourtAnalyticsTXResource
 from court_pipeline.records.assets import CLEAN_TABLES, build_clean_table_assets
@@ -181,4 +182,6 @@ def load_checked_registry() -> Registry:
     return registry
 
 
+restrict_process()  # PII: everything the code location and its runs create is owner-only
+secure_locations()
 defs = build_definitions(load_checked_registry())

@@ -29,8 +29,9 @@ from court_pipeline.landing.base import (
     LandingError,
     LandingStore,
 )
+from court_pipeline.private_files import private_dir
 
-READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+READ_ONLY = stat.S_IRUSR  # owner-only and never edited (0400), whatever the umask
 
 
 class ArchiveCorrupt(LandingError):
@@ -77,9 +78,7 @@ def archive_path_for(agency_id: str, sha256: str) -> Path:
 
 
 def _temp_dir() -> Path:
-    folder = settings.data_home() / "tmp" / "landing"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_dir(settings.data_home() / "tmp" / "landing")
 
 
 def fetch_to_archive(
@@ -118,7 +117,8 @@ def fetch_to_archive(
                     "restore it from backup (the archive must never be edited)"
                 )
             return ArchivedBlob(agency_id, landed, sha, dest, already_archived=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        for folder in reversed(dest.relative_to(settings.data_home()).parents[:-1]):
+            private_dir(settings.data_home() / folder)
         os.chmod(tmp, READ_ONLY)
         os.replace(tmp, dest)
         return ArchivedBlob(agency_id, landed, sha, dest, already_archived=False)

@@ -3,6 +3,7 @@ warehouse: `court-pipeline replay` and `court-pipeline quarantine list|release`.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -119,3 +120,40 @@ def test_quarantine_list_and_release(pipeline, capsys):
     capsys.readouterr()  # the run's log
     assert main(["quarantine", "release", "demo", "other.txt"]) == 1
     assert capsys.readouterr().err == "demo: no quarantined file matches\n"
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTIONS = ("## Configuration reference", "## Operations", "## Landing", "## ECR files")
+
+
+def readme_commands() -> list[str]:
+    """Every `court-pipeline ...` line of a code block in the chapters this area owns."""
+    commands, keep, in_block = [], False, False
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            keep = line.startswith(SECTIONS)
+        elif line.startswith("```"):
+            in_block = not in_block
+        elif keep and in_block and line.startswith("court-pipeline "):
+            commands.append(line)
+    return commands
+
+
+def test_every_operator_recipe_in_the_readme_runs(pipeline, capsys):
+    """The README's commands, exactly as written (comments dropped), on a warehouse with a
+    loaded file and a quarantined one named as in the README."""
+    import shlex
+
+    _, landing, run = pipeline
+    generate_ecr_file(landing / "ecr_20261122.txt", 30, seed=2, junk_every=10)
+    (landing / "bad.txt").write_bytes(b"\x00" * 10)
+    run()
+    commands = readme_commands()
+    assert len(commands) >= 15
+    assert {c.split()[1] for c in commands} == {"check", "sql", "quarantine", "replay"}
+    for command in commands:
+        argv = shlex.split(command, comments=True)[1:]
+        if argv[:2] == ["check", "--config"]:
+            argv[2] = os.environ["COURT_PIPELINE_CONFIG"]  # the README's path is an example
+        capsys.readouterr()
+        assert main(argv) == 0, (command, capsys.readouterr())

@@ -299,3 +299,24 @@ def test_sweep_fetches_only_files_whose_completion_marker_exists(
     assert meta["names"] == ["done.txt"]
     assert meta["waiting_for_completion"] == {
         "stalled.txt": "waiting for its completion marker 'stalled.txt.done'"}
+
+
+def test_sftp_fifo_is_refused_before_opening_and_quarantined(
+        data_home, write_registry, sftp_server: SftpServerInfo, monkeypatch) -> None:
+    monkeypatch.setenv("HARRIS_SFTP_PASSWORD", sftp_server.password)
+    landing = {
+        "kind": "sftp", "host": sftp_server.host, "port": sftp_server.port,
+        "username": sftp_server.username, "password_env": "HARRIS_SFTP_PASSWORD",
+        "known_hosts_path": str(sftp_server.known_hosts), "timeout_seconds": 5,
+    }
+    registry = write_registry(agency_entry("harris", landing))
+    (sftp_server.root / "good.txt").write_bytes(BODY)
+    os.mkfifo(sftp_server.root / "pipe.txt")
+    result = materialize(registry, "harris|2026-11-20", run_config("pipe.txt", "good.txt"))
+    assert result.success
+    meta = metadata(result)
+    assert meta["names"] == ["good.txt"]
+    assert meta["quarantined"] == {
+        "pipe.txt": f"'pipe.txt' in sftp://ecr_drop@127.0.0.1:{sftp_server.port}/ is not a "
+                    "regular file"}
+    assert quarantine_rows() == [("pipe.txt", "fetch", 1, "quarantined", True)]

@@ -41,13 +41,14 @@ def _narrow(path: Path, mode: int) -> None:
 
 
 def secure_locations() -> list[Path]:
-    """Narrow the data home, archive, warehouse and Dagster storage to owner-only.
+    """Narrow the data home, archive, warehouse and Dagster storage to owner-only (those that
+    exist: importing the code location creates no folder).
 
     Folders become 0700, which keeps everything below them from other users; the warehouse
     file and its lock become 0600. Returns the folders it made private."""
-    home = private_dir(settings.data_home())
-    folders = [home]
-    for folder in (settings.archive_dir(), home / "tmp"):
+    home = settings.data_home()
+    folders: list[Path] = []
+    for folder in (home, settings.archive_dir(), home / "tmp"):  # created on first use
         if folder.exists():
             folders.append(private_dir(folder))
     warehouse = settings.warehouse_path()

@@ -153,6 +153,7 @@ def build_ecr_assets(
         load_keys: dict[str, str] = {}
         skipped: dict[str, str] = {}
         quarantined: dict[str, str] = {}
+        retrying: dict[str, str] = {}
         previews: list[pd.DataFrame] = []
         reject_previews: list[pd.DataFrame] = []
         for sha, name, path, received_key in pending:
@@ -160,17 +161,20 @@ def build_ecr_assets(
             try:
                 prepared = prepare_file(path, template, agency.timezone, file_name=name)
             except EcrFileError as exc:
-                # unreadable bytes stay unreadable: quarantined after this one try, so the
-                # agency's other files go on (the no_quarantined_files check stays red)
-                quarantined[name] = str(exc)
-                context.log.error("%s: %s (quarantined)", agency.id, exc)
+                # unreadable bytes stay unreadable: quarantined after this one try (an I/O
+                # error after max_fetch_attempts), so the agency's other files go on and the
+                # no_quarantined_files check stays red
                 with warehouse.connect() as con:
                     record_failure(con, agency_id=agency.id, content_sha256=sha, file_name=name,
                                    partition_key=key, template=template,
                                    error=str(exc))
-                    note_failure(con, agency_id=agency.id, stage="load", file_key=sha,
-                                 file_name=name, reason=str(exc), permanent=True,
-                                 max_attempts=1)
+                    entry = note_failure(
+                        con, agency_id=agency.id, stage="load", file_key=sha, file_name=name,
+                        reason=str(exc), permanent=not exc.transient,
+                        max_attempts=agency.ecr.max_fetch_attempts)
+                (quarantined if entry.status == "quarantined" else retrying)[name] = str(exc)
+                context.log.error("%s: %s (%s, try %d)", agency.id, exc, entry.status,
+                                  entry.attempts)
                 continue
             try:
                 with warehouse.connect() as con:
@@ -211,6 +215,7 @@ def build_ecr_assets(
             "duplicates": dg.MetadataValue.json(duplicates),
             "skipped_already_loaded": dg.MetadataValue.json(skipped),
             "quarantined": dg.MetadataValue.json(quarantined),
+            "retrying": dg.MetadataValue.json(retrying),
             "template": dg.MetadataValue.text(f"{template.name} ({template.mode})"),
             "hearings_preview": dg.MetadataValue.md(
                 masked_preview(pd.concat(previews)) if previews else "_no rows_"),

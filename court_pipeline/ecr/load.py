@@ -276,7 +276,7 @@ def record_failure(
     template: UploadTemplate | None,
     error: str,
 ) -> None:
-    """Note a file that could not be read (status 'failed'); a later run retries it."""
+    """Note a file that could not be read (status 'failed'); the asset also quarantines it."""
     con.execute(
         """
         INSERT OR REPLACE INTO file_loads (agency_id, content_sha256, file_name, partition_key,

@@ -43,7 +43,12 @@ _OTHER_DELIMS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
 class EcrFileError(Exception):
-    """This file cannot be read at all (the message names the file and the problem)."""
+    """This file cannot be read at all (the message names the file and the problem).
+
+    ``transient`` is true when the bytes may be fine and reading them failed (an I/O error):
+    worth another try, unlike a binary or empty file."""
+
+    transient: bool = False
 
 
 @dataclass
@@ -812,7 +817,11 @@ def read_ecr_file(
     except duckdb.Error as exc:
         raise _fail(name, f"could not be read as delimited text: {str(exc).splitlines()[0]}") \
             from None
-    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+    except OSError as exc:
+        error = _fail(name, f"could not be read: {exc}")
+        error.transient = True
+        raise error from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise _fail(name, f"could not be read: {exc}") from None
 
 

@@ -147,3 +147,29 @@ def test_a_mostly_rejected_file_fails_the_reject_rate_check_and_keeps_its_rows(
         assert con.execute("SELECT count(*) FROM ecr_rejects").fetchall() == [(40,)]
         assert con.execute("SELECT status, rows_loaded, rows_rejected FROM file_loads"
                            ).fetchall() == [("loaded", 0, 40)]
+
+
+def test_an_archive_read_error_is_retried_then_quarantined(setup, data_home):
+    """An I/O error reading the archived bytes (here: the entry is gone, as with an unmounted
+    volume) may pass: tried max_fetch_attempts (3) times, then quarantined."""
+    assets, landing, warehouse = setup
+    generate_ecr_file(landing / "ecr.txt", 10, seed=1, junk_every=0)
+    run(assets, warehouse)
+    with connect_warehouse(warehouse) as con:
+        con.execute("DELETE FROM file_loads")  # as if the load had not happened yet
+        [(archived,)] = con.execute("SELECT archive_path FROM received_files").fetchall()
+    (data_home / archived).unlink()
+    seen = []
+    for _ in range(4):
+        result = run(assets, warehouse)
+        meta = result.asset_materializations_for_node("ecr_records")[0].metadata
+        with connect_warehouse(warehouse) as con:
+            seen.append((sorted(meta["retrying"].value), sorted(meta["quarantined"].value),
+                         con.execute("SELECT status, attempts, permanent FROM quarantined_files"
+                                     ).fetchall()))
+    assert seen == [
+        (["ecr.txt"], [], [("retrying", 1, False)]),
+        (["ecr.txt"], [], [("retrying", 2, False)]),
+        ([], ["ecr.txt"], [("quarantined", 3, False)]),
+        ([], [], [("quarantined", 3, False)]),
+    ]

@@ -30,6 +30,20 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Check the registry and every file it names, as the code location does when it loads."""
+    from court_pipeline.config_check import check_configuration, format_problems
+
+    registry, problems = check_configuration(args.config)
+    if problems or registry is None:
+        print(format_problems(problems), file=sys.stderr)
+        return 1
+    count = len(registry.agencies)
+    print(f"configuration OK: {count} agenc{'y' if count == 1 else 'ies'}, every upload template, "
+          "reminder flow and code map loaded")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from court_pipeline.demo import run_demo
 
@@ -121,12 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
         "demos side by side; a data home keeps the endpoint of its first publish)")
     demo.set_defaults(func=_cmd_demo)
 
+    check = sub.add_parser(
+        "check", help="check the registry, upload templates, reminder flows and code maps")
+    check.add_argument("--config", type=Path, default=None,
+                       help="registry file (default: COURT_PIPELINE_CONFIG or the bundled one)")
+    check.set_defaults(func=_cmd_check)
+
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
     sql.add_argument("query")
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running write")
     sql.set_defaults(func=_cmd_sql)
 
+    from court_pipeline.intake_cli import add_intake_commands
+
+    add_intake_commands(sub)
     _add_reminders(sub)
     _add_simulators(sub)
     from court_pipeline.publish.operator_cli import add_oca_commands
@@ -136,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from court_pipeline.private_files import restrict_process
+
+    restrict_process()  # the warehouse, archive and exports it writes hold PII
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

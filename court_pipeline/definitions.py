@@ -1,8 +1,9 @@
 """Everything Dagster loads: assets, checks, jobs, schedules, sensors and resources.
 
 The agency registry (``COURT_PIPELINE_CONFIG``) decides the partitions, the per-agency sensors
-and schedules; an invalid registry stops the code location from loading with a message that
-names the file, the agency and the field.
+and schedules. The registry and every file it names (upload templates, reminder flows and their
+Jinja templates, code maps) are checked first: a problem stops the code location from loading
+with a message that names the file, the agency and the field.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import warnings
 import dagster as dg
 
 from court_pipeline import settings
+from court_pipeline.config_check import check_configuration, format_problems
 from court_pipeline.ecr.assets import build_ecr_assets
 from court_pipeline.landing.assets import build_landing_assets
 from court_pipeline.landing.sensors import build_ecr_nightly_schedules, build_ecr_sensors
@@ -22,10 +24,11 @@ from court_pipeline.odyssey.client import OdysseyResource
 from court_pipeline.ops.freshness import build_freshness
 from court_pipeline.ops.sensors import record_run_failures
 from court_pipeline.partitions import RANGE_BACKFILL_POLICY, agency_day_partitions
+from court_pipeline.private_files import restrict_process, secure_locations
 from court_pipeline.publish.assets import build_publish_assets
 from court_pipeline.publish.resources import CourtAnalyticsTXResource
 from court_pipeline.records.assets import CLEAN_TABLES, build_clean_table_assets
-from court_pipeline.registry import Registry, load_registry
+from court_pipeline.registry import Registry
 from court_pipeline.reminders.assets import build_reminder_assets
 from court_pipeline.reminders.delivery import ReminderDelivery
 from court_pipeline.schedules import build_reminder_schedules, build_state_reporting_schedules
@@ -171,4 +174,14 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     )
 
 
-defs = build_definitions(load_registry())
+def load_checked_registry() -> Registry:
+    """The registry, after every file it names was loaded and checked (see config_check)."""
+    registry, problems = check_configuration()
+    if problems or registry is None:
+        raise dg.DagsterInvalidDefinitionError(format_problems(problems))
+    return registry
+
+
+restrict_process()  # PII: everything the code location and its runs create is owner-only
+secure_locations()
+defs = build_definitions(load_checked_registry())

@@ -4,10 +4,11 @@ Runs per agency-day after ``ecr_landed_files`` (a backfill run covers a range of
 the asset's docstring). It loads every archived file of the agency that
 is in ``received_files`` and not yet loaded (``file_loads`` status 'loaded'), oldest first, so a
 file missed by an earlier failed run is picked up by the next one. Each file is parsed outside
-the warehouse lock and written in one transaction. Files that cannot be read are recorded as
-'failed' in ``file_loads`` and fail the run with a message naming the file and the problem,
-after the agency's other files were loaded. The check ``ecr_rows_reconcile`` proves
-rows in = loaded + rejected for every file of the partition.
+the warehouse lock and written in one transaction. A file that cannot be read is recorded as
+'failed' in ``file_loads`` and quarantined (``quarantined_files``, stage 'load'): the agency's
+other files load, and the ``no_quarantined_files`` check fails naming it until someone
+releases it. The check ``ecr_rows_reconcile`` proves rows in = loaded + rejected for every file
+of the partition.
 """
 
 
@@ -20,7 +21,10 @@ import pandas as pd
 from court_pipeline import settings
 from court_pipeline.ecr.load import FileLoadResult, prepare_file, record_failure, write_prepared
 from court_pipeline.ecr.reader import EcrFileError
+from court_pipeline.ecr.reject_rate import build_reject_rate_check
 from court_pipeline.ecr.template import TemplateError, UploadTemplate, load_template
+from court_pipeline.landing.quarantine import note_failure, note_success
+from court_pipeline.landing.quarantine_check import quarantine_check
 from court_pipeline.partitions import (
     RANGE_BACKFILL_POLICY,
     AgencyDays,
@@ -48,6 +52,10 @@ def _pending(con, agency_id: str) -> list[tuple[str, str, str, str]]:
         WHERE r.agency_id = ? AND NOT EXISTS (
             SELECT 1 FROM file_loads f WHERE f.agency_id = r.agency_id
               AND f.content_sha256 = r.content_sha256 AND f.status = 'loaded')
+          AND NOT EXISTS (
+            SELECT 1 FROM quarantined_files q WHERE q.agency_id = r.agency_id
+              AND q.stage = 'load' AND q.file_key = r.content_sha256
+              AND q.status = 'quarantined')
         ORDER BY r.received_at, r.original_name
         """,
         [agency_id],
@@ -144,7 +152,8 @@ def build_ecr_assets(
         results: list[FileLoadResult] = []
         load_keys: dict[str, str] = {}
         skipped: dict[str, str] = {}
-        failures: dict[str, str] = {}
+        quarantined: dict[str, str] = {}
+        retrying: dict[str, str] = {}
         previews: list[pd.DataFrame] = []
         reject_previews: list[pd.DataFrame] = []
         for sha, name, path, received_key in pending:
@@ -152,17 +161,26 @@ def build_ecr_assets(
             try:
                 prepared = prepare_file(path, template, agency.timezone, file_name=name)
             except EcrFileError as exc:
-                failures[name] = str(exc)
-                context.log.error("%s: %s", agency.id, exc)
+                # unreadable bytes stay unreadable: quarantined after this one try (an I/O
+                # error after max_fetch_attempts), so the agency's other files go on and the
+                # no_quarantined_files check stays red
                 with warehouse.connect() as con:
                     record_failure(con, agency_id=agency.id, content_sha256=sha, file_name=name,
                                    partition_key=key, template=template,
                                    error=str(exc))
+                    entry = note_failure(
+                        con, agency_id=agency.id, stage="load", file_key=sha, file_name=name,
+                        reason=str(exc), permanent=not exc.transient,
+                        max_attempts=agency.ecr.max_fetch_attempts)
+                (quarantined if entry.status == "quarantined" else retrying)[name] = str(exc)
+                context.log.error("%s: %s (%s, try %d)", agency.id, exc, entry.status,
+                                  entry.attempts)
                 continue
             try:
                 with warehouse.connect() as con:
                     result = write_prepared(con, prepared, agency_id=agency.id,
                                             content_sha256=sha, partition_key=key)
+                    note_success(con, agency_id=agency.id, stage="load", file_key=sha)
                 if result.skipped is None:
                     if "hearings" in prepared.clean.frames:
                         previews.append(
@@ -196,6 +214,8 @@ def build_ecr_assets(
             "top_reject_reasons": dg.MetadataValue.json(dict(reasons.most_common(10))),
             "duplicates": dg.MetadataValue.json(duplicates),
             "skipped_already_loaded": dg.MetadataValue.json(skipped),
+            "quarantined": dg.MetadataValue.json(quarantined),
+            "retrying": dg.MetadataValue.json(retrying),
             "template": dg.MetadataValue.text(f"{template.name} ({template.mode})"),
             "hearings_preview": dg.MetadataValue.md(
                 masked_preview(pd.concat(previews)) if previews else "_no rows_"),
@@ -205,14 +225,7 @@ def build_ecr_assets(
         }
         if group.is_range:
             meta["per_day"] = dg.MetadataValue.json(_per_day(results, load_keys))
-        if not failures:
-            return meta, None
-        meta["failures"] = dg.MetadataValue.json(failures)
-        return meta, (
-            f"{len(failures)} ECR file(s) of {agency.id} could not be read: "
-            + "; ".join(failures.values())
-            + (f". {len(results)} other file(s) were loaded." if results else "")
-        )
+        return meta, None
 
     @dg.asset(
         name=ASSET_NAME,
@@ -275,4 +288,5 @@ def build_ecr_assets(
             },
         )
 
-    return [ecr_records, ecr_rows_reconcile]
+    return [ecr_records, ecr_rows_reconcile, build_reject_rate_check(ecr_records),
+            quarantine_check(ecr_records, "load")]

@@ -178,13 +178,16 @@ def write_prepared(
     con.execute("BEGIN TRANSACTION")
     try:
         prior = con.execute(
-            "SELECT partition_key, loaded_at FROM file_loads "
+            "SELECT partition_key, loaded_at, hearings_removed, coalesce(times_loaded, 1), "
+            "coalesce(first_loaded_at, loaded_at) FROM file_loads "
             "WHERE agency_id = ? AND content_sha256 = ? AND status = 'loaded'",
             [agency_id, content_sha256],
         ).fetchall()
         if prior and skip_loaded:
             con.execute("ROLLBACK")
-            return _already_loaded(prepared, content_sha256, *prior[0])
+            return _already_loaded(prepared, content_sha256, *prior[0][:2])
+        # a reload (replay) keeps the file's history: hearings it removed before stay counted
+        removed_before, times_before, first_at = prior[0][2:] if prior else (0, 0, None)
         for table, frame in prepared.clean.frames.items():
             merged[table] = merge_records(
                 con, table, frame, agency_id=agency_id, source="ecr", source_ref=content_sha256,
@@ -225,12 +228,16 @@ def write_prepared(
             """
             INSERT OR REPLACE INTO file_loads (agency_id, content_sha256, file_name,
                 partition_key, template, mode, rows_in, rows_loaded, rows_rejected, rows_excluded,
-                hearings_removed, status, error, loaded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, now())
+                hearings_removed, status, error, loaded_at, max_reject_rate, times_loaded,
+                first_loaded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', NULL, now(), ?, ?,
+                    coalesce(?::TIMESTAMPTZ, now()))
             """,
             [agency_id, content_sha256, prepared.file_name, partition_key,
              prepared.template.name, prepared.template.mode, prepared.rows_in,
-             prepared.clean.rows_loaded, prepared.rows_rejected, prepared.rows_excluded, removed],
+             prepared.clean.rows_loaded, prepared.rows_rejected, prepared.rows_excluded,
+             removed_before + removed, prepared.template.max_reject_rate, times_before + 1,
+             first_at],
         )
         con.execute("COMMIT")
     except BaseException:
@@ -274,7 +281,7 @@ def record_failure(
     template: UploadTemplate | None,
     error: str,
 ) -> None:
-    """Note a file that could not be read (status 'failed'); a later run retries it."""
+    """Note a file that could not be read (status 'failed'); the asset also quarantines it."""
     con.execute(
         """
         INSERT OR REPLACE INTO file_loads (agency_id, content_sha256, file_name, partition_key,

@@ -203,10 +203,14 @@ def _typed_sql(t: UploadTemplate, raw: RawFile, tz: str) -> tuple[dict[str, str]
     sel += ["atty_last_name", "atty_first_name", "atty_middle_name", "atty_suffix",
             f"upper(replace({f('attorney_bar_number')}, ' ', '')) AS atty_bar_number"]
     sel.append(f"{_map_sql(f('event_status'), t.value_map('event_status'))} AS status")
-    lang = _map_sql(f("preferred_language"), t.value_map("preferred_language"))
-    sel.append(
-        f"CASE WHEN regexp_full_match(lower(trim({f('preferred_language')})), '[a-z]{{2}}') "
-        f"THEN lower(trim({f('preferred_language')})) ELSE {lang} END AS preferred_language")
+    # the value map first (a template may map 'VN'), then a two-letter code as it is
+    lang = f('preferred_language')
+    code = (f"CASE WHEN regexp_full_match(lower(trim({lang})), '[a-z]{{2}}') "
+            f"THEN lower(trim({lang})) ELSE {lang} END")
+    lang_arms = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}"
+                         for k, v in t.value_map("preferred_language").items())
+    sel.append(f"CASE lower(trim({lang})) {lang_arms} ELSE {code} END AS preferred_language"
+               if lang_arms else f"{code} AS preferred_language")
     sel.append(f"coalesce({_map_sql(f('party_role'), t.value_map('party_role'))}, 'Party') AS role")
     for name in ("hearing_type", "location", "courtroom", "judge", "case_type", "case_status",
                  "payment_status", "bond_agent", "phone", "phone_label", "email"):
@@ -466,4 +470,20 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
                            "WHERE party_id IS NOT NULL" for kind in listed_kinds)
         ).to_arrow_table()
     ordered = {name: frames[name] for name in TABLE_ORDER if name in frames}
-    return CleanFrames(ordered, rows_loaded, present, window, contact_lists=contact_lists)
+    notes = _unknown_languages(con) if has("preferred_language") else []
+    return CleanFrames(ordered, rows_loaded, present, window, notes,
+                       contact_lists=contact_lists)
+
+
+def _unknown_languages(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Loaded language values that are no ISO 639-1 code (no value map knew them): reported,
+    so a template's value map can be completed."""
+    rows = con.execute(
+        "SELECT preferred_language, count(*) AS n FROM ok WHERE preferred_language IS NOT NULL "
+        "AND NOT regexp_full_match(preferred_language, '[a-z]{2}') GROUP BY 1 "
+        "ORDER BY n DESC, 1 LIMIT 10").fetchall()
+    if not rows:
+        return []
+    shown = ", ".join(f"{value!r} ({n})" for value, n in rows)
+    return [f"preferred_language: values that are no known language, kept as written "
+            f"(add them to value_maps.preferred_language): {shown}"]

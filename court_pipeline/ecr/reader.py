@@ -22,6 +22,7 @@ import codecs
 import contextlib
 import csv
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -37,11 +38,17 @@ from charset_normalizer import from_bytes
 from court_pipeline.ecr.template import UploadTemplate
 
 SAMPLE_BYTES = 64 * 1024
+CHUNK = 4 * 1024 * 1024
 _OTHER_DELIMS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
 class EcrFileError(Exception):
-    """This file cannot be read at all (the message names the file and the problem)."""
+    """This file cannot be read at all (the message names the file and the problem).
+
+    ``transient`` is true when the bytes may be fine and reading them failed (an I/O error):
+    worth another try, unlike a binary or empty file."""
+
+    transient: bool = False
 
 
 @dataclass
@@ -206,7 +213,9 @@ def _split_one(line: str, template: UploadTemplate) -> list[str]:
 
 _DUCK_REASONS = {
     "MISSING COLUMNS": "fewer fields than the header",
-    "TOO MANY COLUMNS": "more fields than the header",
+    "TOO MANY COLUMNS": "ragged row: more fields than the header",
+    "RAGGED": "ragged row: more fields than the header (a stray delimiter inside a value, "
+              "or an undeclared trailing delimiter: see trailing_delimiter)",
     "UNQUOTED VALUE": "a quote is not closed or stray text follows a closing quote",
     "INVALID UNICODE": "characters that are not valid in the file's encoding",
     "LINE SIZE OVER MAXIMUM": "line is too long",
@@ -215,12 +224,13 @@ _DUCK_REASONS = {
 
 def _lines_table(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TABLE lines AS
         SELECT row_number() OVER () AS line_no, line
         FROM read_csv(?, delim = chr(1), quote = '', escape = '', header = false,
-                      auto_detect = false, columns = {'line': 'VARCHAR'}, all_varchar = true,
-                      strict_mode = false, null_padding = true, max_line_size = 16000000)
+                      auto_detect = false, columns = {{'line': 'VARCHAR'}}, all_varchar = true,
+                      strict_mode = false, null_padding = true,
+                      max_line_size = {MAX_LINE_BYTES})
         """,
         [str(path)],
     )
@@ -275,7 +285,7 @@ def _duck_parse(
                                all_varchar = true, strict_mode = true,
                                null_padding = ?, store_rejects = true,
                                rejects_table = 'duck_rejects', rejects_scan = 'duck_scans',
-                               max_line_size = 16000000)
+                               max_line_size = {MAX_LINE_BYTES})
         """,
         [str(path), template.delimiter, template.quote, escape, first_data - 1,
          template.allow_short_rows],
@@ -299,7 +309,7 @@ def _duck_parse(
     con.execute(
         """
         CREATE OR REPLACE TABLE rej_lines AS
-        SELECT line AS line_no, first(error_type ORDER BY column_idx) AS error_type
+        SELECT line AS line_no, first(error_type ORDER BY column_idx)::VARCHAR AS error_type
         FROM duck_rejects GROUP BY line
         """
     )
@@ -314,7 +324,74 @@ def _duck_parse(
     )
     n_parsed = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
     n_good = con.execute("SELECT count(*) FROM good_lines").fetchall()[0][0]
+    _mark_ragged(con, template, n_cols, first_data)
     return n_parsed == n_good and not has_newline, edge_columns
+
+
+def _fields_allowed(template: UploadTemplate, n_cols: int, fields: list[str]) -> bool:
+    """Whether a split line has the header's fields (plus a declared trailing delimiter)."""
+    if len(fields) == n_cols:
+        return True
+    if template.trailing_delimiter and len(fields) == n_cols + 1 and fields[-1] == "":
+        return True
+    return template.allow_short_rows and len(fields) < n_cols
+
+
+def _ragged_candidates(
+    con: duckdb.DuckDBPyConnection, template: UploadTemplate, n_cols: int, first_data: int
+) -> None:
+    """Data lines with more delimiters than the header allows (read beside the field parse).
+
+    Delimiters inside quoted values do not count: quoted segments are cut out first (a
+    doubled quote is two adjacent segments). Only a template with its own escape character
+    leaves quoted lines to an exact split (``needs_split``)."""
+    allowed = n_cols + (1 if template.trailing_delimiter else 0)
+
+    def count(expr: str) -> str:
+        if template.delimiter.isascii():
+            return f"strlen({expr}) - strlen(replace({expr}, $d, ''))"
+        return f"length({expr}) - length(replace({expr}, $d, ''))"
+
+    exotic = template.escape not in (None, template.quote)
+    q = re.escape(template.quote)
+    unquoted = "regexp_replace(line, $qre, '', 'g')"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE ragged_candidates AS
+        SELECT line_no, line, contains(line, $q) AND $exotic AS needs_split FROM lines
+        WHERE line_no >= $first AND NOT footer AND {count("line")} >= $allowed
+          AND (NOT contains(line, $q) OR $exotic OR {count(unquoted)} >= $allowed)
+        """,
+        {"d": template.delimiter, "q": template.quote, "qre": f"{q}[^{q}]*{q}",
+         "first": first_data, "allowed": allowed, "exotic": exotic})
+
+
+def _mark_ragged(
+    con: duckdb.DuckDBPyConnection, template: UploadTemplate, n_cols: int, first_data: int
+) -> None:
+    """Lines DuckDB accepted after dropping empty trailing fields: ragged, not trimmed.
+
+    DuckDB's reader silently drops empty fields beyond the header, so ``a|b|c|`` parses as
+    three fields and a stray delimiter inside a value shifts the columns. The lines read
+    (beside the field parse) keeps lines with more delimiters than allowed; of those not yet
+    rejected, only the few with quotes (usually none) are split exactly.
+    Their parsed rows are left out of ``parsed_lines`` and they join ``rej_lines``.
+    """
+    con.execute("DELETE FROM ragged_candidates WHERE line_no IN (SELECT line_no FROM rej_lines)")
+    # the delimiter count outside quotes is the field count: ragged for sure
+    con.execute("CREATE OR REPLACE TABLE ragged_lines AS "
+                "SELECT line_no FROM ragged_candidates WHERE NOT needs_split")
+    quoted = con.execute("SELECT line_no, line FROM ragged_candidates WHERE needs_split "
+                         "ORDER BY line_no").fetchall()
+    con.execute("DROP TABLE ragged_candidates")
+    split = [no for no, line in quoted
+             if not _fields_allowed(template, n_cols, _split_one(line, template))]
+    if split:
+        con.register("_ragged", pa.table({"line_no": pa.array(split, pa.int64())}))
+        con.execute("INSERT INTO ragged_lines SELECT line_no FROM _ragged")
+        con.unregister("_ragged")
+    if con.execute("SELECT count(*) FROM ragged_lines").fetchall()[0][0]:
+        con.execute("INSERT INTO rej_lines SELECT line_no, 'RAGGED' FROM ragged_lines")
 
 
 def _python_parse(
@@ -335,15 +412,15 @@ def _python_parse(
             last = reader.line_num
             if start < first_data or not fields or fields == [""]:
                 continue
-            if len(fields) == n_cols or (template.allow_short_rows and len(fields) < n_cols):
+            if _fields_allowed(template, n_cols, fields):
                 line_nos.append(start)
                 for i in range(n_cols):
                     values[i].append(fields[i] if i < len(fields) else None)
             else:
                 rej_no.append(start)
-                rej_reason.append(
-                    f"{len(fields)} fields, expected {n_cols} (delimiter {template.delimiter!r})"
-                )
+                ragged = "ragged row: " if len(fields) > n_cols else ""
+                rej_reason.append(f"{ragged}{len(fields)} fields, expected {n_cols} "
+                                  f"(delimiter {template.delimiter!r})")
     table = pa.table({"line_no": pa.array(line_nos, pa.int64()),
                       **{f"c{i + 1}": pa.array(values[i], pa.string()) for i in range(n_cols)}})
     con.register("_py_parsed", table)
@@ -355,10 +432,90 @@ def _python_parse(
     con.unregister("_py_rej")
 
 
+MAX_LINE_BYTES = 16_000_000  # DuckDB's max_line_size below; longer lines become rejects
+_LONG_PREFIX = 200
+
+
+def _split_long_lines(path: Path, out: Path) -> dict[int, tuple[int, bytes]]:
+    """Copy ``path`` to ``out`` with every line over ``MAX_LINE_BYTES`` left empty; return
+    {line number: (bytes, first bytes)} of those lines. Streams in chunks: a 50 MB line is
+    never held whole."""
+    long: dict[int, tuple[int, bytes]] = {}
+    line_no, size = 1, 0
+    kept: bytearray | None = bytearray()
+    prefix, cr = b"", False
+    with path.open("rb") as src, out.open("wb") as dst:
+        while chunk := src.read(CHUNK):
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                piece = chunk[start:] if end < 0 else chunk[start:end]
+                size += len(piece)
+                cr = piece.endswith(b"\r") if piece else cr  # a chunk may end after the \r
+                if kept is not None and size > MAX_LINE_BYTES:
+                    prefix, kept = bytes(kept[:_LONG_PREFIX]), None
+                elif kept is not None:
+                    kept += piece
+                if end < 0:
+                    break
+                if kept is None:  # keep the file's line ends (DuckDB refuses mixed ones)
+                    long[line_no] = (size, prefix)
+                    kept = bytearray(b"\r" if cr else b"")
+                dst.write(kept + b"\n")
+                line_no, size, kept, start = line_no + 1, 0, bytearray(), end + 1
+        if kept is None:
+            long[line_no] = (size, prefix)
+        elif kept:
+            dst.write(kept)
+    return long
+
+
+def _reject_long_lines(
+    con: duckdb.DuckDBPyConnection, long: dict[int, tuple[int, bytes]], encoding: str
+) -> None:
+    """The over-long lines join ``raw_rejects`` (their start as raw text), as rows."""
+    rows = [(no, prefix.decode(encoding, errors="replace") + "…",
+             f"line is {size / 1e6:.1f} MB, over the limit of {MAX_LINE_BYTES / 1e6:.0f} MB "
+             "per line (a missing line break or a broken quote?)")
+            for no, (size, prefix) in sorted(long.items())]
+    con.executemany("INSERT INTO raw_rejects VALUES (?, ?, ?)", rows)
+
+
 def read_delimited(
     path: Path, template: UploadTemplate, name: str, con: duckdb.DuckDBPyConnection
 ) -> RawFile:
-    """Read a delimited ECR file; see the module docstring."""
+    """Read a delimited ECR file; see the module docstring.
+
+    A line longer than ``MAX_LINE_BYTES`` makes DuckDB fail the whole file; only then is the
+    file copied with such lines emptied and read again, the lines rejected as rows."""
+    try:
+        return _read_delimited(path, template, name, con)
+    except duckdb.Error:
+        fd, tmp = tempfile.mkstemp(suffix=".txt", prefix="ecr-short-")
+        os.close(fd)
+        try:
+            long = _split_long_lines(path, Path(tmp))
+            if not long:
+                raise
+            if min(long) <= template.skip_rows + int(template.has_header):
+                raise _fail(name, f"line {min(long)} (before the data) is over the limit of "
+                            f"{MAX_LINE_BYTES / 1e6:.0f} MB per line") from None
+            for table in ("duck_rejects", "duck_scans"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            raw = _read_delimited(Path(tmp), template, name, con)
+            _reject_long_lines(con, long, "utf-8" if raw.encoding == "utf-8-sig"
+                               else raw.encoding)
+            raw.notes.append(f"{len(long)} line(s) over {MAX_LINE_BYTES / 1e6:.0f} MB "
+                             "rejected")
+            return raw
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _read_delimited(
+    path: Path, template: UploadTemplate, name: str, con: duckdb.DuckDBPyConnection
+) -> RawFile:
     if path.stat().st_size == 0:
         raise _fail(name, "the file is empty (0 bytes)")
     with path.open("rb") as handle:
@@ -380,13 +537,15 @@ _ZS_SPACES = r"[\x{00A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"
 
 
 def _read_lines_side(
-    con: duckdb.DuckDBPyConnection, path: Path, template: UploadTemplate, first_data: int
+    con: duckdb.DuckDBPyConnection, path: Path, template: UploadTemplate, first_data: int,
+    n_cols: int,
 ) -> tuple[bool, bool]:
     """``lines`` with footer marks, then two facts about the data lines: whether one holds
     only delimiters, spaces and quotes (an all-blank row), and whether any holds a non-ASCII
     space separator (NBSP, ...). Runs on its own cursor beside the field parse."""
     _lines_table(con, path)
     _mark_footer(con, template, first_data)
+    _ragged_candidates(con, template, n_cols, first_data)
     chars = template.delimiter + " " + template.quote
     blank_rows = con.execute(
         "SELECT count(*) FROM lines WHERE line_no >= ? AND line <> '' AND ltrim(line, ?) = ''",
@@ -411,6 +570,10 @@ def _read_delimited_as(
         if header is not None:
             header = [h.strip() for h in header]
         n_cols = len(header) if header is not None else len(_split_one(first[head_idx], template))
+        if template.trailing_delimiter and n_cols > 1 and \
+                _split_one(first[head_idx], template)[-1].strip() == "":
+            n_cols -= 1  # the declared trailing delimiter is not a column
+            header = header[:-1] if header is not None else None
         field_columns, labels = resolve_columns(template, header, n_cols, name)
         first_data = template.skip_rows + (2 if template.has_header else 1)
 
@@ -419,7 +582,8 @@ def _read_delimited_as(
         # so the two overlap on a two-core machine (measured ~0.5 s of 1.9 s on 1M rows).
         with ThreadPoolExecutor(max_workers=1) as pool:
             side = con.cursor()
-            lines_side = pool.submit(_read_lines_side, side, utf8, template, first_data)
+            lines_side = pool.submit(_read_lines_side, side, utf8, template, first_data,
+                                     n_cols)
             try:
                 one_to_one, edge_columns = _duck_parse(
                     con, utf8, template, n_cols, first_data, lines_side)
@@ -436,11 +600,14 @@ def _read_delimited_as(
             # parsed rows keep file order (preserve_insertion_order), so the k-th row's rowid
             # is k: a hash join on it runs on every core (a POSITIONAL JOIN does not)
             select_cols = ", ".join(f"p.c{i}" for i in range(1, n_cols + 1))
+            has_ragged = con.execute("SELECT count(*) FROM ragged_lines").fetchall()[0][0] > 0
+            not_ragged = "WHERE g.line_no NOT IN (SELECT line_no FROM ragged_lines)" \
+                if has_ragged else ""
             con.execute(
                 f"""
                 CREATE OR REPLACE VIEW parsed_lines AS
                 SELECT g.line_no, {select_cols}
-                FROM parsed p JOIN good_lines g ON g.ord = p.rowid
+                FROM parsed p JOIN good_lines g ON g.ord = p.rowid {not_ragged}
                 """
             )
             arms = " ".join(
@@ -466,9 +633,15 @@ def _read_delimited_as(
     if not has_data and bad_rows == 0:
         raise _fail(name, "the file has a header but no data rows")
     if not has_data and header is not None:
+        ragged = con.execute(
+            "SELECT count(*) FROM raw_rejects WHERE starts_with(reason, 'ragged row')"
+        ).fetchall()[0][0]
+        hint = (" (every line has more fields than the header: if lines end with the "
+                "delimiter, declare 'trailing_delimiter: true' in the upload template)"
+                if ragged == bad_rows else "")
         raise _fail(
             name, f"none of the {bad_rows} data lines has the header's {n_cols} fields: wrong "
-            f"delimiter (template says {template.delimiter!r}) or not an ECR file",
+            f"delimiter (template says {template.delimiter!r}) or not an ECR file{hint}",
         )
     return RawFile(con, name, header, field_columns, labels, encoding, False, notes, values,
                    plain)
@@ -644,7 +817,11 @@ def read_ecr_file(
     except duckdb.Error as exc:
         raise _fail(name, f"could not be read as delimited text: {str(exc).splitlines()[0]}") \
             from None
-    except (UnicodeDecodeError, csv.Error, OSError) as exc:
+    except OSError as exc:
+        error = _fail(name, f"could not be read: {exc}")
+        error.transient = True
+        raise error from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise _fail(name, f"could not be read: {exc}") from None
 
 

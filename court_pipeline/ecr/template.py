@@ -9,9 +9,11 @@ errors name the file and the field (unknown keys are errors, not silently ignore
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from court_pipeline.config_files import read_yaml_mapping, validate_model
@@ -50,6 +52,52 @@ DEFAULT_LANGUAGE_MAP = {
     "haitian creole": "ht", "creole": "ht", "pashto": "ps", "dari": "fa", "turkish": "tr",
     "thai": "th", "laotian": "lo", "lao": "lo", "khmer": "km", "cambodian": "km",
 }
+
+
+# every template must map one of each: a row without them cannot become a hearing
+REQUIRED_MAPPINGS: dict[str, tuple[str, ...]] = {
+    "the hearing date": ("event_date", "event_datetime"),
+    "the case": ("case_number", "case_id"),
+    "the party": ("party_id", "full_name", "last_name"),
+}
+_SAMPLE = datetime(2026, 11, 5, 14, 7, 9)
+
+
+def check_formats(key: str, formats: list[str], kind: Literal["date", "time", "datetime"]
+                  ) -> None:
+    """Each format must be one DuckDB's strptime accepts and read back what it writes.
+
+    Checked when the template loads, so a bad pattern is a template error naming the key,
+    not a raw DuckDB error in the middle of a run (or 300 rejected rows)."""
+    con = duckdb.connect()
+    try:
+        for shown in formats:
+            fmt = to_strptime(shown)
+            try:
+                text = con.execute("SELECT strftime(?::TIMESTAMP, ?)", [_SAMPLE, fmt]
+                                   ).fetchall()[0][0]
+                back = con.execute("SELECT strptime(?, ?)", [text, fmt]).fetchall()[0][0]
+            except duckdb.Error as exc:
+                raise ValueError(f"{key}: {shown!r} is not a usable date/time format "
+                                 f"({str(exc).splitlines()[0]})") from None
+            same_day = back.date() == _SAMPLE.date()
+            same_time = (back.hour, back.minute) == (_SAMPLE.hour, _SAMPLE.minute)
+            if (kind != "time" and not same_day) or (kind != "date" and not same_time):
+                need = {"date": "a year, month and day", "time": "hours and minutes",
+                        "datetime": "a year, month, day, hours and minutes"}[kind]
+                raise ValueError(f"{key}: {shown!r} cannot read back what it writes "
+                                 f"({_SAMPLE:%Y-%m-%d %H:%M} -> {text!r} -> {back}); a {kind} "
+                                 f"format needs {need}")
+    finally:
+        con.close()
+
+
+def language_code(value: str) -> str | None:
+    """A language name or code as its ISO 639-1 code ('Spanish', 'SPA', 'es' -> 'es')."""
+    text = value.strip().lower()
+    if re.fullmatch(r"[a-z]{2}", text):
+        return text
+    return DEFAULT_LANGUAGE_MAP.get(text)
 
 
 class TemplateError(ValueError):
@@ -122,6 +170,9 @@ class UploadTemplate(BaseModel):
     footer_rows: int = Field(default=0, ge=0)
     footer_pattern: str | None = None
     allow_short_rows: bool = False
+    # True: every line may end with one extra delimiter (an empty last field, dropped).
+    # False or unset: a line with more fields than the header is a ragged row, rejected.
+    trailing_delimiter: bool | None = None
     sheet: str | None = None
     columns: dict[str, str | int]
     date_formats: list[str] = Field(default_factory=lambda: ["MM/DD/YYYY", "YYYY-MM-DD"])
@@ -134,6 +185,9 @@ class UploadTemplate(BaseModel):
     mode: Literal["delta", "snapshot"] = "delta"
     snapshot_window: Literal["file_dates", "from_earliest"] = "file_dates"
     phone_region: str = "US"
+    # share of a file's rows (not counting excluded ones) that may be rejected before the
+    # ecr_reject_rate check fails: above it the template, not the data, is likely wrong
+    max_reject_rate: float = Field(default=0.5, ge=0, le=1)
     max_xlsx_uncompressed_mb: int = Field(default=200, ge=1)
     max_xlsx_ratio: int = Field(default=100, ge=2)
 
@@ -168,6 +222,17 @@ class UploadTemplate(BaseModel):
                 raise ValueError(f"value map for {key!r}: not a canonical field")
         return value
 
+    @field_validator("value_maps")
+    @classmethod
+    def _languages_known(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        unknown = [v for v in value.get("preferred_language", {}).values()
+                   if language_code(v) is None]
+        if unknown:
+            raise ValueError(
+                "preferred_language: " + ", ".join(repr(v) for v in unknown)
+                + " is no language name or ISO 639-1 code (write a code like 'es')")
+        return value
+
     @field_validator("footer_pattern")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
@@ -197,6 +262,14 @@ class UploadTemplate(BaseModel):
         for rule in self.exclude:
             if rule.field not in self.columns:
                 raise ValueError(f"exclude rule on {rule.field!r}, which is not mapped")
+        for needed, alternatives in REQUIRED_MAPPINGS.items():
+            if not any(a in self.columns for a in alternatives):
+                raise ValueError(f"columns: nothing is mapped to {needed} (map one of: "
+                                 f"{', '.join(alternatives)}); without it no row can load")
+        check_formats("date_formats", self.date_formats, "date")
+        check_formats("time_formats", self.time_formats, "time")
+        if self.datetime_formats:
+            check_formats("datetime_formats", self.datetime_formats, "datetime")
         return self
 
     # -- derived settings -------------------------------------------------------------------
@@ -227,7 +300,10 @@ class UploadTemplate(BaseModel):
             base = dict(DEFAULT_STATUS_MAP)
         elif self.use_default_value_maps and field == "preferred_language":
             base = dict(DEFAULT_LANGUAGE_MAP)
-        base.update({k.strip().lower(): v for k, v in self.value_maps.get(field, {}).items()})
+        own = self.value_maps.get(field, {})
+        if field == "preferred_language":  # 'SPA: Spanish' means 'es', like a cell 'Spanish'
+            own = {k: language_code(v) or v for k, v in own.items()}
+        base.update({k.strip().lower(): v for k, v in own.items()})
         return base
 
 

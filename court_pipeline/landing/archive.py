@@ -22,9 +22,16 @@ from pathlib import Path
 import duckdb
 
 from court_pipeline import settings
-from court_pipeline.landing.base import CHUNK_BYTES, LandedFile, LandingError, LandingStore
+from court_pipeline.landing.base import (
+    CHUNK_BYTES,
+    FileTooLarge,
+    LandedFile,
+    LandingError,
+    LandingStore,
+)
+from court_pipeline.private_files import private_dir
 
-READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+READ_ONLY = stat.S_IRUSR  # owner-only and never edited (0400), whatever the umask
 
 
 class ArchiveCorrupt(LandingError):
@@ -71,23 +78,29 @@ def archive_path_for(agency_id: str, sha256: str) -> Path:
 
 
 def _temp_dir() -> Path:
-    folder = settings.data_home() / "tmp" / "landing"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return private_dir(settings.data_home() / "tmp" / "landing")
 
 
-def fetch_to_archive(store: LandingStore, name: str, *, agency_id: str) -> ArchivedBlob:
-    """Stream one landing file into the archive (hashing on the way); return where it is."""
+def fetch_to_archive(
+    store: LandingStore, name: str, *, agency_id: str, max_bytes: int | None = None
+) -> ArchivedBlob:
+    """Stream one landing file into the archive (hashing on the way); return where it is.
+
+    A file over ``max_bytes`` is refused (:class:`FileTooLarge`) before or while reading."""
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(prefix="fetch-", suffix=".part", dir=_temp_dir())
     tmp = Path(tmp_name)
     try:
         written = 0
         with os.fdopen(fd, "wb") as out, store.open_file(name) as (landed, stream):
+            if max_bytes is not None and landed.size > max_bytes:
+                raise _too_large(name, landed.size, max_bytes)
             while chunk := stream.read(CHUNK_BYTES):
                 digest.update(chunk)
                 out.write(chunk)
                 written += len(chunk)
+                if max_bytes is not None and written > max_bytes:
+                    raise _too_large(name, written, max_bytes)
             out.flush()
             os.fsync(out.fileno())
         if written != landed.size:
@@ -104,13 +117,19 @@ def fetch_to_archive(store: LandingStore, name: str, *, agency_id: str) -> Archi
                     "restore it from backup (the archive must never be edited)"
                 )
             return ArchivedBlob(agency_id, landed, sha, dest, already_archived=True)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        for folder in reversed(dest.relative_to(settings.data_home()).parents[:-1]):
+            private_dir(settings.data_home() / folder)
         os.chmod(tmp, READ_ONLY)
         os.replace(tmp, dest)
         return ArchivedBlob(agency_id, landed, sha, dest, already_archived=False)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _too_large(name: str, size: int, max_bytes: int) -> FileTooLarge:
+    return FileTooLarge(f"{name!r} is {size / 1e6:.1f} MB, over the limit of "
+                        f"{max_bytes / 1e6:.0f} MB (ecr.max_file_mb in the registry)")
 
 
 def _aware(value: datetime) -> datetime:

@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from court_pipeline.landing.archive import (
+    ArchiveCorrupt,
     ReceiptOutcome,
     fetch_to_archive,
     received_versions,
@@ -25,9 +26,18 @@ from court_pipeline.landing.base import (
     BadFileName,
     LandingError,
     LandingUnavailable,
+    PermanentFileProblem,
     check_name,
     open_landing,
 )
+from court_pipeline.landing.completion import complete_files, listing_pattern
+from court_pipeline.landing.quarantine import (
+    QuarantineEntry,
+    note_failure,
+    note_success,
+    quarantined_keys,
+)
+from court_pipeline.landing.quarantine_check import quarantine_check
 from court_pipeline.partitions import (
     RANGE_BACKFILL_POLICY,
     AgencyDays,
@@ -111,24 +121,30 @@ def build_landing_assets(
             context.log.info(note)
             return {"note": dg.MetadataValue.text(note), "files_fetched": 0}, None
         ecr = agency.ecr
-        try:
-            requested = [check_name(name) for name in config.files]
-        except BadFileName as exc:
-            raise dg.Failure(description=f"run config 'files': {exc}") from None
+        refused: list[str] = []
+        requested: list[str] = []
+        for name in config.files:
+            try:
+                requested.append(check_name(name))
+            except BadFileName:
+                refused.append(name)  # quarantined below, with the others' problems
         skipped_young: list[str] = []
         file_keys: dict[str, str] = {}
         with open_landing(ecr.landing, env=os.environ) as store:
             try:
-                listing = [] if requested else store.list_files(ecr.file_pattern)
+                everything = store.list_files(listing_pattern(ecr))
             except LandingUnavailable as exc:
                 raise dg.Failure(description=f"{agency.id}: landing unavailable: {exc}") from None
-            if requested:
+            versions = {f.name: f.version for f in everything}
+            listing, waiting = complete_files(everything, ecr)
+            with warehouse.connect() as con:
+                set_aside = quarantined_keys(con, agency.id, "fetch")
+                seen = set() if requested or refused else received_versions(con, agency.id)
+            if requested or refused:
                 names, mode = list(dict.fromkeys(requested)), "requested"
                 file_keys = {name: group.last_key for name in names}
             else:
                 mode = "sweep"
-                with warehouse.connect() as con:
-                    seen = received_versions(con, agency.id)
                 now = datetime.now(UTC)
                 names = []
                 for landed in listing:
@@ -140,17 +156,38 @@ def build_landing_assets(
                     names.append(landed.name)
                     file_keys[landed.name] = partition_key(
                         agency.id, _file_day(landed.modified_at, agency, group))
+            held = [n for n in names if f"{n}:{versions.get(n, '')}" in set_aside]
+            names = [n for n in names if n not in held]
             context.log.info(
                 "%s: fetching %d file(s) from %s (%s)", agency.id, len(names), store.uri(), mode
             )
             outcomes: list[ReceiptOutcome] = []
             failures: dict[str, str] = {}
+            problems: list[QuarantineEntry] = []
+
+            def set_aside_file(name: str, exc: LandingError) -> None:
+                with warehouse.connect() as con:
+                    entry = note_failure(
+                        con, agency_id=agency.id, stage="fetch",
+                        file_key=f"{name}:{versions.get(name, '')}", file_name=name,
+                        reason=str(exc), permanent=isinstance(exc, PermanentFileProblem),
+                        max_attempts=ecr.max_fetch_attempts)
+                problems.append(entry)
+                context.log.error("%s: %s (%s, try %d)", agency.id, exc, entry.status,
+                                  entry.attempts)
+
+            for name in refused:
+                set_aside_file(name, BadFileName(f"{name!r} is not a plain file name"))
             for name in names:
                 try:
-                    blob = fetch_to_archive(store, name, agency_id=agency.id)
-                except LandingError as exc:
+                    blob = fetch_to_archive(store, name, agency_id=agency.id,
+                                            max_bytes=ecr.max_file_mb * 1024 * 1024)
+                except ArchiveCorrupt as exc:  # our archive is damaged: stop and say so
                     failures[name] = str(exc)
                     context.log.error("%s: %s", agency.id, exc)
+                    continue
+                except LandingError as exc:
+                    set_aside_file(name, exc)
                     continue
                 with warehouse.connect() as con:
                     outcome = record_receipt(
@@ -161,6 +198,8 @@ def build_landing_assets(
                         partition_key=file_keys[name],
                         run_id=context.run.run_id,
                     )
+                    note_success(con, agency_id=agency.id, stage="fetch",
+                                 file_key=f"{name}:{versions.get(name, '')}")
                 outcomes.append(outcome)
                 if outcome.is_new:
                     context.log.info(
@@ -177,6 +216,15 @@ def build_landing_assets(
             extra["per_day"] = dg.MetadataValue.json(_per_day(outcomes, file_keys))
         if skipped_young:
             extra["skipped_too_young"] = dg.MetadataValue.json(skipped_young)
+        extra["quarantined"] = dg.MetadataValue.json(
+            {e.shown_name: e.reason for e in problems if e.status == "quarantined"})
+        extra["retrying"] = dg.MetadataValue.json(
+            {e.shown_name: f"try {e.attempts} of {ecr.max_fetch_attempts}: {e.reason}"
+             for e in problems if e.status == "retrying"})
+        if waiting and mode == "sweep":
+            extra["waiting_for_completion"] = dg.MetadataValue.json(waiting)
+        if held:
+            extra["skipped_quarantined"] = dg.MetadataValue.json(held)
         meta = _metadata(outcomes, mode=mode, landing=landing_uri, extra=extra)
         if not failures:
             return meta, None
@@ -213,4 +261,4 @@ def build_landing_assets(
         return materialize_per_agency(
             groups, lambda group: land_agency(context, config, warehouse, group))
 
-    return [ecr_landed_files]
+    return [ecr_landed_files, quarantine_check(ecr_landed_files, "fetch")]

@@ -36,8 +36,20 @@ class LandingFileMissing(LandingError, FileNotFoundError):
     """The named file is not (or no longer) in the landing."""
 
 
-class BadFileName(LandingError, ValueError):
+class PermanentFileProblem(LandingError):
+    """Retrying cannot help this file: it is quarantined after one try."""
+
+
+class BadFileName(PermanentFileProblem, ValueError):
     """A requested name is not a plain file name (path separators, '..', control chars)."""
+
+
+class NotRegularFile(PermanentFileProblem):
+    """A FIFO, device, folder or link: refused before it is opened (a FIFO would hang)."""
+
+
+class FileTooLarge(PermanentFileProblem):
+    """Bigger than the agency's ``max_file_mb``."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from court_pipeline.landing.base import (
     LandingFileMissing,
     LandingStore,
     LandingUnavailable,
+    NotRegularFile,
     check_name,
     matches,
 )
@@ -75,7 +76,11 @@ class LocalStore(LandingStore):
     def open_file(self, name: str) -> Iterator[tuple[LandedFile, BinaryIO]]:
         path: Path = self.folder / check_name(name)
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # refused before opening: opening a FIFO blocks until someone writes to it
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                raise NotRegularFile(f"{name!r} in {self.uri()} is not a regular file")
+            # O_NONBLOCK: a FIFO swapped in after the check still cannot hang the run
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError as exc:
             raise LandingFileMissing(f"{name!r} is not in {self.uri()}") from exc
         except OSError as exc:
@@ -83,7 +88,8 @@ class LocalStore(LandingStore):
         with os.fdopen(fd, "rb") as stream:
             st = os.fstat(stream.fileno())
             if not stat.S_ISREG(st.st_mode):
-                raise LandingFileMissing(f"{name!r} in {self.uri()} is not a regular file")
+                raise NotRegularFile(f"{name!r} in {self.uri()} is not a regular file")
+            os.set_blocking(fd, True)
             yield _landed(name, st), stream
 
     def uri(self, name: str = "") -> str:

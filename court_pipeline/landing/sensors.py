@@ -28,6 +28,7 @@ import dagster as dg
 
 from court_pipeline.landing.assets import ASSET_NAME
 from court_pipeline.landing.base import LandedFile, LandingError, open_landing
+from court_pipeline.landing.completion import complete_files, listing_pattern
 from court_pipeline.partitions import partition_key
 from court_pipeline.registry import Agency, Registry
 from court_pipeline.registry.models import EcrSource
@@ -157,7 +158,7 @@ def evaluate_ecr_sensor(
     try:
         with open_landing(ecr.landing, env=env) as store:
             where = store.uri()
-            files = store.list_files(ecr.file_pattern)
+            files, waiting = complete_files(store.list_files(listing_pattern(ecr)), ecr)
     except LandingError as exc:  # down, refused, bad credentials, wrong host key, bad folder
         return dg.SensorResult(
             skip_reason=f"{agency.id}: landing unavailable, will retry next tick: {exc}",
@@ -173,6 +174,9 @@ def evaluate_ecr_sensor(
             skip = f"{agency.id}: {len(plan.held)} file(s) not ready yet: {held}{more}"
         else:
             skip = f"{agency.id}: no new files matching {ecr.file_pattern!r} in {where}"
+        if waiting:
+            shown = "; ".join(f"{name}: {why}" for name, why in list(waiting.items())[:10])
+            skip += f" ({len(waiting)} file(s) not complete: {shown})"
     return dg.SensorResult(run_requests=requests, skip_reason=skip, cursor=plan.cursor.dump())
 
 

@@ -25,6 +25,7 @@ from court_pipeline.landing.base import (
     LandingFileMissing,
     LandingStore,
     LandingUnavailable,
+    NotRegularFile,
     check_name,
     matches,
 )
@@ -223,6 +224,8 @@ class SftpStore(LandingStore):
         sftp = self._connect()
         remote = self._remote(name)
         try:
+            if not stat.S_ISREG(sftp.lstat(remote).st_mode or 0):
+                raise NotRegularFile(f"{name!r} in {self.uri()} is not a regular file")
             handle = sftp.open(remote, "rb")
         except FileNotFoundError as exc:
             raise LandingFileMissing(f"{name!r} is not in {self.uri()}") from exc

@@ -8,6 +8,7 @@ environment variable that holds the secret.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,15 @@ class _Strict(BaseModel):
 def _env_name(value: str | None) -> str | None:
     if value is not None and not _ENV_NAME.match(value):
         raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _)")
+    return value
+
+
+def _cron(value: str) -> str:
+    """A cron string Dagster accepts (the same check its schedules make, at load time)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(value):
+        raise ValueError(f"{value!r} is not a valid cron string (minute hour day month weekday)")
     return value
 
 
@@ -96,6 +106,25 @@ class EcrSource(_Strict):
     max_runs_per_tick: int = Field(default=10, ge=1, le=500)
     sensor_interval_seconds: int = Field(default=60, ge=5)
     nightly_cron: str = "30 5 * * *"
+    max_file_mb: int = Field(default=1024, ge=1, description="bigger files are quarantined")
+    max_fetch_attempts: int = Field(
+        default=3, ge=1, description="tries before a transient fetch problem is quarantined")
+    ignore_patterns: list[str] = Field(
+        default_factory=lambda: [".*", "*.filepart", "*.tmp", "*.part", "*.partial"],
+        description="names of uploads in progress: never fetched")
+    completion_marker: str | None = Field(
+        default=None, description="e.g. '{name}.done': a file is fetched only once its "
+        "marker exists")
+
+    _check_cron = field_validator("nightly_cron")(_cron)
+
+    @field_validator("completion_marker")
+    @classmethod
+    def _marker_names_file(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("{name}") != 1 or value == "{name}"):
+            raise ValueError("must contain '{name}' once, plus a prefix or suffix "
+                             "(e.g. '{name}.done')")
+        return value
 
 
 class OdysseySource(_Strict):
@@ -117,6 +146,7 @@ class OdysseySource(_Strict):
     max_retry_seconds: float = Field(default=120.0, gt=0)
 
     _check_envs = field_validator("site_key_env", "username_env", "password_env")(_env_name)
+    _check_cron = field_validator("hourly_cron", "nightly_cron")(_cron)
 
     @field_validator("base_url")
     @classmethod
@@ -202,6 +232,17 @@ class Registry(_Strict):
     allow_production: bool = Field(
         default=False, description="production publishing needs this explicitly set to true"
     )
+
+    @field_validator("partitions_start_date")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date like '2026-01-01'") from None
+        if len(value) != 10:
+            raise ValueError(f"{value!r} is not a date like '2026-01-01'")
+        return value
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Registry:

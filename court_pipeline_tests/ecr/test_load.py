@@ -219,7 +219,8 @@ def test_case_insensitive_headers_skip_rows_and_footer(warehouse, make_template,
                       suffix="*** END OF REPORT: 2 rows ***\r\n\r\n")
     result = load(warehouse, path, template)
     assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 2, 0)
-    strict = make_template(columns={"party_id": "party id", "case_number": "Case Number"})
+    strict = make_template(columns={"party_id": "party id", "case_number": "Case Number",
+                                    "event_date": "Event Date", "event_time": "Event Time"})
     with pytest.raises(EcrFileError, match="'party id' \\(party_id\\)"):
         load(warehouse, write_rows([row()], name="strict.txt"), strict)
 
@@ -434,3 +435,27 @@ def test_a_reset_in_a_file_links_the_new_hearing_to_the_old_one(
     links = q(warehouse, "SELECT hearing_id, linked_hearing_id, new_status, source, reason "
                          "FROM hearing_changes WHERE change_kind = 'reset'")
     assert links == [(new, old, "Reset", "ecr", f"replaces hearing {old} (now Reset)")]
+
+
+def test_mapped_language_values_become_iso_codes_and_unknown_ones_are_reported(
+        warehouse, make_template, write_rows):
+    rows = [row(pid="P1", lang="SPA"), row(pid="P2", lang="Spanish"), row(pid="P3", lang="VN"),
+            row(pid="P4", lang="Klingon"), row(pid="P5", lang="Klingon"),
+            row(pid="P6", lang="Elvish")]
+    template = make_template(
+        value_maps={"preferred_language": {"SPA": "Spanish", "VN": "Vietnamese"}})
+    result = load(warehouse, write_rows(rows), template)
+    assert q(warehouse, "SELECT party_id, preferred_language FROM parties ORDER BY 1") == [
+        ("P1", "es"), ("P2", "es"), ("P3", "vi"), ("P4", "Klingon"), ("P5", "Klingon"),
+        ("P6", "Elvish")]
+    assert result.notes == [
+        "preferred_language: values that are no known language, kept as written (add them "
+        "to value_maps.preferred_language): 'Klingon' (2), 'Elvish' (1)"]
+
+
+def test_a_language_value_map_to_an_unknown_language_is_a_template_error(make_template):
+    from court_pipeline.ecr.template import TemplateError
+
+    with pytest.raises(TemplateError, match="field 'value_maps': Value error, "
+                       "preferred_language: 'Espanol!' is no language name or ISO 639-1 code"):
+        make_template(value_maps={"preferred_language": {"SPA": "Espanol!"}})

@@ -191,3 +191,73 @@ def test_sha256_file(tmp_path):
     path.write_bytes(b"abc")
     assert sha256_file(path) == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+
+
+@pytest.mark.parametrize("position", range(len(HEADER)))
+def test_a_stray_delimiter_in_any_column_is_a_ragged_row_never_a_shift(
+        make_template, write_rows, position):
+    """A stray '|' inside field ``position`` of a row whose last field is empty: DuckDB would
+    drop the empty last field and shift every column after the stray one."""
+    stray = row(pid="P2", htype="")
+    stray[position] = (stray[position] or "x") + "|Ramírez"
+    path = write_rows([row(htype=""), stray, row(pid="P3", htype="")])
+    raw, rows, rejects = read(path, make_template())
+    assert [r[1] for r in rows] == ["P1", "P3"]
+    assert [(r[13], r[14]) for r in rows] == [("CR-1", None), ("CR-1", None)]
+    assert [no for no, _ in rejects] == [3]
+    assert rejects[0][1].startswith("ragged row: more fields than the header")
+    assert rejects[0][1].endswith("(expected 14 fields separated by '|')")
+
+
+def test_a_stray_delimiter_in_a_quoted_file_is_ragged_and_a_quoted_one_is_data(
+        make_template, write_rows):
+    path = write_rows([row(judge='"Hon. A|B"', htype=""), row(pid="P2", judge="A|B", htype="")])
+    raw, rows, rejects = read(path, make_template())
+    assert [(r[1], r[12]) for r in rows] == [("P1", "Hon. A|B")]
+    assert [(no, reason.split(":")[0]) for no, reason in rejects] == [(3, "ragged row")]
+
+
+def test_trailing_delimiter_must_be_declared(make_template, write_rows):
+    """Every line ending in '|' (header too): undeclared, each data row is ragged; declared,
+    the empty last field is dropped and a second one is still ragged."""
+    rows = [row(pid="P1") + [""], row(pid="P2") + [""], row(pid="P3") + ["", ""]]
+    path = write_rows(rows, header=HEADER)
+    with pytest.raises(EcrFileError, match="declare 'trailing_delimiter: true'"):
+        read(path, make_template())
+    raw, loaded, rejects = read(path, make_template(trailing_delimiter=True))
+    assert [r[1] for r in loaded] == ["P1", "P2"]
+    assert [(no, reason.split(":")[0]) for no, reason in rejects] == [(4, "ragged row")]
+
+
+def test_positional_template_with_declared_trailing_delimiter(make_template, write_rows):
+    columns = {"party_id": 1, "full_name": 2, "event_date": 8, "event_time": 9,
+               "case_number": 13, "event_id": 14}
+    rows = [row(pid="P1", htype="H1") + [""], row(pid="P2", htype="H2") + [""],
+            row(pid="P3", htype="Status Conference", case="CR|9") + [""]]
+    path = write_rows(rows, header=None)
+    template = make_template(has_header=False, columns=columns, trailing_delimiter=True)
+    raw, loaded, rejects = read(path, template)
+    assert [(r[1], r[14]) for r in loaded] == [("P1", "H1"), ("P2", "H2")]
+    assert [(no, reason.split(":")[0]) for no, reason in rejects] == [(3, "ragged row")]
+    undeclared = make_template(has_header=False, columns=columns)
+    _, loaded, rejects = read(path, undeclared)
+    # the first line sets the width (15 with the empty last field): no shift either way
+    assert [(r[1], r[14]) for r in loaded] == [("P1", "H1"), ("P2", "H2")]
+    assert [no for no, _ in rejects] == [3]
+
+
+def test_an_over_long_line_is_one_rejected_row_and_the_rest_load(make_template, write_rows):
+    """A 17 MB line (over the 16 MB per-line limit) in the middle of 21 rows."""
+    from court_pipeline.ecr.reader import MAX_LINE_BYTES
+
+    rows = [row(pid=f"P{i}") for i in range(1, 22)]
+    rows[9] = row(pid="P10", judge="J" * (MAX_LINE_BYTES + 1_000_000))
+    path = write_rows(rows)
+    raw, loaded, rejects = read(path, make_template())
+    assert [r[1] for r in loaded] == [f"P{i}" for i in range(1, 22) if i != 10]
+    assert rejects == [(11, "line is 17.0 MB, over the limit of 16 MB per line (a missing "
+                            "line break or a broken quote?)")]
+    con = raw.con
+    [(text,)] = con.execute("SELECT raw_text FROM raw_rejects").fetchall()
+    assert text.startswith("P10|PEÑA, MARÍA ELENA|") and text.endswith("…") and len(text) < 300
+    assert raw.notes == ["1 line(s) over 16 MB rejected"]

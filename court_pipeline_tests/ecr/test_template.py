@@ -75,3 +75,29 @@ def test_value_maps_extend_defaults(make_template):
     assert template.value_map("preferred_language")["español"] == "es"
     plain = make_template(use_default_value_maps=False)
     assert plain.value_map("event_status") == {}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("columns: {party_id: ID, case_number: C}\n",
+     "columns: nothing is mapped to the hearing date (map one of: event_date, event_datetime)"),
+    ("columns: {party_id: ID, event_datetime: W}\n",
+     "columns: nothing is mapped to the case (map one of: case_number, case_id)"),
+    ("columns: {case_id: C, event_datetime: W}\n",
+     "columns: nothing is mapped to the party (map one of: party_id, full_name, last_name)"),
+    ("columns: {party_id: ID, case_id: C, event_datetime: W}\ndate_formats: ['MM/DD']\n",
+     "date_formats: 'MM/DD' cannot read back what it writes (2026-11-05 14:07 -> '11/05' -> "
+     "1900-11-05 00:00:00); a date format needs a year, month and day"),
+    ("columns: {party_id: ID, case_id: C, event_datetime: W}\ntime_formats: ['%Q:%M']\n",
+     "time_formats: '%Q:%M' is not a usable date/time format (Invalid Input Error: Failed to "
+     "parse format specifier %Q:%M: Unrecognized format for strftime/strptime: %Q)"),
+    ("columns: {party_id: ID, case_id: C, event_datetime: W}\n"
+     "datetime_formats: ['YYYY-MM-DD']\n",
+     "datetime_formats: 'YYYY-MM-DD' cannot read back what it writes"),
+])
+def test_templates_that_cannot_work_fail_when_loaded(tmp_path, body, message):
+    path = tmp_path / "t.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(TemplateError) as err:
+        load_template(path)
+    assert str(err.value).startswith(f"{path}: invalid upload template\n")
+    assert message in str(err.value)

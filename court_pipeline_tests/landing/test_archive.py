@@ -48,7 +48,7 @@ def test_archive_layout_is_content_addressed_and_read_only(data_home: Path, land
     expected = data_home / "archive" / "ecr" / "demo" / SHA[:2] / SHA
     assert blob.path == expected == archive_path_for("demo", SHA)
     assert expected.read_bytes() == BODY
-    assert stat.S_IMODE(expected.stat().st_mode) == 0o444
+    assert stat.S_IMODE(expected.stat().st_mode) == 0o400  # owner-only, read-only
     assert not os.access(expected, os.W_OK) or os.geteuid() == 0
     assert outcome.is_new and outcome.duplicate_reason is None
     assert outcome.archive_path == f"archive/ecr/demo/{SHA[:2]}/{SHA}"

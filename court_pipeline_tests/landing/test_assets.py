@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,29 +124,86 @@ def test_agency_without_ecr_materializes_with_a_note(local) -> None:
     )
 
 
-def test_missing_file_fails_naming_it_after_archiving_the_rest(local) -> None:
-    folder, registry = local
+def check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    [evaluation] = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "no_quarantined_files"
+    return evaluation
+
+
+def quarantine_rows() -> list[tuple]:
+    with connect_warehouse() as con:
+        return con.execute("SELECT file_name, stage, attempts, status, permanent "
+                           "FROM quarantined_files ORDER BY file_name").fetchall()
+
+
+def test_missing_file_is_retried_then_quarantined_and_never_blocks_the_rest(
+        data_home, write_registry) -> None:
+    registry = write_registry(agency_entry(
+        "demo", {"kind": "local", "path": "landing/demo"}, max_fetch_attempts=2))
+    folder = data_home / "landing" / "demo"
+    folder.mkdir(parents=True)
     (folder / "here.txt").write_bytes(BODY)
     result = materialize(registry, "demo|2026-11-20", run_config("here.txt", "gone.txt"))
-    assert not result.success
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    text = failure.step_failure_data.error.message
-    assert "1 of 2 file(s) could not be fetched" in text
-    assert "gone.txt: 'gone.txt' is not in file://" in text
-    assert "1 other file(s) were archived" in text
-    with connect_warehouse() as con:
-        assert con.execute("SELECT original_name FROM received_files").fetchall() == [
-            ("here.txt",)
-        ]
+    assert result.success
+    meta = metadata(result)
+    assert meta["names"] == ["here.txt"]
+    assert list(meta["retrying"]) == ["gone.txt"]
+    assert meta["retrying"]["gone.txt"].startswith("try 1 of 2: 'gone.txt' is not in file://")
+    evaluation = check(result)
+    assert not evaluation.passed
+    assert (evaluation.metadata["quarantined"].value, evaluation.metadata["retrying"].value) == (
+        0, 1)
+    assert quarantine_rows() == [("gone.txt", "fetch", 1, "retrying", False)]
+
+    second = materialize(registry, "demo|2026-11-21", run_config("gone.txt"))
+    assert second.success and list(metadata(second)["quarantined"]) == ["gone.txt"]
+    assert quarantine_rows() == [("gone.txt", "fetch", 2, "quarantined", False)]
+    third = materialize(registry, "demo|2026-11-22", run_config("gone.txt"))
+    assert metadata(third)["skipped_quarantined"] == ["gone.txt"]
+    assert quarantine_rows() == [("gone.txt", "fetch", 2, "quarantined", False)]
+    assert not check(third).passed
 
 
-def test_path_in_file_name_is_refused(local) -> None:
-    _, registry = local
-    result = materialize(registry, "demo|2026-11-20", run_config("../../agencies.yaml"))
-    assert not result.success
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.message
-    assert "run config 'files': '../../agencies.yaml' is not a plain file name" in message
+def test_bad_names_fifos_and_too_large_files_are_quarantined_after_one_try(
+        data_home, write_registry) -> None:
+    registry = write_registry(agency_entry(
+        "demo", {"kind": "local", "path": "landing/demo"}, max_file_mb=1))
+    folder = data_home / "landing" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "ok.txt").write_bytes(BODY)
+    (folder / "big.txt").write_bytes(b"x" * (1024 * 1024 + 1))
+    os.mkfifo(folder / "pipe.txt")  # opening it would block: it must be refused before
+    names = ("ok.txt", "../../agencies.yaml", "tab\tname.txt", "pipe.txt", "big.txt")
+    result = materialize(registry, "demo|2026-11-20", run_config(*names))
+    assert result.success
+    meta = metadata(result)
+    assert meta["names"] == ["ok.txt"]
+    assert meta["quarantined"] == {
+        "../../agencies.yaml": "'../../agencies.yaml' is not a plain file name",
+        "'tab\\tname.txt'": "'tab\\tname.txt' is not a plain file name",
+        "pipe.txt": f"'pipe.txt' in {folder.as_uri()} is not a regular file",
+        "big.txt": "'big.txt' is 1.0 MB, over the limit of 1 MB (ecr.max_file_mb in the "
+                   "registry)",
+    }
+    assert check(result).metadata["quarantined"].value == 4
+    assert [r[2:] for r in quarantine_rows()] == [(1, "quarantined", True)] * 4
+    assert not any(data_home.joinpath("tmp", "landing").iterdir())  # no partial download left
+
+
+def test_sweep_sets_aside_a_bad_name_and_fetches_the_rest_next_time(local) -> None:
+    folder, registry = local
+    (folder / "new\nline.txt").write_bytes(BODY)
+    (folder / "a.txt").write_bytes(b"a")
+    for path in folder.iterdir():
+        set_mtime(path, ago(3600))
+    first = metadata(materialize(registry, "demo|2026-11-20", run_config()))
+    assert first["names"] == ["a.txt"] and list(first["quarantined"]) == ["'new\\nline.txt'"]
+    (folder / "b.txt").write_bytes(b"b")
+    set_mtime(folder / "b.txt", ago(3600))
+    second = metadata(materialize(registry, "demo|2026-11-21", run_config()))
+    assert second["names"] == ["b.txt"]
+    assert second["skipped_quarantined"] == ["new\nline.txt"]
+    assert quarantine_rows() == [("new\nline.txt", "fetch", 1, "quarantined", True)]
 
 
 def test_s3_file_is_fetched_through_the_asset(data_home, write_registry, s3_bucket) -> None:
@@ -227,3 +285,38 @@ def test_sweep_with_server_down_fails_with_a_clear_message(
     message = failure.step_failure_data.error.message
     assert f"harris: landing unavailable: SFTP 127.0.0.1:{port}: cannot connect" in message
     assert "never-shown-pw" not in message
+
+
+def test_sweep_fetches_only_files_whose_completion_marker_exists(
+        data_home, write_registry) -> None:
+    registry = write_registry(agency_entry(
+        "demo", {"kind": "local", "path": "landing/demo"}, completion_marker="{name}.done"))
+    folder = data_home / "landing" / "demo"
+    folder.mkdir(parents=True)
+    for name in ("done.txt", "done.txt.done", "stalled.txt", "up.txt.filepart"):
+        (folder / name).write_bytes(BODY + name.encode())
+    meta = metadata(materialize(registry, "demo|2026-11-20", run_config()))
+    assert meta["names"] == ["done.txt"]
+    assert meta["waiting_for_completion"] == {
+        "stalled.txt": "waiting for its completion marker 'stalled.txt.done'"}
+
+
+def test_sftp_fifo_is_refused_before_opening_and_quarantined(
+        data_home, write_registry, sftp_server: SftpServerInfo, monkeypatch) -> None:
+    monkeypatch.setenv("HARRIS_SFTP_PASSWORD", sftp_server.password)
+    landing = {
+        "kind": "sftp", "host": sftp_server.host, "port": sftp_server.port,
+        "username": sftp_server.username, "password_env": "HARRIS_SFTP_PASSWORD",
+        "known_hosts_path": str(sftp_server.known_hosts), "timeout_seconds": 5,
+    }
+    registry = write_registry(agency_entry("harris", landing))
+    (sftp_server.root / "good.txt").write_bytes(BODY)
+    os.mkfifo(sftp_server.root / "pipe.txt")
+    result = materialize(registry, "harris|2026-11-20", run_config("pipe.txt", "good.txt"))
+    assert result.success
+    meta = metadata(result)
+    assert meta["names"] == ["good.txt"]
+    assert meta["quarantined"] == {
+        "pipe.txt": f"'pipe.txt' in sftp://ecr_drop@127.0.0.1:{sftp_server.port}/ is not a "
+                    "regular file"}
+    assert quarantine_rows() == [("pipe.txt", "fetch", 1, "quarantined", True)]

@@ -278,3 +278,62 @@ def test_nightly_schedule_sweeps_the_local_day(local_agency) -> None:
     assert request.partition_key == "demo|2026-11-23"
     assert request.run_config == {"ops": {"ecr_landed_files": {"config": {"files": []}}}}
     assert request.tags["court_pipeline/trigger"] == "nightly"
+
+
+def test_in_progress_names_are_never_requested(local_agency) -> None:
+    folder, registry = local_agency(file_pattern="*")
+    for name in ("good.txt", "up.txt.filepart", "x.tmp", ".hidden.txt", "y.part"):
+        (folder / name).write_text("a|b\n")
+        set_mtime(folder / name, ago(3600))
+    ticker = Ticker(sensors_for(registry)["ecr_files_demo"])
+    assert ticker.names() == ["good.txt"]
+    (folder / "up.txt.filepart").rename(folder / "up.txt")  # the uploader's final rename
+    assert ticker.names() == ["up.txt"]
+
+
+def test_completion_marker_holds_a_file_until_it_appears(local_agency) -> None:
+    folder, registry = local_agency(completion_marker="{name}.done")
+    (folder / "stalled.txt").write_text("a|b\n")
+    set_mtime(folder / "stalled.txt", ago(7200))
+    (folder / "other.txt").write_text("c|d\n")
+    (folder / "other.txt.done").write_text("")
+    for name in ("other.txt", "other.txt.done"):
+        set_mtime(folder / name, ago(3600))
+    ticker = Ticker(sensors_for(registry)["ecr_files_demo"])
+    assert ticker.names() == ["other.txt"]  # the mark moves past stalled.txt's time
+    result = ticker.tick()
+    assert result.run_requests == []
+    assert result.skip_reason.skip_message.endswith(
+        "(1 file(s) not complete: stalled.txt: waiting for its completion marker "
+        "'stalled.txt.done')")
+    (folder / "stalled.txt.done").write_text("")  # arrives now: the file is new again
+    assert ticker.names() == ["stalled.txt"]
+    assert ticker.names() == []
+
+
+def test_a_bad_name_in_the_landing_is_quarantined_and_the_good_file_lands(
+        local_agency, data_home) -> None:
+    from court_pipeline.warehouse import WarehouseResource, connect_warehouse
+
+    folder, registry = local_agency()
+    for name in ("new\nline.txt", "back\\slash.txt", "good.txt"):
+        (folder / name).write_text(name)
+        set_mtime(folder / name, ago(3600))
+    partitions = agency_day_partitions(registry)
+    assets = build_landing_assets(registry, partitions)
+    job = dg.define_asset_job("landing_test_job", selection=assets)
+    defs = dg.Definitions(assets=assets, jobs=[job], sensors=build_ecr_sensors(registry, job),
+                          resources={"warehouse": WarehouseResource()})
+    tick = defs.resolve_sensor_def("ecr_files_demo")(dg.build_sensor_context(cursor=None))
+    assert len(tick.run_requests) == 3
+    for request in tick.run_requests:
+        result = defs.resolve_job_def("landing_test_job").execute_in_process(
+            run_config=request.run_config, partition_key=request.partition_key,
+            tags=request.tags)
+        assert result.success
+    with connect_warehouse() as con:
+        assert con.execute("SELECT original_name FROM received_files").fetchall() == [
+            ("good.txt",)]
+        assert con.execute("SELECT file_name, status FROM quarantined_files ORDER BY 1"
+                           ).fetchall() == [("back\\slash.txt", "quarantined"),
+                                            ("new\nline.txt", "quarantined")]

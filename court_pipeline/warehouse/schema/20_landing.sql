@@ -34,3 +34,23 @@ CREATE TABLE IF NOT EXISTS received_file_names (
                                             -- the original_name it duplicates
     PRIMARY KEY (agency_id, original_name, source_version)
 );
+
+-- quarantined_files: a file that could not be fetched (stage 'fetch') or read (stage 'load')
+-- never blocks the agency's other files. A permanent problem (bad name, not a regular file,
+-- too large, unreadable content) quarantines it after one try; a transient one (changed while
+-- downloading, a read error) after ecr.max_fetch_attempts tries. Quarantined files are skipped
+-- until `court-pipeline quarantine release` marks them released; the next run then retries.
+CREATE TABLE IF NOT EXISTS quarantined_files (
+    agency_id        VARCHAR NOT NULL,
+    stage            VARCHAR NOT NULL,      -- 'fetch' (landing -> archive) | 'load' (-> tables)
+    file_key         VARCHAR NOT NULL,      -- fetch: '<name>:<version>'; load: content sha256
+    file_name        VARCHAR NOT NULL,      -- as the landing named it (may hold odd characters)
+    reason           VARCHAR NOT NULL,      -- the last error, naming the file and the problem
+    permanent        BOOLEAN NOT NULL,      -- true: retrying cannot help
+    attempts         INTEGER NOT NULL,      -- tries since the first failure (or the release)
+    status           VARCHAR NOT NULL,      -- 'retrying' | 'quarantined' | 'released'
+    first_failed_at  TIMESTAMPTZ NOT NULL,
+    last_failed_at   TIMESTAMPTZ NOT NULL,
+    released_at      TIMESTAMPTZ,
+    PRIMARY KEY (agency_id, stage, file_key)
+);

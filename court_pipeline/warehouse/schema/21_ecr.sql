@@ -31,3 +31,9 @@ CREATE TABLE IF NOT EXISTS ecr_rejects (
     rejected_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (agency_id, content_sha256, line_number)
 );
+
+-- the template's max_reject_rate when the file was loaded (ecr_reject_rate check), and how
+-- often the same bytes were loaded (1 + replays) and when first
+ALTER TABLE file_loads ADD COLUMN IF NOT EXISTS max_reject_rate DOUBLE;
+ALTER TABLE file_loads ADD COLUMN IF NOT EXISTS times_loaded INTEGER DEFAULT 1;
+ALTER TABLE file_loads ADD COLUMN IF NOT EXISTS first_loaded_at TIMESTAMPTZ;

@@ -17,11 +17,9 @@ import dagster as dg
 import pytest
 from filelock import FileLock
 
-from court_pipeline.ecr.assets import build_ecr_assets
-from court_pipeline.landing.assets import build_landing_assets
-from court_pipeline.partitions import agency_day_partitions
+from court_pipeline.definitions import build_definitions
 from court_pipeline.registry import load_registry
-from court_pipeline.warehouse import WarehouseResource, connect_warehouse
+from court_pipeline.warehouse import connect_warehouse
 from court_pipeline_tests.integration.conftest import DAY, land_file
 
 
@@ -205,13 +203,11 @@ def test_long_query_beside_an_ecr_run_neither_waits(pipeline_home):
         lock.acquire(timeout=0)
         lock.release()
 
-        registry = load_registry()
-        parts = agency_day_partitions(registry)
-        assets = [*build_landing_assets(registry, parts), *build_ecr_assets(registry, parts)]
+        job = build_definitions(load_registry()).resolve_job_def("ecr_ingest_job")
         with dg.DagsterInstance.get() as instance:
-            result = dg.materialize(
-                assets, partition_key=f"alpha|{DAY}", instance=instance,
-                resources={"warehouse": WarehouseResource()},
+            result = job.execute_in_process(
+                partition_key=f"alpha|{DAY}", instance=instance,
+                run_config={"ops": {"ecr_landed_files": {"config": {"files": []}}}},
             )
             stats = instance.get_run_stats(result.run_id)
         assert result.success

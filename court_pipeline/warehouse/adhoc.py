@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds to wait for a running pipeline write when the snapshot must be refreshed",
     )
     parser.add_argument(
+        "--max-age", type=float, default=0.0, metavar="SECONDS",
+        help="reuse a snapshot taken within SECONDS even if the warehouse changed since "
+        "(default 0: always the last completed write)",
+    )
+    parser.add_argument(
         "--allow-files", action="store_true",
         help="allow file and network access (COPY TO, read_csv, ATTACH, INSTALL); off by default",
     )
@@ -47,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def open_snapshot(
-    db_path: Path, wait: float, allow_files: bool
+    db_path: Path, wait: float, allow_files: bool, max_age: float = 0.0
 ) -> tuple[Snapshot, duckdb.DuckDBPyConnection]:
     """Take (or reuse) a snapshot and open it read-only with the access policy applied."""
     spill = settings.data_home() / "tmp" / "sql"
@@ -58,7 +63,7 @@ def open_snapshot(
         "temp_directory": str(spill),
     }
     for attempt in range(_OPEN_ATTEMPTS):
-        snap = take_snapshot(db_path, wait)
+        snap = take_snapshot(db_path, wait, max_age)
         try:
             return snap, duckdb.connect(str(snap.path), read_only=True, config=config)
         except duckdb.IOException:
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     db_path = settings.warehouse_path()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        snap, con = open_snapshot(db_path, args.wait, args.allow_files)
+        snap, con = open_snapshot(db_path, args.wait, args.allow_files, args.max_age)
     except WarehouseLockTimeout as exc:
         print(f"warehouse busy: {exc}; try again, or give --wait more seconds", file=sys.stderr)
         return EXIT_LOCK_TIMEOUT
@@ -81,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
             f"copied {snap.copied_bytes / 1e6:.1f} MB in {snap.copy_seconds:.2f} s, "
             f"lock held {snap.lock_held_seconds:.2f} s"
         )
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.taken_at))
-        print(f"snapshot {snap.path} ({how}); query started {stamp}", file=sys.stderr, flush=True)
+        taken = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snap.taken_at))
+        print(f"snapshot {snap.path} ({how}, taken {taken})", file=sys.stderr, flush=True)
     try:
         result = con.execute(args.query)
         if result.description is None:

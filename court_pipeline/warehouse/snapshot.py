@@ -51,6 +51,33 @@ def _existing(db_path: Path, key: str) -> Path | None:
     return candidate if candidate.exists() else None
 
 
+def _newest(db_path: Path, max_age_seconds: float) -> Path | None:
+    """The most recent published snapshot, if it was taken within ``max_age_seconds``."""
+    root = snapshot_root(db_path)
+    if max_age_seconds <= 0 or not root.is_dir():
+        return None
+    now = time.time()
+    best: tuple[float, Path] | None = None
+    for entry in root.iterdir():
+        candidate = entry / db_path.name
+        try:
+            taken = entry.stat().st_mtime  # the folder changed last when the copy landed in it
+        except FileNotFoundError:
+            continue
+        if entry.name.startswith(".tmp-") or not candidate.exists():
+            continue
+        if now - taken <= max_age_seconds and (best is None or taken > best[0]):
+            best = (taken, candidate)
+    return None if best is None else best[1]
+
+
+def _taken(snapshot: Path) -> float:
+    try:
+        return snapshot.parent.stat().st_mtime
+    except FileNotFoundError:  # pruned by a newer reader meanwhile; the open will retry
+        return time.time()
+
+
 def _checkpoint_leftover_wal(db_path: Path) -> None:
     """A WAL with no writer connected was left by a crash: fold it in before copying.
 
@@ -98,17 +125,23 @@ def prune(db_path: Path, keep: str) -> None:
         shutil.rmtree(entry, ignore_errors=True)
 
 
-def take_snapshot(db_path: Path, lock_timeout_seconds: float) -> Snapshot:
+def take_snapshot(
+    db_path: Path, lock_timeout_seconds: float, max_age_seconds: float = 0.0
+) -> Snapshot:
     """A snapshot of the last completed write; the writer lock is held only for the copy.
 
+    With ``max_age_seconds``, a snapshot taken that recently is reused even if the warehouse
+    changed since (no lock, no copy: for big warehouses on busy nights).
     Raises ``WarehouseLockTimeout`` if a write held the lock longer than the timeout."""
     if not db_path.exists():
         with connect_warehouse(db_path, lock_timeout_seconds=lock_timeout_seconds):
             pass  # nothing to read yet: create it, so queries see the empty tables
     key = _key(db_path)
     found = _existing(db_path, key)
-    if found is not None:  # unchanged since the last copy; a write in progress is in its WAL
-        return Snapshot(found, True, 0, 0.0, 0.0, time.time())
+    if found is None:
+        found = _newest(db_path, max_age_seconds)
+    if found is not None:  # unchanged since the last copy (a write in progress is in its WAL)
+        return Snapshot(found, True, 0, 0.0, 0.0, _taken(found))
     lock = FileLock(str(db_path) + ".lock", thread_local=False)
     waited = time.monotonic()
     try:
@@ -134,4 +167,4 @@ def take_snapshot(db_path: Path, lock_timeout_seconds: float) -> Snapshot:
         lock.release()
         held = time.monotonic() - locked_at
     prune(db_path, keep=key)
-    return Snapshot(found, reused, size, copy_seconds, held, time.time())
+    return Snapshot(found, reused, size, copy_seconds, held, _taken(found))

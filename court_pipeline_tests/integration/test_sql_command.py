@@ -165,13 +165,26 @@ def test_snapshot_is_reused_until_the_warehouse_changes(pipeline_home):
     lock = FileLock(str(pipeline_home / "warehouse.duckdb") + ".lock")
     with lock.acquire(timeout=5):  # reuse needs no lock, even while a write holds it
         again = sql("-v", "--wait", "0", "SELECT count(*) FROM parties")
-    assert again.returncode == 0 and "(reused)" in again.stderr
+    assert again.returncode == 0 and "(reused, taken " in again.stderr
     with connect_warehouse(pipeline_home / "warehouse.duckdb") as con:
         con.execute("INSERT INTO parties (agency_id, party_id, source) VALUES ('b', '3', 'ecr')")
     after = sql("-v", "SELECT count(*) FROM parties")
     assert "(copied " in after.stderr and after.stdout.splitlines()[2].strip() == "3"
     snapshots = list((pipeline_home / "warehouse.duckdb.snapshots").iterdir())
     assert len(snapshots) == 1  # the older copy was removed
+
+
+def test_max_age_reuses_a_recent_snapshot_without_the_lock(pipeline_home):
+    _seed(pipeline_home)
+    assert sql("SELECT 1").returncode == 0  # takes the first snapshot: 2 parties
+    with connect_warehouse(pipeline_home / "warehouse.duckdb") as con:
+        con.execute("INSERT INTO parties (agency_id, party_id, source) VALUES ('b', '3', 'ecr')")
+    lock = FileLock(str(pipeline_home / "warehouse.duckdb") + ".lock")
+    with lock.acquire(timeout=5):  # a long write is running
+        latest = sql("--wait", "0", "SELECT count(*) FROM parties")
+        recent = sql("--max-age", "3600", "--wait", "0", "--csv", "SELECT count(*) FROM parties")
+    assert latest.returncode == 3  # the latest write needs a new copy, hence the lock
+    assert recent.returncode == 0 and recent.stdout.splitlines() == ["count_star()", "2"]
 
 
 # About 60 s on one DuckDB thread of this machine; bounded by its row count, not a clock.

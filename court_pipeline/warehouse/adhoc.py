@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     except WarehouseLockTimeout as exc:
         print(f"warehouse busy: {exc}; try again, or give --wait more seconds", file=sys.stderr)
         return EXIT_LOCK_TIMEOUT
+    except (OSError, duckdb.Error) as exc:  # e.g. no room for the copy
+        print(f"cannot snapshot the warehouse: {exc}", file=sys.stderr)
+        return EXIT_QUERY_FAILED
     if args.verbose:
         how = "reused" if snap.reused else (
             f"copied {snap.copied_bytes / 1e6:.1f} MB in {snap.copy_seconds:.2f} s, "
@@ -100,7 +104,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"query failed: {exc}", file=sys.stderr)
         return EXIT_QUERY_FAILED
     except BrokenPipeError:  # `| head`: the reader left; not an error
-        sys.stdout = None  # type: ignore[assignment]  # no flush of a closed pipe at exit
+        # Python's documented recipe: no second error when stdout is flushed at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     finally:
         con.close()
     return 0

@@ -143,6 +143,20 @@ def test_sql_does_not_import_dagster_or_pandas(pipeline_home):
     assert {m.split(".")[0] for m in imported} & {"dagster", "pandas"} == set()
 
 
+def test_a_reader_that_leaves_early_is_not_an_error(pipeline_home):
+    """`court-pipeline sql ... | head -1`: exit 0 and no traceback about the closed pipe."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "court_pipeline.cli", "sql", "--csv",
+         "SELECT * FROM range(2000000)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    assert process.stdout.readline() == "range\n"
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 0
+    assert err == ""
+
+
 def test_lock_timeout_is_one_clear_line(pipeline_home):
     _seed(pipeline_home)  # a warehouse with no snapshot yet: the command needs the lock
     lock = FileLock(str(pipeline_home / "warehouse.duckdb") + ".lock")

@@ -93,9 +93,12 @@ def _checkpoint_leftover_wal(db_path: Path) -> None:
 def _copy(db_path: Path, key: str) -> tuple[Path, int]:
     """Copy into a private temp folder, then publish it with one atomic rename."""
     root = snapshot_root(db_path)
-    root.mkdir(mode=0o700, exist_ok=True)
+    # Folders as open as the warehouse's own folder: operators who may read the warehouse
+    # may read its snapshots, nobody else (umask aside).
+    mode = db_path.parent.stat().st_mode & 0o777
+    root.mkdir(mode=mode, exist_ok=True)
     temp = root / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
-    temp.mkdir(mode=0o700)
+    temp.mkdir(mode=mode)
     shutil.copyfile(db_path, temp / db_path.name)  # sendfile(2): in-kernel copy
     shutil.copymode(db_path, temp / db_path.name)  # no more readable than the warehouse
     size = (temp / db_path.name).stat().st_size

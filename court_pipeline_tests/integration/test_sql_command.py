@@ -188,6 +188,17 @@ def test_snapshot_is_reused_until_the_warehouse_changes(pipeline_home):
     assert len(snapshots) == 1  # the older copy was removed
 
 
+def test_snapshot_is_no_more_readable_than_the_warehouse(pipeline_home):
+    _seed(pipeline_home)
+    warehouse = pipeline_home / "warehouse.duckdb"
+    warehouse.chmod(0o600)
+    pipeline_home.chmod(0o750)
+    assert sql("SELECT 1").returncode == 0
+    (folder,) = (pipeline_home / "warehouse.duckdb.snapshots").iterdir()
+    assert (folder / "warehouse.duckdb").stat().st_mode & 0o777 == 0o600
+    assert folder.stat().st_mode & 0o777 == folder.parent.stat().st_mode & 0o777 == 0o750
+
+
 def test_max_age_reuses_a_recent_snapshot_without_the_lock(pipeline_home):
     _seed(pipeline_home)
     assert sql("SELECT 1").returncode == 0  # takes the first snapshot: 2 parties

@@ -127,7 +127,8 @@ def build_freshness(registry: Registry) -> tuple[list, dg.SensorDefinition]:
             asset=asset_key,
             name=CHECK_NAME,
             description=f"Every agency's {source} data arrived within its expected cadence "
-            f"({NIGHTLY_HOURS:g} h nightly, {HOURLY_HOURS:g} h hourly).",
+            f"({NIGHTLY_HOURS:g} h nightly, {HOURLY_HOURS:g} h hourly). Agencies with no first "
+            "load yet are listed as never_loaded, not failed.",
             blocking=False,
         )
         def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:

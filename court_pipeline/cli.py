@@ -7,28 +7,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import duckdb
-
-
-def _cmd_sql(args: argparse.Namespace) -> int:
-    """Run one read-only query against the warehouse and print it."""
-    from court_pipeline.warehouse import connect_warehouse
-
-    try:
-        with connect_warehouse(read_only=True, lock_timeout_seconds=args.wait) as con:
-            frame = con.execute(args.query).fetchdf()
-    except duckdb.Error as exc:
-        print(f"query failed: {exc}", file=sys.stderr)
-        return 2
-    if args.csv:
-        frame.to_csv(sys.stdout, index=False)
-    elif frame.empty:
-        print("(no rows)")
-    else:
-        print(frame.to_markdown(index=False, tablefmt="simple"))
-        print(f"({len(frame)} row{'s' if len(frame) != 1 else ''})")
-    return 0
-
 
 def _cmd_check(args: argparse.Namespace) -> int:
     """Check the registry and every file it names, as the code location does when it loads."""
@@ -142,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_check)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query against the warehouse")
-    sql.add_argument("query")
-    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
-    sql.add_argument("--wait", type=float, default=60.0, help="seconds to wait for a running write")
-    sql.set_defaults(func=_cmd_sql)
+    from court_pipeline.warehouse import adhoc
+
+    adhoc.add_arguments(sql)
+    sql.set_defaults(func=adhoc.run)
 
     from court_pipeline.intake_cli import add_intake_commands
 
@@ -162,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from court_pipeline.private_files import restrict_process
 
     restrict_process()  # the warehouse, archive and exports it writes hold PII
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sql"]:  # fast path: the other commands' parsers import dagster
+        from court_pipeline.warehouse.adhoc import main as sql_main
+
+        return sql_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

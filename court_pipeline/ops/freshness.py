@@ -5,6 +5,11 @@ hourly API sync after 2 hours. The ``source_freshness`` sensor evaluates this ev
 minutes, keeps ``ops_freshness`` current and reports the ``agencies_fresh`` checks on
 ``ecr_records`` and ``odyssey_records`` without a run, so a stale agency shows red in the UI
 even though nothing ran for it.
+
+An agency with no first load yet is "never loaded", not stale: on day one every new agency
+would otherwise turn the check red on every other agency's run. It is listed under
+``never_loaded`` in the check's metadata and in ``ops_freshness`` (``stale`` false), and
+becomes subject to the cadence from its first success on.
 """
 
 from dataclasses import dataclass
@@ -38,6 +43,10 @@ class Freshness:
     stale: bool
     reason: str
 
+    @property
+    def never_loaded(self) -> bool:
+        return self.last_success_at is None
+
 
 def expected_sources(agency: Agency) -> dict[str, float]:
     """The sources an agency uses and how fresh each must be, in hours."""
@@ -62,7 +71,7 @@ def judge_freshness(
         for source, hours in expected_sources(agency).items():
             when = last[source].get(agency.id)
             if when is None:
-                stale, reason = True, f"no {source} success recorded yet"
+                stale, reason = False, f"never loaded (no {source} success recorded yet)"
             else:
                 age = now - when
                 stale = age > timedelta(hours=hours)
@@ -90,6 +99,7 @@ def check_evaluations(verdicts: list[Freshness]) -> list[dg.AssetCheckEvaluation
         if not mine:
             continue
         stale = {v.agency_id: v.reason for v in mine if v.stale}
+        never = sorted(v.agency_id for v in mine if v.never_loaded)
         evaluations.append(
             dg.AssetCheckEvaluation(
                 asset_key=asset_key,
@@ -100,6 +110,8 @@ def check_evaluations(verdicts: list[Freshness]) -> list[dg.AssetCheckEvaluation
                     "agencies": dg.MetadataValue.int(len(mine)),
                     "stale_agencies": dg.MetadataValue.int(len(stale)),
                     "stale": dg.MetadataValue.json(stale),
+                    "never_loaded_agencies": dg.MetadataValue.int(len(never)),
+                    "never_loaded": dg.MetadataValue.json(never),
                 },
                 description=f"{len(stale)} of {len(mine)} agencies stale" if stale else None,
             )
@@ -115,7 +127,8 @@ def build_freshness(registry: Registry) -> tuple[list, dg.SensorDefinition]:
             asset=asset_key,
             name=CHECK_NAME,
             description=f"Every agency's {source} data arrived within its expected cadence "
-            f"({NIGHTLY_HOURS:g} h nightly, {HOURLY_HOURS:g} h hourly).",
+            f"({NIGHTLY_HOURS:g} h nightly, {HOURLY_HOURS:g} h hourly). Agencies with no first "
+            "load yet are listed as never_loaded, not failed.",
             blocking=False,
         )
         def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -149,9 +162,11 @@ def build_freshness(registry: Registry) -> tuple[list, dg.SensorDefinition]:
             verdicts = judge_freshness(con, registry, now)
             record_freshness(con, verdicts, now)
         stale = [f"{v.agency_id}/{v.source}" for v in verdicts if v.stale]
+        never = sum(v.never_loaded for v in verdicts)
+        fresh = "all sources fresh" + (f" ({never} never loaded yet)" if never else "")
         return dg.SensorResult(
             asset_events=check_evaluations(verdicts),
-            skip_reason=f"stale: {', '.join(stale[:20])}" if stale else "all sources fresh",
+            skip_reason=f"stale: {', '.join(stale[:20])}" if stale else fresh,
         )
 
     return checks, source_freshness

@@ -1,0 +1,88 @@
+"""DuckDB warehouse connections that are safe for concurrent Dagster runs (no dagster import).
+
+DuckDB allows one process to hold a database file open for writing. Two runs (two agencies,
+or a sensor run beside a scheduled one) would otherwise fail with a lock error. Every
+connection therefore goes through a cross-process file lock next to the database and is held
+only for the short write (heavy parsing happens before, outside the lock). Waiting runs queue
+on the lock up to ``lock_timeout_seconds`` instead of failing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+from filelock import FileLock, Timeout
+
+from court_pipeline import settings
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+# DuckDB's own default is 80% of RAM; a merge of a million-row file would take what it can get.
+# With a cap, big joins and sorts spill to <data home>/tmp/warehouse instead.
+DEFAULT_MEMORY_LIMIT = "1GB"
+_schema_ready: set[str] = set()
+_schema_guard = threading.Lock()
+
+
+class WarehouseLockTimeout(RuntimeError):
+    """Another process held the warehouse longer than this run was willing to wait."""
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table (idempotent). Schema files run in name order, one per domain."""
+    for sql_file in sorted(SCHEMA_DIR.glob("*.sql")):
+        con.execute(sql_file.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def connect_warehouse(
+    path: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    lock_timeout_seconds: float = 600.0,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse under the writer lock; the schema is applied on first use.
+
+    ``memory_limit`` caps DuckDB's buffer memory for this database (spilling to
+    ``<data home>/tmp/warehouse``). It is applied with ``SET`` rather than as connect-time
+    config, so a plain ``duckdb.connect(path)`` elsewhere in the process does not clash."""
+    db_path = Path(path) if path else settings.warehouse_path()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(db_path) + ".lock", thread_local=False)
+    try:
+        lock.acquire(timeout=lock_timeout_seconds)
+    except Timeout as exc:
+        raise WarehouseLockTimeout(
+            f"warehouse {db_path} stayed locked by another run for {lock_timeout_seconds:.0f}s"
+        ) from exc
+    try:
+        if read_only and not db_path.exists():
+            read_only = False  # nothing to read yet: create it so queries see empty tables
+        con = duckdb.connect(str(db_path), read_only=read_only)
+        try:
+            spill = settings.data_home() / "tmp" / "warehouse"
+            spill.mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
+            con.execute("SET temp_directory = ?", [str(spill)])
+            key = str(db_path.resolve())
+            if not read_only and key not in _schema_ready:
+                with _schema_guard:
+                    apply_schema(con)
+                    _schema_ready.add(key)
+            yield con
+        finally:
+            con.close()
+    finally:
+        lock.release()
+
+
+def _size(text: str) -> str:
+    """A DuckDB memory size such as '1GB' or '512MB' (checked: it is inlined into SQL)."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text.strip()):
+        raise ValueError(f"memory_limit {text!r} is not a size like '1GB' or '512MB'")
+    return text.strip()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +21,6 @@ import pytest
 from dagster._serdes import serialize_value
 
 from court_pipeline.pii import FIELDS, POLICY_ENV, masked_frame, masked_preview, policy, show
-from court_pipeline.settings import BUNDLED_CONFIG_DIR
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Values this short ("JR", "1", "77") occur in ordinary text; every longer one is searched.
@@ -143,34 +140,13 @@ def _appears(value: str, text: str) -> bool:
     return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _demo_registry_on_free_ports(tmp_path: Path) -> Path:
-    """The bundled demo registry, its simulators moved off 8765/8766: another demo (another
-    test worker, another engineer) may be running on those."""
-    config = tmp_path / "config"
-    shutil.copytree(BUNDLED_CONFIG_DIR, config)
-    registry = config / "agencies.yaml"
-    text = registry.read_text(encoding="utf-8")
-    for port in ("8765", "8766"):
-        assert f"127.0.0.1:{port}" in text
-        text = text.replace(f"127.0.0.1:{port}", f"127.0.0.1:{_free_port()}")
-    registry.write_text(text, encoding="utf-8")
-    return registry
-
-
 @pytest.mark.slow  # the whole demo in a subprocess
 def test_default_policy_shows_no_identifying_value_anywhere_in_dagster(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COURT_PIPELINE", "DEMO_"))}
     env["COURT_PIPELINE_HOME"] = str(tmp_path / "data")
-    env["COURT_PIPELINE_CONFIG"] = str(_demo_registry_on_free_ports(tmp_path))
     done = subprocess.run(
         [sys.executable, "-m", "court_pipeline.cli", "demo", "--rows", "400", "--day",
-         "2026-11-23"],
+         "2026-11-23", "--free-ports"],  # the simulators bind ports the system picks
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -31,7 +31,7 @@ def test_demo_under_umask_022_leaves_nothing_readable_by_others(tmp_path):
     env["COURT_PIPELINE_HOME"] = str(home)
     done = subprocess.run(
         [sys.executable, "-m", "court_pipeline.cli", "demo", "--rows", "200", "--day",
-         "2026-11-23"],
+         "2026-11-23", "--free-ports"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
         preexec_fn=lambda: os.umask(0o022),  # noqa: PLW1509 - the umask a service may have
     )

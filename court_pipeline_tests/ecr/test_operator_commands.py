@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from court_pipeline.cli import main
@@ -96,6 +97,16 @@ def test_replay_of_an_unknown_file_says_so(pipeline, capsys):
     assert capsys.readouterr().err == (
         "replay failed: agency 'demo' received no file named 'nope.txt' (see received_files / "
         "received_file_names)\n")
+
+
+def test_quarantine_list_on_a_warehouse_from_an_older_version(data_home, capsys):
+    """An upgrade, then `quarantine list` before any run: the table it reads is created, not
+    a traceback."""
+    con = duckdb.connect(str(data_home / "warehouse.duckdb"))
+    con.execute("CREATE TABLE parties (agency_id VARCHAR, party_id VARCHAR)")
+    con.close()
+    assert main(["quarantine", "list"]) == 0
+    assert capsys.readouterr().out == "no quarantined or retrying files\n"
 
 
 def test_quarantine_list_and_release(pipeline, capsys):

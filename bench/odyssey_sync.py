@@ -6,7 +6,7 @@ made, wall time, the latency floor (calls x latency / concurrency) and the ratio
 Two more things are printed so a slow run can be told apart from a busy machine:
   * the CPU each side spent per call (client: this process; simulator: read from /proc), and
     the load average;
-  * a transport baseline measured in the same run: bare HTTP exchanges (the same pool, the
+  * a transport baseline measured in the same run: bare HTTP exchanges (the same httpx pool, the
     same simulator with the same latency, the same concurrency, no message building, parsing,
     archiving or frames). Its ratio to its own floor is what the machine allows at that moment;
     the sync's ratio divided by it is the overhead the sync itself adds.
@@ -51,16 +51,16 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 async def transport_baseline(base_url: str, calls: int, concurrency: int) -> float:
     """Wall seconds for ``calls`` bare exchanges (a FindCase for a case that does not exist:
-    full simulator latency, tiny reply) through the client's pool at ``concurrency``."""
+    full simulator latency, tiny reply) through the client's httpx pool at ``concurrency``."""
     async with OdysseyClient(base_url, CREDENTIALS, concurrency=concurrency) as client:
-        pool, head = client.pool, client._head
-        assert pool is not None
         body = M.soap_envelope(M.find_case(case_id="0"), CREDENTIALS.site_key)
+        gate = asyncio.Semaphore(concurrency)
 
         async def one() -> None:
-            reply = await pool.send(head, body)  # the pool's slots bound the concurrency
-            if reply.status != 200:
-                raise RuntimeError(f"baseline call got HTTP {reply.status}")
+            async with gate:
+                status, _, _, _ = await client._exchange(body, "FindCase", "baseline")
+            if status != 200:
+                raise RuntimeError(f"baseline call got HTTP {status}")
 
         t0 = time.monotonic()
         await asyncio.gather(*(one() for _ in range(calls)))

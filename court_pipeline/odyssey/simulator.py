@@ -64,6 +64,7 @@ class RequestLog:
     by_key: Counter = field(default_factory=Counter)  # (message type, key) -> attempts
     faults: Counter = field(default_factory=Counter)
     unauthorized: int = 0
+    proxied: int = 0  # requests in absolute form (the simulator acting as a forward proxy)
     message_types_seen: set = field(default_factory=set)
 
 
@@ -594,6 +595,10 @@ class OdysseySimulator:
         logged message that ``finish`` answers once the latency has passed."""
         if method != "POST":
             return Reply(405, b"POST only"), None
+        if target.startswith(("http://", "https://")):  # absolute form: sent via a proxy
+            with self._lock:
+                self.log.proxied += 1
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
         if target.split("?")[0] != E.SERVICE_PATH:
             return Reply(404, b"not found"), None
         if not self.authorized(authorization):

@@ -89,6 +89,8 @@ class _Inflater:
         self._first = False
         self.left -= len(out)
         if self.left < 0 or self._z.unconsumed_tail:
+            del out  # the refusal's traceback keeps this frame: it must not keep the bytes
+            self._z = zlib.decompressobj()
             raise ReplyTooLarge("decoded reply body is larger than the cap")
         return out
 
@@ -108,12 +110,19 @@ async def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     inflater = None if encoding in ("", "identity") else _Inflater(encoding, max_bytes)
     parts: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
-        piece = chunk if inflater is None else inflater.feed(chunk)
-        size += len(piece)
-        if size > max_bytes:
-            raise ReplyTooLarge("reply body is larger than the cap")
-        parts.append(piece)
+    try:
+        async for chunk in response.aiter_raw():
+            piece = chunk if inflater is None else inflater.feed(chunk)
+            size += len(piece)
+            if size > max_bytes:
+                raise ReplyTooLarge("reply body is larger than the cap")
+            parts.append(piece)
+    except BaseException:
+        # a refused reply's exception (and its traceback) may be kept by the caller, e.g. in
+        # a list of results: it must not keep up to ``max_bytes`` of body alive with it
+        parts.clear()
+        chunk = piece = b""
+        raise
     return b"".join(parts)
 
 

@@ -50,7 +50,7 @@ from court_pipeline.odyssey.errors import (
 )
 from court_pipeline.odyssey.messages import OdysseyRequest, assert_read_only, soap_envelope
 from court_pipeline.odyssey.parse import parse_fault, parse_reply
-from court_pipeline.odyssey.throttle import Gate
+from court_pipeline.odyssey.throttle import Gate, GateStats
 from court_pipeline.odyssey.transport import (
     DEFAULT_MAX_REPLY_BYTES,
     ReplyTooLarge,
@@ -75,6 +75,7 @@ class ClientStats:
     by_message_type: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)  # error code -> count (every attempt)
     retry_after_waits: list[float] = field(default_factory=list)
+    gate: GateStats = field(default_factory=GateStats)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +83,9 @@ class ClientStats:
             "retries": self.retries,
             "by_message_type": dict(self.by_message_type),
             "errors": dict(self.errors),
+            "peak_in_flight": self.gate.peak_in_flight,
+            "throttle_pauses": self.gate.pauses,
+            "sent_while_paused": self.gate.sent_while_paused,
         }
 
 
@@ -174,6 +178,7 @@ class OdysseyClient:
         self.auth_hint = auth_hint
         self.stats = ClientStats()
         self.gate = Gate(concurrency)
+        self.stats.gate = self.gate.stats
         self.http: httpx.AsyncClient | None = None
         self.connections: dict[str, int] = {"opened": 0}
         self._trace = connection_counter(self.connections)
@@ -278,7 +283,11 @@ class OdysseyClient:
                     raise
                 wait = getattr(exc, "retry_after", None)
                 wait = DEFAULT_BUSY_SECONDS if wait is None else wait
-                self.gate.throttled(wait)  # no await since the slot was released
+                # no await since the slot was freed. A rate is learned only from a 429 with
+                # a Retry-After of whole seconds (a per-second window), not from SITE_BUSY
+                learn = exc.code == "HTTP_429" and wait >= 1.0
+                sent_at = getattr(exc, "sent_at", None) if learn else None
+                self.gate.throttled(wait, sent_at)
                 self.stats.retry_after_waits.append(wait)
                 if time.monotonic() + wait > deadline:
                     raise
@@ -293,7 +302,9 @@ class OdysseyClient:
         ref = request.reference
         body = soap_envelope(request, self._credentials.site_key)
         assert_read_only(request)  # and again as the last step before bytes leave
-        await self.gate.acquire(urgent=request.message_type is E.MessageType.FIND_PARTIES)
+        sent_at = await self.gate.acquire(
+            urgent=request.message_type is E.MessageType.FIND_PARTIES
+        )
         ok = False
         try:
             self.stats.calls += 1
@@ -302,6 +313,24 @@ class OdysseyClient:
             ok = status == 200
         finally:
             self.gate.release(ok=ok)
+        try:
+            return self._answer(request, attempt_no, status, content_type, retry_after, raw)
+        except OdysseyError as exc:
+            exc.sent_at = sent_at  # type: ignore[attr-defined]  # the gate learns the rate
+            raise
+
+    def _answer(
+        self,
+        request: OdysseyRequest,
+        attempt_no: int,
+        status: int,
+        content_type: str,
+        retry_after: str | None,
+        raw: bytes,
+    ) -> Element:
+        """The result root of one reply, or the error it stands for."""
+        mt = request.message_type.value
+        ref = request.reference
         if self.on_reply is not None:
             self.on_reply(request, attempt_no, status, raw)
         if status == 401:

@@ -161,3 +161,22 @@ def test_credentials_from_env_name_missing_variables():
     )
     assert client.url == "https://odyssey.example.org/WebServices/APIWebService.asmx"
     assert client.verify is True and "p4ss" not in repr(client._credentials)
+
+
+def test_a_429_pauses_the_client_and_teaches_it_the_rate(sim):
+    """A strict 5 req/s limit, Retry-After 1 s, one slot (nothing else in flight): after the
+    first 429 no request arrives before the Retry-After has passed, and the learned rate keeps
+    every later request under the limit."""
+    sim.set_faults(rate_limit_per_second=5, retry_after_seconds=1, latency_ms=20)
+    cases = sorted(sim.county.cases, key=int)[:12]
+
+    async def go():
+        async with make_client(sim.base_url, concurrency=1, max_retry_seconds=30.0) as client:
+            roots = [await client.call(M.find_case(case_id=c)) for c in cases]
+            return roots, client.stats, client.gate.stats
+
+    roots, stats, gate = asyncio.run(go())
+    assert [r.find("Case/CaseID").text for r in roots] == cases
+    assert sim.log.rate_limited == 1 and stats.errors == {"HTTP_429": 1}
+    assert sim.log.early == 0 and gate.sent_while_paused == 0
+    assert gate.rate == 5 and stats.calls == 13

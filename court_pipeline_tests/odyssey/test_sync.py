@@ -9,6 +9,7 @@ import pytest
 
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey.errors import OdysseyAuthError
+from court_pipeline.odyssey.simulator import OdysseySimulator
 from court_pipeline.odyssey.store import (
     latest_fetched_run,
     load_cursor,
@@ -337,3 +338,39 @@ def test_a_party_reply_without_sms_opt_out_does_not_lift_the_opt_out(tmp_path):
         # the opt-out stays; a field outside the list follows the source (emptied)
         assert con.execute("SELECT sms_opt_out, first_name FROM parties").fetchall() == [
             (True, None)]
+
+
+def test_rate_limited_faulty_server_full_sync_loses_nothing(tmp_path):
+    """The issue's bad day: a strict 20 req/s limit (429 Retry-After: 1) plus 5% 500, 5%
+    SITE_BUSY, 3% drops and 2% garbage. One full sync at concurrency 16 loses 0 calls, sends
+    no request while a Retry-After runs, and stays within 1.2x the calls a clean run needs."""
+    with OdysseySimulator(parties=60, seed=11, anchor=ANCHOR) as clean_sim:
+        needed = run_sync(clean_sim, tmp_path / "clean").stats["calls"]
+    with OdysseySimulator(parties=60, seed=11, anchor=ANCHOR) as sim:
+        sim.set_faults(
+            latency_ms=20,
+            rate_limit_per_second=20,
+            retry_after_seconds=1,
+            rate_5xx=0.05,
+            rate_site_busy=0.05,
+            rate_drop=0.03,
+            rate_garbage=0.02,
+        )
+        result = sync_agency(
+            lambda: make_client(sim.base_url, concurrency=16, max_attempts=5),
+            agency_id="sim",
+            zone=ZONE,
+            today=ANCHOR,
+            hearing_window_days=WINDOW_DAYS,
+            archive_root=tmp_path / "a",
+        )
+        injected = sum(sim.log.faults.values())
+        limited = sim.log.rate_limited
+    assert result.failed == [] and result.stats["lost_calls"] == 0
+    # every call beyond the needed ones is one injected fault or one 429, nothing else
+    assert result.stats["calls"] == needed + injected + limited
+    assert result.stats["errors"].get("HTTP_429", 0) == limited
+    # the first 429 teaches the gate the server's rate: a handful of 429s, not one a second
+    assert 1 <= limited <= 5 and result.stats["throttle_pauses"] >= 1
+    assert result.stats["sent_while_paused"] == 0  # nothing new sent during a Retry-After
+    assert needed + limited <= 1.2 * needed  # throttling's own cost; faults cost 1/(1-15%)

@@ -138,8 +138,8 @@ def main() -> None:
         print(f"rows              {result.stats['rows']}")
         print(f"wall time         {wall:.2f} s")
         print(
-            f"latency floor     {floor:.2f} s  (calls x {args.latency_ms:g} ms / "
-            f"{args.concurrency})"
+            f"latency floor     {calls * latency / args.concurrency:.2f} s  "
+            f"(calls x {args.latency_ms:g} ms / {args.concurrency})"
         )
         target = RATE_TARGET if args.rate_limit else TARGET
         if args.rate_limit:
@@ -158,11 +158,12 @@ def main() -> None:
         if sim_cpu0 is not None and sim_cpu1 is not None:
             sim_cpu = sim_cpu1 - sim_cpu0
             print(f"simulator CPU     {sim_cpu:.2f} s  ({sim_cpu / calls * 1000:.2f} ms per call)")
-        print(
-            f"transport base    {args.baseline_calls} bare calls in {base_wall:.2f} s = "
-            f"{base_ratio:.2f}x their floor (what the machine allows right now)"
-        )
-        print(f"sync overhead     {ratio / base_ratio:.2f}x the transport baseline")
+        if base_calls:
+            print(
+                f"transport base    {base_calls} bare calls in {base_wall:.2f} s = "
+                f"{base_ratio:.2f}x their floor (what the machine allows right now)"
+            )
+            print(f"sync overhead     {ratio / base_ratio:.2f}x the transport baseline")
         print(
             f"load average      {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
             f"({os.cpu_count()} CPUs)"

@@ -39,6 +39,8 @@ from court_pipeline.registry import Registry
 from court_pipeline.warehouse import WarehouseResource
 
 GROUP = "odyssey"
+COMPLETE_CHECK = "odyssey_sync_complete"
+PARTIAL_TAG = "odyssey/partial"
 
 
 class OdysseySyncConfig(dg.Config):
@@ -54,6 +56,24 @@ class OdysseySyncConfig(dg.Config):
 def _skip(agency_id: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={"skipped": True, "note": f"agency {agency_id!r} has no odyssey section"}
+    )
+
+
+def completeness_check(per_agency: dict[str, dict]) -> dg.AssetCheckResult:
+    """Fails (ERROR) when any agency's sync lost calls: a partial sync is not a green run."""
+    lost = {a: md["failed_calls"] for a, md in per_agency.items() if md.get("failed_calls")}
+    pages = {a: md["pages_lost"] for a, md in per_agency.items() if md.get("pages_lost")}
+    calls = sum(md.get("calls", 0) for md in per_agency.values())
+    return dg.AssetCheckResult(
+        check_name=COMPLETE_CHECK,
+        passed=not lost,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "lost_calls": sum(lost.values()),
+            "pages_lost": sum(pages.values()),
+            "calls": calls,
+            "lost_by_agency": dg.MetadataValue.json(lost),
+        },
     )
 
 
@@ -102,6 +122,19 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
                 f"partial sync {result.sync_id}: {len(result.lost)} calls lost "
                 "(recorded in odyssey_failed_calls; the next run fetches them first)"
             )
+            context.instance.add_run_tags(
+                context.run.run_id,
+                {PARTIAL_TAG: "true", f"odyssey/lost_calls/{agency.id}": str(len(result.lost))},
+            )
+        if result.pages_lost and not result.stats.get("pages_fetched"):
+            raise dg.Failure(  # unknown is not empty: nothing of the window was read
+                description=(
+                    f"Odyssey sync {result.sync_id} for {agency.id} read no FindParties page "
+                    f"of its window ({result.pages_lost} lost); nothing was synced"
+                ),
+                metadata={"sync_id": result.sync_id, "pages_lost": result.pages_lost,
+                          "errors_by_code": dg.MetadataValue.json(result.stats["errors"])},
+            )
         lost_preview = [f"{f.kind} {f.key}: {f.error_code}" for f in result.lost[:20]]
         return {
             **range_metadata(day),
@@ -128,6 +161,7 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         backfill_policy=RANGE_BACKFILL_POLICY,
         kinds={"python", "xml"},
         description="Raw Odyssey API replies of one sync, archived as gzip JSON lines.",
+        check_specs=[dg.AssetCheckSpec(COMPLETE_CHECK, asset="odyssey_raw_responses")],
     )
     def odyssey_raw_responses(
         context: dg.AssetExecutionContext,
@@ -138,10 +172,14 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         """One sync per agency. A backfill range is ONE full sync (not one per day) whose
         hearing window runs from the first day to the last day + the window, the union of
         the per-day windows; it is recorded under the range's last day."""
-        return dg.MaterializeResult(metadata=combine_agency_metadata({
+        per_agency = {
             day.agency_id: sync_one(context, config, warehouse, odyssey, day)
             for day in context_agencies(context)
-        }))
+        }
+        return dg.MaterializeResult(
+            metadata=combine_agency_metadata(per_agency),
+            check_results=[completeness_check(per_agency)],
+        )
 
     def merge_one(warehouse: WarehouseResource, day: AgencyDays) -> dict:
         agency = registry.agency(day.agency_id)

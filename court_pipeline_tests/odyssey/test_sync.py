@@ -374,3 +374,15 @@ def test_rate_limited_faulty_server_full_sync_loses_nothing(tmp_path):
     assert 1 <= limited <= 5 and result.stats["throttle_pauses"] >= 1
     assert result.stats["sent_while_paused"] == 0  # nothing new sent during a Retry-After
     assert needed + limited <= 1.2 * needed  # throttling's own cost; faults cost 1/(1-15%)
+
+
+def test_healing_fetches_no_case_or_party_twice_in_one_run(sim, tmp_path):
+    """Retried calls from the last run that the window also meets are fetched once."""
+    with_hearings = run_sync(sim, tmp_path / "first")
+    party_ids = sorted(with_hearings.frames["parties"]["party_id"].astype(str))[:5]
+    case_ids = sorted(with_hearings.frames["cases"]["case_id"].astype(str))[:5]
+    sim.log.by_key.clear()
+    result = run_sync(sim, tmp_path / "second", retry_parties=party_ids, retry_cases=case_ids)
+    assert result.failed == []
+    assert max(sim.log.by_key.values()) == 1  # every party, case and page asked for once
+    assert result.stats["calls"] == sum(sim.log.by_key.values())

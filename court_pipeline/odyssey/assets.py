@@ -8,7 +8,7 @@ the cursor (see store.py).
 Agencies without an ``odyssey`` section are skipped with a note, not failed.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -24,9 +24,10 @@ from court_pipeline.odyssey.store import (
     load_retry_calls,
     merge_sync,
     modified_since_for,
+    record_failed_sync,
     record_fetch,
 )
-from court_pipeline.odyssey.sync import Replay, replay_archive, sync_agency
+from court_pipeline.odyssey.sync import Replay, new_sync_id, replay_archive, sync_agency
 from court_pipeline.partitions import (
     RANGE_BACKFILL_POLICY,
     AgencyDays,
@@ -103,18 +104,33 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
             f"Odyssey sync {agency.id}: mode={mode} modified_since={since} "
             f"retrying {len(retry_parties)} parties, {len(retry_cases)} cases"
         )
-        result = sync_agency(
-            lambda: odyssey.client(source),
-            agency_id=agency.id,
-            zone=agency.zone,
-            today=day.first,  # window [first, last + window days]: every day's window
-            hearing_window_days=source.hearing_window_days + (day.last - day.first).days,
-            page_size=source.page_size,
-            modified_since=since,
-            retry_parties=retry_parties,
-            retry_cases=retry_cases,
-            archive_root=settings.archive_dir(),
-        )
+        started_at = datetime.now(UTC)
+        try:
+            result = sync_agency(
+                lambda: odyssey.client(source),
+                agency_id=agency.id,
+                zone=agency.zone,
+                today=day.first,  # window [first, last + window days]: every day's window
+                hearing_window_days=source.hearing_window_days + (day.last - day.first).days,
+                page_size=source.page_size,
+                modified_since=since,
+                retry_parties=retry_parties,
+                retry_cases=retry_cases,
+                archive_root=settings.archive_dir(),
+            )
+        except Exception as exc:
+            with warehouse.connect() as con:  # a failed sync still writes its run row
+                record_failed_sync(
+                    con,
+                    agency_id=agency.id,
+                    sync_id=new_sync_id(agency.id),
+                    partition_key=day.last_key,
+                    mode=mode,
+                    started_at=started_at,
+                    modified_since=since,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            raise
         with warehouse.connect() as con:
             record_fetch(con, result, day.last_key)
         if result.partial:

@@ -62,6 +62,28 @@ def modified_since_for(cursor: datetime | None, overlap_minutes: int, mode: str)
     return cursor - timedelta(minutes=overlap_minutes)
 
 
+def record_failed_sync(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    agency_id: str,
+    sync_id: str,
+    partition_key: str | None,
+    mode: str,
+    started_at: Any,
+    modified_since: Any,
+    error: str,
+) -> None:
+    """A sync that ended in an exception (401, config, crash) still gets its run row, status
+    'failed' with the error (our exceptions carry no secrets), so a failure is visible in
+    ``odyssey_sync_runs`` and never counts as fresh."""
+    con.execute(
+        "INSERT OR REPLACE INTO odyssey_sync_runs (agency_id, sync_id, partition_key, mode, "
+        "started_at, finished_at, modified_since, status, error) "
+        "VALUES (?, ?, ?, ?, ?, now(), ?, 'failed', ?)",
+        [agency_id, sync_id, partition_key, mode, started_at, modified_since, error[:1000]],
+    )
+
+
 def record_fetch(
     con: duckdb.DuckDBPyConnection, result: SyncResult, partition_key: str | None
 ) -> None:

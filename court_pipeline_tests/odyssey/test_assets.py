@@ -168,3 +168,25 @@ def test_a_sync_that_read_nothing_of_its_window_fails_the_run(sim, tmp_path, mon
     with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
         runs = con.execute("SELECT status, pages_lost FROM odyssey_sync_runs").fetchall()
     assert len(runs) == 1 and runs[0][1] == 1  # the run's row is written before it fails
+
+
+def test_a_failed_sync_writes_its_run_row_with_the_error(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
+    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "wrong-Secret-pw"),
+                        ("SIM_SITE", "SIMCOUNTY")):
+        monkeypatch.setenv(name, value)
+    registry = _registry(tmp_path, sim.base_url)
+    assets = build_odyssey_assets(registry, agency_day_partitions(registry))
+    resources = {"warehouse": WarehouseResource(), "odyssey": OdysseyResource()}
+    key = f"simco|{ANCHOR.isoformat()}"
+    result = dg.materialize(assets, partition_key=key, resources=resources, raise_on_error=False)
+    assert result.success is False
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        rows = con.execute(
+            "SELECT status, partition_key, error, finished_at IS NOT NULL FROM odyssey_sync_runs"
+        ).fetchall()
+    assert len(rows) == 1
+    status, partition, error, finished = rows[0]
+    assert (status, partition, finished) == ("failed", key, True)
+    assert error.startswith("OdysseyAuthError:") and "HTTP 401" in error
+    assert "wrong-Secret-pw" not in error

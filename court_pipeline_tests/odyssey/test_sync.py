@@ -173,6 +173,26 @@ def test_lost_page_holds_the_cursor(sim, tmp_path):
         assert load_cursor(con, "sim") == cursor1
 
 
+def test_an_incremental_run_never_resolves_a_full_window_loss(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    sync_and_merge(sim, tmp_path, db)
+    sim.break_call(E.MessageType.FIND_PARTIES, "page:1", "soap_fault")
+    full, _ = sync_and_merge(sim, tmp_path, db, mode="full")
+    assert full.pages_lost == 1
+    sim.heal()
+    sql = (
+        "SELECT sync_id, resolved_by_sync_id FROM odyssey_failed_calls "
+        "WHERE call_kind = 'parties_page'"
+    )
+    incremental, outcome = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert incremental.pages_lost == 0 and outcome.cursor_advanced
+    with connect_warehouse(db) as con:
+        assert con.execute(sql).fetchall() == [(full.sync_id, None)]  # still a hole
+    healed, _ = sync_and_merge(sim, tmp_path, db, mode="full")
+    with connect_warehouse(db) as con:
+        assert con.execute(sql).fetchall() == [(full.sync_id, healed.sync_id)]
+
+
 def test_incremental_sync_sees_move_reset_cancel_and_new_phone_list(sim, tmp_path):
     db = tmp_path / "wh.duckdb"
     sync_and_merge(sim, tmp_path, db)

@@ -60,6 +60,19 @@ def _skip(agency_id: str) -> dg.MaterializeResult:
     )
 
 
+def record_incident(
+    con: Any, context: dg.AssetExecutionContext, agency_id: str, partition_key: str | None,
+    error: str,
+) -> None:
+    """The run records its own incident (the run-failure sensor may not be running); the
+    sensor's later insert for the same run is a no-op."""
+    con.execute(
+        "INSERT INTO ops_incidents (run_id, job_name, agency_id, partition_key, step_key, error) "
+        "VALUES (?, ?, ?, ?, 'odyssey_raw_responses', ?) ON CONFLICT (run_id) DO NOTHING",
+        [context.run.run_id, context.run.job_name, agency_id, partition_key, error[:1000]],
+    )
+
+
 def completeness_check(per_agency: dict[str, dict]) -> dg.AssetCheckResult:
     """Fails (ERROR) when any agency's sync lost calls: a partial sync is not a green run."""
     lost = {a: md["failed_calls"] for a, md in per_agency.items() if md.get("failed_calls")}
@@ -130,6 +143,9 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
                     modified_since=since,
                     error=f"{type(exc).__name__}: {exc}",
                 )
+                record_incident(
+                    con, context, agency.id, day.last_key, f"{type(exc).__name__}: {exc}"
+                )
             raise
         with warehouse.connect() as con:
             record_fetch(con, result, day.last_key)
@@ -143,6 +159,11 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
                 {PARTIAL_TAG: "true", f"odyssey/lost_calls/{agency.id}": str(len(result.lost))},
             )
         if result.pages_lost and not result.stats.get("pages_fetched"):
+            with warehouse.connect() as con:
+                record_incident(
+                    con, context, agency.id, day.last_key,
+                    f"Odyssey sync {result.sync_id} read no FindParties page of its window",
+                )
             raise dg.Failure(  # unknown is not empty: nothing of the window was read
                 description=(
                     f"Odyssey sync {result.sync_id} for {agency.id} read no FindParties page "

@@ -168,6 +168,9 @@ def test_a_sync_that_read_nothing_of_its_window_fails_the_run(sim, tmp_path, mon
     with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
         runs = con.execute("SELECT status, pages_lost FROM odyssey_sync_runs").fetchall()
     assert len(runs) == 1 and runs[0][1] == 1  # the run's row is written before it fails
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        incidents = con.execute("SELECT run_id, agency_id, partition_key FROM ops_incidents")
+        assert incidents.fetchall() == [(result.run_id, "simco", key)]  # no daemon needed
 
 
 def test_a_failed_sync_writes_its_run_row_with_the_error(sim, tmp_path, monkeypatch):
@@ -190,3 +193,6 @@ def test_a_failed_sync_writes_its_run_row_with_the_error(sim, tmp_path, monkeypa
     assert (status, partition, finished) == ("failed", key, True)
     assert error.startswith("OdysseyAuthError:") and "HTTP 401" in error
     assert "wrong-Secret-pw" not in error
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        incidents = con.execute("SELECT run_id, agency_id, error FROM ops_incidents").fetchall()
+    assert incidents == [(result.run_id, "simco", error)]  # recorded by the run itself

@@ -1,12 +1,14 @@
-"""Odyssey sync throughput: 5,000 parties, 20 ms latency per call, concurrency 16.
+"""Odyssey sync throughput: 5,000 parties, 150 ms latency per call (a hosted Odyssey answers in
+100-300 ms), concurrency 16; ``--rate-limit 20`` adds a strict 20 req/s gateway limit
+(429 Retry-After: 1), judged as wall <= 1.15x calls / limit with 0 calls lost.
 
 The simulator runs in its own process (its own GIL), as a real server would. Prints calls
-made, wall time, the latency floor (calls x latency / concurrency) and the ratio; target 1.5x.
+made, wall time, the latency floor (calls x latency / concurrency) and the ratio; target 1.1x.
 
 Two more things are printed so a slow run can be told apart from a busy machine:
   * the CPU each side spent per call (client: this process; simulator: read from /proc), and
     the load average;
-  * a transport baseline measured in the same run: bare HTTP exchanges (the same pool, the
+  * a transport baseline measured in the same run: bare HTTP exchanges (the same httpx pool, the
     same simulator with the same latency, the same concurrency, no message building, parsing,
     archiving or frames). Its ratio to its own floor is what the machine allows at that moment;
     the sync's ratio divided by it is the overhead the sync itself adds.
@@ -31,7 +33,8 @@ from court_pipeline.odyssey.client import Credentials, OdysseyClient
 from court_pipeline.odyssey.sync import sync_agency
 
 CREDENTIALS = Credentials("api_user", "api_password", "SIMCOUNTY")
-TARGET = 1.5
+TARGET = 1.1
+RATE_TARGET = 1.15
 
 
 def free_port() -> int:
@@ -51,16 +54,16 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 async def transport_baseline(base_url: str, calls: int, concurrency: int) -> float:
     """Wall seconds for ``calls`` bare exchanges (a FindCase for a case that does not exist:
-    full simulator latency, tiny reply) through the client's pool at ``concurrency``."""
+    full simulator latency, tiny reply) through the client's httpx pool at ``concurrency``."""
     async with OdysseyClient(base_url, CREDENTIALS, concurrency=concurrency) as client:
-        pool, head = client.pool, client._head
-        assert pool is not None
         body = M.soap_envelope(M.find_case(case_id="0"), CREDENTIALS.site_key)
+        gate = asyncio.Semaphore(concurrency)
 
         async def one() -> None:
-            reply = await pool.send(head, body)  # the pool's slots bound the concurrency
-            if reply.status != 200:
-                raise RuntimeError(f"baseline call got HTTP {reply.status}")
+            async with gate:
+                status, _, _, _ = await client._exchange(body, "FindCase", "baseline")
+            if status != 200:
+                raise RuntimeError(f"baseline call got HTTP {status}")
 
         t0 = time.monotonic()
         await asyncio.gather(*(one() for _ in range(calls)))
@@ -70,7 +73,8 @@ async def transport_baseline(base_url: str, calls: int, concurrency: int) -> flo
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--parties", type=int, default=5000)
-    ap.add_argument("--latency-ms", type=float, default=20.0)
+    ap.add_argument("--latency-ms", type=float, default=150.0)
+    ap.add_argument("--rate-limit", type=int, default=0, help="strict req/s at the simulator")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--window-days", type=int, default=90)
     ap.add_argument("--baseline-calls", type=int, default=1000)
@@ -93,6 +97,8 @@ def main() -> None:
             anchor.isoformat(),
             "--latency-ms",
             str(args.latency_ms),
+            "--rate-limit",
+            str(args.rate_limit),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -101,8 +107,9 @@ def main() -> None:
         print(sim.stdout.readline().strip())
         base = f"http://127.0.0.1:{port}"
         load_before = os.getloadavg()[0]
-        base_wall = asyncio.run(transport_baseline(base, args.baseline_calls, args.concurrency))
-        base_floor = args.baseline_calls * latency / args.concurrency
+        base_calls = 0 if args.rate_limit else args.baseline_calls  # a baseline would be 429s
+        base_wall = asyncio.run(transport_baseline(base, base_calls, args.concurrency))
+        base_floor = max(base_calls * latency / args.concurrency, 1e-9)
         with tempfile.TemporaryDirectory() as tmp:
             sim_cpu0 = process_cpu_seconds(sim.pid)
             times0 = os.times()
@@ -122,16 +129,28 @@ def main() -> None:
         cpu = user + system
         calls = result.stats["calls"]
         floor = calls * latency / args.concurrency
-        ratio, base_ratio = wall / floor, base_wall / base_floor
+        if args.rate_limit:
+            floor = max(floor, calls / args.rate_limit)
+        ratio = wall / floor
+        base_ratio = base_wall / base_floor if base_calls else float("nan")
         print(f"calls made        {calls} {result.stats['by_message_type']}")
         print(f"failed calls      {len(result.failed)}")
         print(f"rows              {result.stats['rows']}")
         print(f"wall time         {wall:.2f} s")
         print(
-            f"latency floor     {floor:.2f} s  (calls x {args.latency_ms:g} ms / "
-            f"{args.concurrency})"
+            f"latency floor     {calls * latency / args.concurrency:.2f} s  "
+            f"(calls x {args.latency_ms:g} ms / {args.concurrency})"
         )
-        print(f"ratio             {ratio:.2f}x  (target <= {TARGET}x)")
+        target = RATE_TARGET if args.rate_limit else TARGET
+        if args.rate_limit:
+            print(f"rate floor        {calls / args.rate_limit:.2f} s  (calls / {args.rate_limit})")
+            print(
+                f"throttling        {result.stats['errors'].get('HTTP_429', 0)} x 429, "
+                f"{result.stats['throttle_pauses']} pauses, "
+                f"{result.stats['sent_while_paused']} sent while paused, "
+                f"lost {result.stats['lost_calls']}"
+            )
+        print(f"ratio             {ratio:.2f}x  (target <= {target}x)")
         print(
             f"client CPU        {cpu:.2f} s  ({cpu / calls * 1000:.2f} ms per call; "
             f"user {user:.2f} s, system {system:.2f} s)"
@@ -139,18 +158,19 @@ def main() -> None:
         if sim_cpu0 is not None and sim_cpu1 is not None:
             sim_cpu = sim_cpu1 - sim_cpu0
             print(f"simulator CPU     {sim_cpu:.2f} s  ({sim_cpu / calls * 1000:.2f} ms per call)")
-        print(
-            f"transport base    {args.baseline_calls} bare calls in {base_wall:.2f} s = "
-            f"{base_ratio:.2f}x their floor (what the machine allows right now)"
-        )
-        print(f"sync overhead     {ratio / base_ratio:.2f}x the transport baseline")
+        if base_calls:
+            print(
+                f"transport base    {base_calls} bare calls in {base_wall:.2f} s = "
+                f"{base_ratio:.2f}x their floor (what the machine allows right now)"
+            )
+            print(f"sync overhead     {ratio / base_ratio:.2f}x the transport baseline")
         print(
             f"load average      {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
             f"({os.cpu_count()} CPUs)"
         )
-        if ratio <= TARGET:
+        if ratio <= target and not result.lost:
             print("verdict           target met")
-        elif base_ratio > TARGET:
+        elif base_ratio > target and not args.rate_limit:
             print(
                 "verdict           target missed, but bare transport alone is over target: "
                 "the machine is too busy to judge; rerun on an idle machine"

@@ -8,7 +8,7 @@ the cursor (see store.py).
 Agencies without an ``odyssey`` section are skipped with a note, not failed.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -24,9 +24,10 @@ from court_pipeline.odyssey.store import (
     load_retry_calls,
     merge_sync,
     modified_since_for,
+    record_failed_sync,
     record_fetch,
 )
-from court_pipeline.odyssey.sync import Replay, replay_archive, sync_agency
+from court_pipeline.odyssey.sync import Replay, new_sync_id, replay_archive, sync_agency
 from court_pipeline.partitions import (
     RANGE_BACKFILL_POLICY,
     AgencyDays,
@@ -39,6 +40,8 @@ from court_pipeline.registry import Registry
 from court_pipeline.warehouse import WarehouseResource
 
 GROUP = "odyssey"
+COMPLETE_CHECK = "odyssey_sync_complete"
+PARTIAL_TAG = "odyssey/partial"
 
 
 class OdysseySyncConfig(dg.Config):
@@ -54,6 +57,37 @@ class OdysseySyncConfig(dg.Config):
 def _skip(agency_id: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={"skipped": True, "note": f"agency {agency_id!r} has no odyssey section"}
+    )
+
+
+def record_incident(
+    con: Any, context: dg.AssetExecutionContext, agency_id: str, partition_key: str | None,
+    error: str,
+) -> None:
+    """The run records its own incident (the run-failure sensor may not be running); the
+    sensor's later insert for the same run is a no-op."""
+    con.execute(
+        "INSERT INTO ops_incidents (run_id, job_name, agency_id, partition_key, step_key, error) "
+        "VALUES (?, ?, ?, ?, 'odyssey_raw_responses', ?) ON CONFLICT (run_id) DO NOTHING",
+        [context.run.run_id, context.run.job_name, agency_id, partition_key, error[:1000]],
+    )
+
+
+def completeness_check(per_agency: dict[str, dict]) -> dg.AssetCheckResult:
+    """Fails (ERROR) when any agency's sync lost calls: a partial sync is not a green run."""
+    lost = {a: md["failed_calls"] for a, md in per_agency.items() if md.get("failed_calls")}
+    pages = {a: md["pages_lost"] for a, md in per_agency.items() if md.get("pages_lost")}
+    calls = sum(md.get("calls", 0) for md in per_agency.values())
+    return dg.AssetCheckResult(
+        check_name=COMPLETE_CHECK,
+        passed=not lost,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "lost_calls": sum(lost.values()),
+            "pages_lost": sum(pages.values()),
+            "calls": calls,
+            "lost_by_agency": dg.MetadataValue.json(lost),
+        },
     )
 
 
@@ -83,24 +117,60 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
             f"Odyssey sync {agency.id}: mode={mode} modified_since={since} "
             f"retrying {len(retry_parties)} parties, {len(retry_cases)} cases"
         )
-        result = sync_agency(
-            lambda: odyssey.client(source),
-            agency_id=agency.id,
-            zone=agency.zone,
-            today=day.first,  # window [first, last + window days]: every day's window
-            hearing_window_days=source.hearing_window_days + (day.last - day.first).days,
-            page_size=source.page_size,
-            modified_since=since,
-            retry_parties=retry_parties,
-            retry_cases=retry_cases,
-            archive_root=settings.archive_dir(),
-        )
+        started_at = datetime.now(UTC)
+        try:
+            result = sync_agency(
+                lambda: odyssey.client(source),
+                agency_id=agency.id,
+                zone=agency.zone,
+                today=day.first,  # window [first, last + window days]: every day's window
+                hearing_window_days=source.hearing_window_days + (day.last - day.first).days,
+                page_size=source.page_size,
+                modified_since=since,
+                retry_parties=retry_parties,
+                retry_cases=retry_cases,
+                archive_root=settings.archive_dir(),
+            )
+        except Exception as exc:
+            with warehouse.connect() as con:  # a failed sync still writes its run row
+                record_failed_sync(
+                    con,
+                    agency_id=agency.id,
+                    sync_id=new_sync_id(agency.id),
+                    partition_key=day.last_key,
+                    mode=mode,
+                    started_at=started_at,
+                    modified_since=since,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                record_incident(
+                    con, context, agency.id, day.last_key, f"{type(exc).__name__}: {exc}"
+                )
+            raise
         with warehouse.connect() as con:
             record_fetch(con, result, day.last_key)
         if result.partial:
             context.log.warning(
                 f"partial sync {result.sync_id}: {len(result.lost)} calls lost "
                 "(recorded in odyssey_failed_calls; the next run fetches them first)"
+            )
+            context.instance.add_run_tags(
+                context.run.run_id,
+                {PARTIAL_TAG: "true", f"odyssey/lost_calls/{agency.id}": str(len(result.lost))},
+            )
+        if result.pages_lost and not result.stats.get("pages_fetched"):
+            with warehouse.connect() as con:
+                record_incident(
+                    con, context, agency.id, day.last_key,
+                    f"Odyssey sync {result.sync_id} read no FindParties page of its window",
+                )
+            raise dg.Failure(  # unknown is not empty: nothing of the window was read
+                description=(
+                    f"Odyssey sync {result.sync_id} for {agency.id} read no FindParties page "
+                    f"of its window ({result.pages_lost} lost); nothing was synced"
+                ),
+                metadata={"sync_id": result.sync_id, "pages_lost": result.pages_lost,
+                          "errors_by_code": dg.MetadataValue.json(result.stats["errors"])},
             )
         lost_preview = [f"{f.kind} {f.key}: {f.error_code}" for f in result.lost[:20]]
         return {
@@ -128,6 +198,7 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         backfill_policy=RANGE_BACKFILL_POLICY,
         kinds={"python", "xml"},
         description="Raw Odyssey API replies of one sync, archived as gzip JSON lines.",
+        check_specs=[dg.AssetCheckSpec(COMPLETE_CHECK, asset="odyssey_raw_responses")],
     )
     def odyssey_raw_responses(
         context: dg.AssetExecutionContext,
@@ -138,10 +209,14 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         """One sync per agency. A backfill range is ONE full sync (not one per day) whose
         hearing window runs from the first day to the last day + the window, the union of
         the per-day windows; it is recorded under the range's last day."""
-        return dg.MaterializeResult(metadata=combine_agency_metadata({
+        per_agency = {
             day.agency_id: sync_one(context, config, warehouse, odyssey, day)
             for day in context_agencies(context)
-        }))
+        }
+        return dg.MaterializeResult(
+            metadata=combine_agency_metadata(per_agency),
+            check_results=[completeness_check(per_agency)],
+        )
 
     def merge_one(warehouse: WarehouseResource, day: AgencyDays) -> dict:
         agency = registry.agency(day.agency_id)

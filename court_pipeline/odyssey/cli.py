@@ -28,6 +28,13 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-site-busy", type=float, default=0.0, help="share: SITE_BUSY")
     parser.add_argument("--rate-drop", type=float, default=0.0, help="share: dropped connection")
     parser.add_argument("--rate-garbage", type=float, default=0.0, help="share: garbage reply")
+    parser.add_argument("--rate-html-error", type=float, default=0.0, help="share: 200 HTML page")
+    parser.add_argument("--rate-gzip-bomb", type=float, default=0.0, help="share: gzip bomb")
+    parser.add_argument("--bomb-mb", type=int, default=100, help="decoded size of a bomb, MB")
+    parser.add_argument("--pad-mb", type=float, default=0.0, help="MB added to valid replies")
+    parser.add_argument(
+        "--rate-limit", type=int, default=0, help="strict requests per second (0 = none)"
+    )
 
 
 def main_from_args(args: argparse.Namespace) -> int:
@@ -45,6 +52,11 @@ def main_from_args(args: argparse.Namespace) -> int:
         rate_site_busy=args.rate_site_busy,
         rate_drop=args.rate_drop,
         rate_garbage=args.rate_garbage,
+        rate_html_error=args.rate_html_error,
+        rate_gzip_bomb=args.rate_gzip_bomb,
+        bomb_mb=args.bomb_mb,
+        pad_mb=args.pad_mb,
+        rate_limit_per_second=args.rate_limit,
     )
     return 0
 

@@ -5,7 +5,12 @@ without Odyssey access. It binds 127.0.0.1 (port 0 = a free port), checks Basic 
 site key (401), accepts only the three read-only message types (anything else gets
 INVALID_MESSAGE), pages FindParties, honours ModifiedSince, and can inject faults: latency,
 429 with Retry-After, 5xx, SOAP faults, SITE_BUSY, dropped connections, garbage replies, and
-hostile XML (billion laughs, external entities). ``break_call`` makes one party's or case's
+hostile XML (billion laughs, external entities), IIS-style HTML error pages on 200, gzip bombs
+(``bomb_mb`` of zeros, a few hundred KB on the wire), huge valid replies (``pad_mb`` of
+whitespace inside a valid envelope) and a strict per-second limit (``rate_limit_per_second``:
+a sliding one-second window that counts every arrival, refused ones included, answering 429
+with Retry-After; arrivals before an issued Retry-After has passed are ``log.early``).
+``break_call`` makes one party's or case's
 calls fail deterministically, so tests can lose exactly the calls they choose.
 
 Serving: one asyncio event loop (uvloop when installed) in a background thread, shared by
@@ -19,11 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
+import gzip
 import hmac
 import logging
 import random
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +62,11 @@ class Faults:
     rate_drop: float = 0.0
     rate_garbage: float = 0.0
     hostile: str | None = None  # 'billion_laughs' | 'xxe' | 'envelope_dtd'
+    rate_html_error: float = 0.0  # 200 text/html IIS error page
+    rate_gzip_bomb: float = 0.0
+    bomb_mb: int = 100  # decoded size of a bomb reply
+    pad_mb: float = 0.0  # whitespace added to every valid reply (huge valid replies)
+    rate_limit_per_second: int = 0  # 0 = none; strict sliding window, early arrivals counted
 
 
 @dataclass
@@ -64,6 +77,9 @@ class RequestLog:
     by_key: Counter = field(default_factory=Counter)  # (message type, key) -> attempts
     faults: Counter = field(default_factory=Counter)
     unauthorized: int = 0
+    rate_limited: int = 0  # 429s from the per-second limit (gateway: not in by_key)
+    early: int = 0  # arrivals before a Retry-After the limit issued had passed
+    proxied: int = 0  # requests in absolute form (the simulator acting as a forward proxy)
     message_types_seen: set = field(default_factory=set)
 
 
@@ -115,6 +131,13 @@ XXE = (
     '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
     "<FindPartiesResult><TotalResults>&xxe;</TotalResults></FindPartiesResult>"
 )
+IIS_ERROR_PAGE = (
+    b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+    b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\r\n'
+    b"<html><head><title>IIS 10.0 Detailed Error - 500.19 - Internal Server Error</title>"
+    b"</head><body><h1>Server Error in Application</h1></body></html>"
+)
+
 GARBAGE = [
     b"<html><body><h1>502 Bad Gateway</h1></body></html>",
     b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Bo',
@@ -278,6 +301,9 @@ class OdysseySimulator:
         self.broken: dict[tuple[str, str], str] = {}  # (message type, key) -> fault kind
         self._broken_left: dict[tuple[str, str], int] = {}
         self._fault_rng = random.Random(seed + 1)
+        self._bomb_cache: tuple[int, bytes] = (0, b"")
+        self._arrivals: collections.deque[float] = collections.deque()
+        self._retry_until = 0.0
         self._lock = threading.RLock()
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
@@ -420,7 +446,7 @@ class OdysseySimulator:
     ) -> None:
         """Make calls for (message type, key) fail with ``kind``: the next ``times`` calls,
         or every call until ``heal`` (times=-1). Kinds: drop, 429, 503, soap_fault, garbage,
-        site_busy, invalid."""
+        site_busy, invalid, html_error, gzip_bomb."""
         with self._lock:
             self.broken[(str(message_type), str(key))] = kind
             self._broken_left[(str(message_type), str(key))] = times
@@ -479,6 +505,8 @@ class OdysseySimulator:
             ("soap_fault", f.rate_soap_fault),
             ("garbage", f.rate_garbage),
             ("site_busy", f.rate_site_busy),
+            ("html_error", f.rate_html_error),
+            ("gzip_bomb", f.rate_gzip_bomb),
         ):
             if roll < rate:
                 return kind
@@ -594,8 +622,15 @@ class OdysseySimulator:
         logged message that ``finish`` answers once the latency has passed."""
         if method != "POST":
             return Reply(405, b"POST only"), None
+        if target.startswith(("http://", "https://")):  # absolute form: sent via a proxy
+            with self._lock:
+                self.log.proxied += 1
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
         if target.split("?")[0] != E.SERVICE_PATH:
             return Reply(404, b"not found"), None
+        limited = self.rate_limited()
+        if limited is not None:
+            return limited, None
         if not self.authorized(authorization):
             with self._lock:
                 self.log.unauthorized += 1
@@ -652,6 +687,10 @@ class OdysseySimulator:
             return Reply(200, envelope(error_result("SITE_BUSY", "site busy, retry later", ref)))
         if kind == "invalid":
             return Reply(200, envelope(error_result("INVALID_MESSAGE", "rejected by site", ref)))
+        if kind == "html_error":
+            return Reply(200, IIS_ERROR_PAGE, content_type="text/html; charset=utf-8")
+        if kind == "gzip_bomb":
+            return Reply(200, self._bomb(), (("Content-Encoding", "gzip"),))
         if f.hostile == "billion_laughs":
             return Reply(200, envelope(BILLION_LAUGHS))
         if f.hostile == "xxe":
@@ -662,7 +701,37 @@ class OdysseySimulator:
                 b'<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM '
                 b'"http://127.0.0.1:1/evil">]>' + envelope(result).split(b"?>", 1)[1],
             )
+        if f.pad_mb:
+            body = envelope(result)
+            cut = body.rindex(b"</soap:Envelope>")
+            return Reply(200, body[:cut] + b" " * int(f.pad_mb * (1 << 20)) + body[cut:])
         return Reply(200, envelope(result))
+
+    def _bomb(self) -> bytes:
+        size = self.faults.bomb_mb
+        if self._bomb_cache[0] != size:
+            self._bomb_cache = (size, gzip.compress(b"\0" * (size << 20), compresslevel=9))
+        return self._bomb_cache[1]
+
+    def rate_limited(self) -> Reply | None:
+        """The gateway's strict per-second limit: every arrival counts, refused or not."""
+        limit = self.faults.rate_limit_per_second
+        if not limit:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            window = self._arrivals
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            window.append(now)
+            if now < self._retry_until:
+                self.log.early += 1
+            if len(window) <= limit:
+                return None
+            self.log.rate_limited += 1
+            wait = self.faults.retry_after_seconds
+            self._retry_until = max(self._retry_until, now + wait)
+        return Reply(429, b"Too Many Requests", (("Retry-After", f"{wait:g}"),))
 
 
 @dataclass(frozen=True)
@@ -673,6 +742,7 @@ class Reply:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False
+    content_type: str = E.CONTENT_TYPE
 
 
 @dataclass(frozen=True)
@@ -705,7 +775,7 @@ def _response_bytes(reply: Reply, keep_alive: bool) -> bytes:
     """Status line, headers and body in one buffer: one send, one wake-up at the client."""
     head = [
         f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
-        f"Content-Type: {E.CONTENT_TYPE}",
+        f"Content-Type: {reply.content_type}",
         f"Content-Length: {len(reply.body)}",
     ]
     head += [f"{name}: {value}" for name, value in reply.headers]

@@ -62,6 +62,28 @@ def modified_since_for(cursor: datetime | None, overlap_minutes: int, mode: str)
     return cursor - timedelta(minutes=overlap_minutes)
 
 
+def record_failed_sync(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    agency_id: str,
+    sync_id: str,
+    partition_key: str | None,
+    mode: str,
+    started_at: Any,
+    modified_since: Any,
+    error: str,
+) -> None:
+    """A sync that ended in an exception (401, config, crash) still gets its run row, status
+    'failed' with the error (our exceptions carry no secrets), so a failure is visible in
+    ``odyssey_sync_runs`` and never counts as fresh."""
+    con.execute(
+        "INSERT OR REPLACE INTO odyssey_sync_runs (agency_id, sync_id, partition_key, mode, "
+        "started_at, finished_at, modified_since, status, error) "
+        "VALUES (?, ?, ?, ?, ?, now(), ?, 'failed', ?)",
+        [agency_id, sync_id, partition_key, mode, started_at, modified_since, error[:1000]],
+    )
+
+
 def record_fetch(
     con: duckdb.DuckDBPyConnection, result: SyncResult, partition_key: str | None
 ) -> None:
@@ -179,10 +201,15 @@ def merge_sync(
         resolved = _resolve(con, agency_id, sync_id, replay)
         advanced = pages_lost == 0
         if advanced:
+            # a lost page of a full sync is a hole in the hearing window: only a full sync
+            # that read every page closes it; an incremental one only closes incremental holes
             resolved += con.execute(
-                "UPDATE odyssey_failed_calls SET resolved_at = now(), resolved_by_sync_id = ? "
-                "WHERE agency_id = ? AND call_kind = ? AND resolved_at IS NULL",
-                [sync_id, agency_id, KIND_PAGE],
+                "UPDATE odyssey_failed_calls f SET resolved_at = now(), resolved_by_sync_id = ? "
+                "WHERE f.agency_id = ? AND f.call_kind = ? AND f.resolved_at IS NULL "
+                "AND ((SELECT mode FROM odyssey_sync_runs WHERE agency_id = ? AND sync_id = ?) "
+                "= 'full' OR f.sync_id IN (SELECT sync_id FROM odyssey_sync_runs "
+                "WHERE agency_id = ? AND mode = 'incremental'))",
+                [sync_id, agency_id, KIND_PAGE, agency_id, sync_id, agency_id],
             ).fetchall()[0][0]
             con.execute(
                 "INSERT OR REPLACE INTO odyssey_cursor (agency_id, modified_since, sync_id, "

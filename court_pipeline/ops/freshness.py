@@ -28,7 +28,7 @@ SOURCE_ASSETS = {"ecr": dg.AssetKey("ecr_records"), "odyssey_api": dg.AssetKey("
 _LAST_SUCCESS_SQL = {
     "ecr": "SELECT agency_id, max(last_seen_at) FROM received_file_names GROUP BY 1",
     "odyssey_api": "SELECT agency_id, max(finished_at) FROM odyssey_sync_runs "
-    "WHERE status = 'merged' GROUP BY 1",
+    "WHERE status = 'merged' AND coalesce(pages_lost, 0) = 0 GROUP BY 1",  # read its window
 }
 
 

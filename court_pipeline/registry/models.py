@@ -144,6 +144,10 @@ class OdysseySource(_Strict):
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     max_retry_seconds: float = Field(default=120.0, gt=0)
+    proxy: str | None = Field(
+        default=None,
+        description="HTTP(S) proxy URL for this Odyssey; unset = HTTPS_PROXY/NO_PROXY from env",
+    )
 
     _check_envs = field_validator("site_key_env", "username_env", "password_env")(_env_name)
     _check_cron = field_validator("hourly_cron", "nightly_cron")(_cron)

@@ -72,6 +72,10 @@ def test_materialize_odyssey_assets(sim, tmp_path, monkeypatch):
     lost_case_met = sim.log.by_key[("FindCase", case_id)] > 0
     assert raw_md["partial"].value is lost_case_met
     assert raw_md["calls"].value == sum(sim.log.by_type.values())
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "odyssey_sync_complete" and check.passed is (not lost_case_met)
+    assert check.metadata["lost_calls"].value == (1 if lost_case_met else 0)
+    assert check.metadata["calls"].value == raw_md["calls"].value
     assert rec_md["rows_hearings"].value > 0 and rec_md["cursor_advanced"].value is True
     assert "api_password" not in str(raw_md) + str(rec_md)
     preview = rec_md["preview_parties"].value
@@ -92,6 +96,7 @@ def test_materialize_odyssey_assets(sim, tmp_path, monkeypatch):
     raw2 = result2.asset_materializations_for_node("odyssey_raw_responses")[0].metadata
     assert raw2["mode"].value == "incremental" and raw2["partial"].value is False
     assert raw2["retried_from_previous_runs"].value == (1 if lost_case_met else 0)
+    assert result2.get_asset_check_evaluations()[0].passed is True
 
     skipped = dg.materialize(
         assets, partition_key=f"ecronly|{ANCHOR.isoformat()}", resources=resources
@@ -116,3 +121,78 @@ def test_schedules_from_registry(tmp_path):
     request = hourly(ctx)
     assert request.partition_key == "simco|2026-11-22"  # 22:15 Chicago time
     assert request.run_config["ops"]["odyssey_raw_responses"]["config"]["mode"] == "incremental"
+
+
+def test_partial_sync_fails_the_check_and_tags_the_run(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
+    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "api_password"),
+                        ("SIM_SITE", "SIMCOUNTY")):
+        monkeypatch.setenv(name, value)
+    registry = _registry(tmp_path, sim.base_url)
+    assets = build_odyssey_assets(registry, agency_day_partitions(registry))
+    resources = {
+        "warehouse": WarehouseResource(),
+        "odyssey": OdysseyResource(wait_initial=0.01, wait_max=0.05),
+    }
+    party_id = sorted(sim.county.parties, key=int)[0]
+    sim.break_call("GetScheduledHearingsByPartyID", party_id, "503")
+    instance = dg.DagsterInstance.ephemeral()
+    key = f"simco|{ANCHOR.isoformat()}"
+    result = dg.materialize(assets, partition_key=key, resources=resources, instance=instance)
+    raw_md = result.asset_materializations_for_node("odyssey_raw_responses")[0].metadata
+    (check,) = result.get_asset_check_evaluations()
+    lost = raw_md["failed_calls"].value
+    assert lost == (1 if sim.log.by_key[("GetScheduledHearingsByPartyID", party_id)] else 0)
+    assert lost == 1  # the first party has a hearing in the window
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["lost_calls"].value == 1 and check.metadata["pages_lost"].value == 0
+    tags = instance.get_run_by_id(result.run_id).tags
+    assert tags["odyssey/partial"] == "true" and tags["odyssey/lost_calls/simco"] == "1"
+
+
+def test_a_sync_that_read_nothing_of_its_window_fails_the_run(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
+    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "api_password"),
+                        ("SIM_SITE", "SIMCOUNTY")):
+        monkeypatch.setenv(name, value)
+    registry = _registry(tmp_path, sim.base_url)
+    assets = build_odyssey_assets(registry, agency_day_partitions(registry))
+    resources = {
+        "warehouse": WarehouseResource(),
+        "odyssey": OdysseyResource(wait_initial=0.01, wait_max=0.05),
+    }
+    sim.break_call("FindParties", "page:1", "503")
+    key = f"simco|{ANCHOR.isoformat()}"
+    result = dg.materialize(assets, partition_key=key, resources=resources, raise_on_error=False)
+    assert result.success is False
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        runs = con.execute("SELECT status, pages_lost FROM odyssey_sync_runs").fetchall()
+    assert len(runs) == 1 and runs[0][1] == 1  # the run's row is written before it fails
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        incidents = con.execute("SELECT run_id, agency_id, partition_key FROM ops_incidents")
+        assert incidents.fetchall() == [(result.run_id, "simco", key)]  # no daemon needed
+
+
+def test_a_failed_sync_writes_its_run_row_with_the_error(sim, tmp_path, monkeypatch):
+    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
+    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "wrong-Secret-pw"),
+                        ("SIM_SITE", "SIMCOUNTY")):
+        monkeypatch.setenv(name, value)
+    registry = _registry(tmp_path, sim.base_url)
+    assets = build_odyssey_assets(registry, agency_day_partitions(registry))
+    resources = {"warehouse": WarehouseResource(), "odyssey": OdysseyResource()}
+    key = f"simco|{ANCHOR.isoformat()}"
+    result = dg.materialize(assets, partition_key=key, resources=resources, raise_on_error=False)
+    assert result.success is False
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        rows = con.execute(
+            "SELECT status, partition_key, error, finished_at IS NOT NULL FROM odyssey_sync_runs"
+        ).fetchall()
+    assert len(rows) == 1
+    status, partition, error, finished = rows[0]
+    assert (status, partition, finished) == ("failed", key, True)
+    assert error.startswith("OdysseyAuthError:") and "HTTP 401" in error
+    assert "wrong-Secret-pw" not in error
+    with connect_warehouse(tmp_path / "home" / "warehouse.duckdb") as con:
+        incidents = con.execute("SELECT run_id, agency_id, error FROM ops_incidents").fetchall()
+    assert incidents == [(result.run_id, "simco", error)]  # recorded by the run itself

@@ -37,7 +37,9 @@ def _a_case(sim) -> str:
     return next(iter(sim.county.cases))
 
 
-@pytest.mark.parametrize("kind", ["drop", "429", "503", "soap_fault", "garbage", "site_busy"])
+@pytest.mark.parametrize(
+    "kind", ["drop", "429", "503", "soap_fault", "garbage", "site_busy", "html_error"]
+)
 def test_transient_faults_are_retried_then_succeed(sim, kind):
     sim.set_faults(retry_after_seconds=0.05)
     case_id = _a_case(sim)
@@ -49,6 +51,32 @@ def test_transient_faults_are_retried_then_succeed(sim, kind):
     assert sim.log.by_key[(FC.value, case_id)] == 3
     if kind == "429":
         assert stats.retry_after_waits == [0.05, 0.05]  # Retry-After honoured
+    if kind == "html_error":  # a 200 text/html IIS page is an error page, not an attack
+        assert stats.errors == {"ERROR_PAGE": 2}
+
+
+def test_throttles_do_not_use_up_the_failure_budget(sim):
+    """Five 429s then a 503 then success, with max_attempts=2: throttled attempts are waited
+    out in the gate, only the 503 counts as a failure."""
+    sim.set_faults(retry_after_seconds=0.02)
+    case_id = _a_case(sim)
+    sim.break_call(FC, case_id, "429", times=5)
+    root, stats = _call(sim, M.find_case(case_id=case_id), max_attempts=2)
+    assert root.find("Case/CaseID").text == case_id
+    assert stats.errors == {"HTTP_429": 5} and stats.calls == 6
+    sim.break_call(FC, case_id, "site_busy", times=3)
+    root, stats = _call(sim, M.find_case(case_id=case_id), max_attempts=1)
+    assert root.find("Case/CaseID").text == case_id
+    assert stats.errors == {"SITE_BUSY": 3} and stats.calls == 4
+
+
+def test_gzip_bomb_is_refused_at_the_cap_and_retried(sim):
+    sim.set_faults(bomb_mb=8)  # 8 MB of zeros, about 8 KB on the wire
+    case_id = _a_case(sim)
+    sim.break_call(FC, case_id, "gzip_bomb", times=2)
+    root, stats = _call(sim, M.find_case(case_id=case_id), max_reply_bytes=1 << 20)
+    assert root.find("Case/CaseID").text == case_id
+    assert stats.errors == {"REPLY_TOO_LARGE": 2} and stats.calls == 3
 
 
 @pytest.mark.parametrize("kind", ["503", "drop", "soap_fault"])
@@ -113,6 +141,9 @@ def test_hostile_reply_is_refused_not_retried(sim):
     sim.set_faults(hostile="xxe")
     exc, _ = _call(sim, M.find_parties(page_number=1, page_size=10))
     assert exc.code == "HOSTILE_XML"
+    sim.set_faults(hostile="envelope_dtd")  # a DOCTYPE in a text/xml SOAP reply: refused
+    exc, stats = _call(sim, M.find_parties(page_number=1, page_size=10))
+    assert exc.code == "HOSTILE_XML" and not exc.retryable and stats.calls == 1
 
 
 def test_credentials_from_env_name_missing_variables():
@@ -130,3 +161,22 @@ def test_credentials_from_env_name_missing_variables():
     )
     assert client.url == "https://odyssey.example.org/WebServices/APIWebService.asmx"
     assert client.verify is True and "p4ss" not in repr(client._credentials)
+
+
+def test_a_429_pauses_the_client_and_teaches_it_the_rate(sim):
+    """A strict 5 req/s limit, Retry-After 1 s, one slot (nothing else in flight): after the
+    first 429 no request arrives before the Retry-After has passed, and the learned rate keeps
+    every later request under the limit."""
+    sim.set_faults(rate_limit_per_second=5, retry_after_seconds=1, latency_ms=20)
+    cases = sorted(sim.county.cases, key=int)[:12]
+
+    async def go():
+        async with make_client(sim.base_url, concurrency=1, max_retry_seconds=30.0) as client:
+            roots = [await client.call(M.find_case(case_id=c)) for c in cases]
+            return roots, client.stats, client.gate.stats
+
+    roots, stats, gate = asyncio.run(go())
+    assert [r.find("Case/CaseID").text for r in roots] == cases
+    assert sim.log.rate_limited == 1 and stats.errors == {"HTTP_429": 1}
+    assert sim.log.early == 0 and gate.sent_while_paused == 0
+    assert gate.rate == 5 and stats.calls == 13

@@ -1,9 +1,9 @@
-"""The client's one connection pool and fast hardened parser, against the real simulator."""
+"""The client's httpx keep-alive pool, its gate, proxies, TLS and the fast hardened parser,
+against the real simulator."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import socket
 import ssl
 import xml.etree.ElementTree as ET  # noqa: S405 - serialising trees for comparison only
@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 
 import defusedxml.ElementTree as DET
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,7 +27,6 @@ from court_pipeline.odyssey.parse import (
     parse_case,
     safe_fromstring,
 )
-from court_pipeline.odyssey.pool import KeepAlivePool, Timeouts
 from court_pipeline.odyssey.simulator import BILLION_LAUGHS, XXE, OdysseySimulator, envelope
 
 from .conftest import ANCHOR, CREDS, make_client
@@ -43,7 +41,7 @@ def test_concurrent_calls_share_a_few_keep_alive_connections(shared_sim):
     async def go():
         async with make_client(shared_sim.base_url, concurrency=4) as client:
             roots = await asyncio.gather(*(client.call(M.find_case(case_id=c)) for c in cases))
-            return roots, client.pool.opened, client.stats.calls
+            return roots, client.connections["opened"], client.stats.calls
 
     roots, opened, calls = asyncio.run(go())
     assert [parse_case(r, shared_sim.zone).case["case_id"] for r in roots] == cases
@@ -59,7 +57,7 @@ def test_dropped_connection_is_replaced_and_the_call_retried(sim):
         async with make_client(sim.base_url, concurrency=1) as client:
             first = await client.call(M.find_case(case_id=case_id))
             second = await client.call(M.find_case(case_id=case_id))
-            return first, second, client.pool.opened, client.stats
+            return first, second, client.connections["opened"], client.stats
 
     first, second, opened, stats = asyncio.run(go())
     assert parse_case(first, sim.zone).case["case_id"] == case_id
@@ -81,36 +79,37 @@ def test_timed_out_connections_are_discarded_not_reused(sim):
                 await client.call(M.find_case(case_id=case_id))
             sim.set_faults(latency_ms=0)
             root = await client.call(M.find_case(case_id=case_id))
-            return err.value, root, client.pool.opened, client.stats
+            return err.value, root, client.connections["opened"], client.stats
 
     err, root, opened, stats = asyncio.run(go())
-    assert err.code == "TIMEOUT" and "ReadTimeout" in str(err)
+    assert err.code == "TIMEOUT"
     assert parse_case(root, sim.zone).case["case_id"] == case_id
     assert stats.calls == 3 and stats.errors == {"TIMEOUT": 2}
     assert opened == 3  # a connection with a reply still owed is never handed out again
 
 
-def test_pool_waits_for_a_free_connection_then_times_out(sim):
-    sim.set_faults(latency_ms=300)  # a message exchange holds the only slot for 300 ms
-    body = M.soap_envelope(M.find_case(case_id="0"), CREDS.site_key)
-    auth = "Basic " + base64.b64encode(f"{CREDS.username}:{CREDS.password}".encode()).decode()
+def test_https_proxy_from_env_and_registry_proxy_field_carry_the_calls(sim, monkeypatch):
+    """The simulator stands in for a forward proxy: a proxied request carries the absolute URL
+    of the (unreachable) origin, and the simulator still answers on its one endpoint."""
+    case_id = next(iter(sim.county.cases))
+    origin = "http://odyssey.county.invalid:8080"  # never resolved: only the proxy is dialled
 
-    async def go():
-        pool = KeepAlivePool(sim.base_url, 1, timeouts=Timeouts(5.0, 5.0, 0.05))
-        head = pool.request_head("POST", E.SERVICE_PATH, [("Authorization", auth)])
-        held = asyncio.ensure_future(pool.send(head, body))
-        await asyncio.sleep(0.02)
-        with pytest.raises(httpx.PoolTimeout):
-            await pool.send(head, body)
-        first = await held  # frees the slot and keeps the connection
-        again = await pool.send(pool.request_head("GET", E.SERVICE_PATH, []))
-        await pool.aclose()
-        return first, again, pool.opened
+    async def go(**kw):
+        async with make_client(origin, concurrency=1, max_attempts=1, **kw) as client:
+            return await client.call(M.find_case(case_id=case_id))
 
-    first, again, opened = asyncio.run(go())
-    assert first.status == 200 and b"CASE_NOT_FOUND" in first.body
-    assert (again.status, again.body) == (405, b"POST only")
-    assert opened == 1
+    monkeypatch.setenv("HTTP_PROXY", sim.base_url)
+    monkeypatch.setenv("HTTPS_PROXY", sim.base_url)
+    assert parse_case(asyncio.run(go()), sim.zone).case["case_id"] == case_id
+    monkeypatch.setenv("NO_PROXY", "odyssey.county.invalid")
+    with pytest.raises(OdysseyTransportError) as err:  # NO_PROXY: straight to the origin
+        asyncio.run(go())
+    assert err.value.code == "CONNECTION"
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.delenv("NO_PROXY")
+    assert parse_case(asyncio.run(go(proxy=sim.base_url)), sim.zone).case["case_id"] == case_id
+    assert sim.log.by_key[(FC.value, case_id)] == 2 and sim.log.proxied == 2
 
 
 def test_request_larger_than_the_write_buffer_arrives_whole(sim):
@@ -220,7 +219,7 @@ def test_tls_calls_verify_the_certificate_and_keep_connections(tls_sim):
             results = await asyncio.gather(
                 *(client.call(M.find_case(case_id=c)) for c in cases), return_exceptions=True
             )
-            return results, client.pool.opened
+            return results, client.connections["opened"]
 
     trusted, opened = asyncio.run(go(ca_bundle))
     assert [parse_case(r, sim.zone).case["case_id"] for r in trusted] == cases
@@ -237,37 +236,36 @@ def _find_case_bytes(case_id: str) -> bytes:
 
 def test_urgent_requests_jump_the_queue_and_cancelled_ones_are_never_sent(sim):
     sim.set_faults(latency_ms=50)
-    cases = sorted(sim.county.cases, key=int)[:4]
-    auth = "Basic " + base64.b64encode(f"{CREDS.username}:{CREDS.password}".encode()).decode()
+    cases = sorted(sim.county.cases, key=int)[:3]
     order: list[str] = []
 
     async def go():
-        pool = KeepAlivePool(sim.base_url, 1)
-        head = pool.request_head("POST", E.SERVICE_PATH, [("Authorization", auth)])
+        async with make_client(sim.base_url, concurrency=1) as client:
 
-        async def one(case_id: str, urgent: bool = False) -> None:
-            await pool.send(head, _find_case_bytes(case_id), urgent=urgent)
-            order.append(case_id)
+            async def one(request, label: str) -> None:
+                await client.call(request)
+                order.append(label)
 
-        first = asyncio.ensure_future(one(cases[0]))  # takes the only slot
-        await asyncio.sleep(0.01)
-        queued = [asyncio.ensure_future(one(c)) for c in cases[1:3]]
-        dropped = asyncio.ensure_future(one("0"))
-        urgent = asyncio.ensure_future(one(cases[3], urgent=True))
-        await asyncio.sleep(0.01)
-        dropped.cancel()  # still queued: it must never reach the server
-        await asyncio.gather(first, *queued, urgent)
-        await pool.aclose()
-        return pool.opened, pool.peak_in_flight
+            first = asyncio.ensure_future(one(M.find_case(case_id=cases[0]), cases[0]))
+            await asyncio.sleep(0.01)
+            queued = [asyncio.ensure_future(one(M.find_case(case_id=c), c)) for c in cases[1:]]
+            dropped = asyncio.ensure_future(one(M.find_case(case_id="0"), "0"))
+            urgent = asyncio.ensure_future(
+                one(M.find_parties(page_number=1, page_size=10), "page")
+            )
+            await asyncio.sleep(0.01)
+            dropped.cancel()  # still queued: it must never reach the server
+            await asyncio.gather(first, *queued, urgent)
+            return client.connections["opened"], client.gate.stats.peak_in_flight
 
     opened, peak = asyncio.run(go())
-    assert order == [cases[0], cases[3], cases[1], cases[2]]
+    assert order == [cases[0], "page", cases[1], cases[2]]
     assert (opened, peak) == (1, 1)
     assert (FC.value, "0") not in sim.log.by_key
     assert sum(sim.log.by_type.values()) == 4
 
 
-def test_a_caller_cancelled_in_flight_leaves_the_connection_usable(sim):
+def test_a_caller_cancelled_in_flight_frees_its_slot(sim):
     sim.set_faults(latency_ms=100)
     cases = sorted(sim.county.cases, key=int)[:2]
 
@@ -277,11 +275,11 @@ def test_a_caller_cancelled_in_flight_leaves_the_connection_usable(sim):
             await asyncio.sleep(0.03)
             gone.cancel()
             root = await client.call(M.find_case(case_id=cases[1]))  # queued behind it
-            return root, client.pool.opened
+            return root, client.connections["opened"]
 
     root, opened = asyncio.run(go())
     assert parse_case(root, sim.zone).case["case_id"] == cases[1]
-    assert opened == 1  # the cancelled exchange completed and its connection was reused
+    assert opened == 2  # httpx closes a connection whose reply was abandoned; a new one serves
     assert sim.log.by_key[(FC.value, cases[0])] == 1
 
 
@@ -296,7 +294,7 @@ def test_refused_connection_fails_the_call_and_frees_the_slot():
                 *(c.call(M.find_case(case_id=str(i))) for i in range(3)),
                 return_exceptions=True,
             )
-            return results, c.stats, c.pool._active
+            return results, c.stats, c.gate.in_flight
 
     results, stats, active = asyncio.run(go())
     assert all(isinstance(r, OdysseyTransportError) and r.code == "CONNECTION" for r in results)

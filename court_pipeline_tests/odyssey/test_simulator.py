@@ -126,7 +126,7 @@ def test_latency_is_a_timer_not_a_blocked_worker(sim):
         async with make_client(sim.base_url, concurrency=32) as client:
             t0 = time.monotonic()
             await asyncio.gather(*(client.call(M.find_case(case_id=c)) for c in cases))
-            return time.monotonic() - t0, client.pool.opened
+            return time.monotonic() - t0, client.connections["opened"]
 
     elapsed, opened = asyncio.run(go())
     assert 0.2 <= elapsed < 0.6 and opened <= 32  # 32 overlapping waits, not 32 in a row
@@ -255,7 +255,7 @@ def test_client_reads_chunked_gzip_and_closing_replies(sim, mode):
         port = server.sockets[0].getsockname()[1]
         async with make_client(f"http://127.0.0.1:{port}", concurrency=2) as client:
             roots = [await client.call(M.find_case(case_id=c)) for c in cases]
-            opened = client.pool.opened
+            opened = client.connections["opened"]
         server.close()
         return roots, opened
 

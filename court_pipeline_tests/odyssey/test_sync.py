@@ -9,6 +9,7 @@ import pytest
 
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey.errors import OdysseyAuthError
+from court_pipeline.odyssey.simulator import OdysseySimulator
 from court_pipeline.odyssey.store import (
     latest_fetched_run,
     load_cursor,
@@ -170,6 +171,26 @@ def test_lost_page_holds_the_cursor(sim, tmp_path):
     assert result.pages_lost == 1 and not outcome.cursor_advanced
     with connect_warehouse(db) as con:
         assert load_cursor(con, "sim") == cursor1
+
+
+def test_an_incremental_run_never_resolves_a_full_window_loss(sim, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    sync_and_merge(sim, tmp_path, db)
+    sim.break_call(E.MessageType.FIND_PARTIES, "page:1", "soap_fault")
+    full, _ = sync_and_merge(sim, tmp_path, db, mode="full")
+    assert full.pages_lost == 1
+    sim.heal()
+    sql = (
+        "SELECT sync_id, resolved_by_sync_id FROM odyssey_failed_calls "
+        "WHERE call_kind = 'parties_page'"
+    )
+    incremental, outcome = sync_and_merge(sim, tmp_path, db, mode="incremental")
+    assert incremental.pages_lost == 0 and outcome.cursor_advanced
+    with connect_warehouse(db) as con:
+        assert con.execute(sql).fetchall() == [(full.sync_id, None)]  # still a hole
+    healed, _ = sync_and_merge(sim, tmp_path, db, mode="full")
+    with connect_warehouse(db) as con:
+        assert con.execute(sql).fetchall() == [(full.sync_id, healed.sync_id)]
 
 
 def test_incremental_sync_sees_move_reset_cancel_and_new_phone_list(sim, tmp_path):
@@ -337,3 +358,51 @@ def test_a_party_reply_without_sms_opt_out_does_not_lift_the_opt_out(tmp_path):
         # the opt-out stays; a field outside the list follows the source (emptied)
         assert con.execute("SELECT sms_opt_out, first_name FROM parties").fetchall() == [
             (True, None)]
+
+
+def test_rate_limited_faulty_server_full_sync_loses_nothing(tmp_path):
+    """The issue's bad day: a strict 20 req/s limit (429 Retry-After: 1) plus 5% 500, 5%
+    SITE_BUSY, 3% drops and 2% garbage. One full sync at concurrency 16 loses 0 calls, sends
+    no request while a Retry-After runs, and stays within 1.2x the calls a clean run needs."""
+    with OdysseySimulator(parties=60, seed=11, anchor=ANCHOR) as clean_sim:
+        needed = run_sync(clean_sim, tmp_path / "clean").stats["calls"]
+    with OdysseySimulator(parties=60, seed=11, anchor=ANCHOR) as sim:
+        sim.set_faults(
+            latency_ms=20,
+            rate_limit_per_second=20,
+            retry_after_seconds=1,
+            rate_5xx=0.05,
+            rate_site_busy=0.05,
+            rate_drop=0.03,
+            rate_garbage=0.02,
+        )
+        result = sync_agency(
+            lambda: make_client(sim.base_url, concurrency=16, max_attempts=5),
+            agency_id="sim",
+            zone=ZONE,
+            today=ANCHOR,
+            hearing_window_days=WINDOW_DAYS,
+            archive_root=tmp_path / "a",
+        )
+        injected = sum(sim.log.faults.values())
+        limited = sim.log.rate_limited
+    assert result.failed == [] and result.stats["lost_calls"] == 0
+    # every call beyond the needed ones is one injected fault or one 429, nothing else
+    assert result.stats["calls"] == needed + injected + limited
+    assert result.stats["errors"].get("HTTP_429", 0) == limited
+    # the first 429 teaches the gate the server's rate: a handful of 429s, not one a second
+    assert 1 <= limited <= 5 and result.stats["throttle_pauses"] >= 1
+    assert result.stats["sent_while_paused"] == 0  # nothing new sent during a Retry-After
+    assert needed + limited <= 1.2 * needed  # throttling's own cost; faults cost 1/(1-15%)
+
+
+def test_healing_fetches_no_case_or_party_twice_in_one_run(sim, tmp_path):
+    """Retried calls from the last run that the window also meets are fetched once."""
+    with_hearings = run_sync(sim, tmp_path / "first")
+    party_ids = sorted(with_hearings.frames["parties"]["party_id"].astype(str))[:5]
+    case_ids = sorted(with_hearings.frames["cases"]["case_id"].astype(str))[:5]
+    sim.log.by_key.clear()
+    result = run_sync(sim, tmp_path / "second", retry_parties=party_ids, retry_cases=case_ids)
+    assert result.failed == []
+    assert max(sim.log.by_key.values()) == 1  # every party, case and page asked for once
+    assert result.stats["calls"] == sum(sim.log.by_key.values())

@@ -136,3 +136,31 @@ def test_failed_run_becomes_an_incident_row(tmp_path):
     agency, partition, step, error = row[0]
     assert (agency, partition, step) == ("alpha", "alpha|2026-11-22", "breaks")
     assert error == "ValueError: alpha_ecr.txt: missing mapped column 'Case Number'"
+
+
+def test_odyssey_freshness_counts_only_syncs_that_read_their_window(tmp_path):
+    import yaml
+
+    path = tmp_path / "agencies.yaml"
+    odyssey = {"base_url": "https://odyssey.example.org", "site_key_env": "S",
+               "username_env": "U", "password_env": "P"}
+    path.write_text(yaml.safe_dump({
+        "partitions_start_date": "2026-01-01",
+        "agencies": [{"id": "oly", "name": "Oly", "county": "Harris", "odyssey": odyssey}],
+    }))
+    registry = load_registry(path)
+    with connect_warehouse(tmp_path / "w.duckdb") as con:
+        for sync_id, hours_ago, status, pages_lost in (
+            ("full-old", 40, "merged", 0),  # the last sync that read its whole window
+            ("lost-pages", 1, "merged", 2),  # merged, but pages of its window never read
+            ("auth", 0.5, "failed", None),  # a failed sync's row
+        ):
+            when = NOW - timedelta(hours=hours_ago)
+            con.execute(
+                "INSERT INTO odyssey_sync_runs (agency_id, sync_id, mode, started_at, "
+                "finished_at, pages_lost, status) VALUES ('oly', ?, 'full', ?, ?, ?, ?)",
+                [sync_id, when, when, pages_lost, status],
+            )
+        (verdict,) = judge_freshness(con, registry, NOW)
+    assert verdict.source == "odyssey_api" and verdict.stale
+    assert verdict.last_success_at == NOW - timedelta(hours=40)

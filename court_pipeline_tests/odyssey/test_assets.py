@@ -49,18 +49,27 @@ def _registry(tmp_path, base_url):
     return load_registry(path)
 
 
-def test_materialize_odyssey_assets(sim, tmp_path, monkeypatch):
+def _sim_env(monkeypatch, tmp_path, password: str = "api_password") -> None:
+    """The data home and the simulator's credentials in the variables the registry names."""
     monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SIM_USER", "api_user")
-    monkeypatch.setenv("SIM_PASS", "api_password")
-    monkeypatch.setenv("SIM_SITE", "SIMCOUNTY")
-    registry = _registry(tmp_path, sim.base_url)
-    parts = agency_day_partitions(registry)
-    assets = build_odyssey_assets(registry, parts)
-    resources = {
+    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", password),
+                        ("SIM_SITE", "SIMCOUNTY")):
+        monkeypatch.setenv(name, value)
+
+
+def _fast_resources() -> dict:
+    return {
         "warehouse": WarehouseResource(),
         "odyssey": OdysseyResource(wait_initial=0.01, wait_max=0.05),
     }
+
+
+def test_materialize_odyssey_assets(sim, tmp_path, monkeypatch):
+    _sim_env(monkeypatch, tmp_path)
+    registry = _registry(tmp_path, sim.base_url)
+    parts = agency_day_partitions(registry)
+    assets = build_odyssey_assets(registry, parts)
+    resources = _fast_resources()
     case_id = next(iter(sim.county.cases))
     sim.break_call("FindCase", case_id, "503")
 
@@ -124,16 +133,10 @@ def test_schedules_from_registry(tmp_path):
 
 
 def test_partial_sync_fails_the_check_and_tags_the_run(sim, tmp_path, monkeypatch):
-    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
-    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "api_password"),
-                        ("SIM_SITE", "SIMCOUNTY")):
-        monkeypatch.setenv(name, value)
+    _sim_env(monkeypatch, tmp_path)
     registry = _registry(tmp_path, sim.base_url)
     assets = build_odyssey_assets(registry, agency_day_partitions(registry))
-    resources = {
-        "warehouse": WarehouseResource(),
-        "odyssey": OdysseyResource(wait_initial=0.01, wait_max=0.05),
-    }
+    resources = _fast_resources()
     party_id = sorted(sim.county.parties, key=int)[0]
     sim.break_call("GetScheduledHearingsByPartyID", party_id, "503")
     instance = dg.DagsterInstance.ephemeral()
@@ -142,7 +145,7 @@ def test_partial_sync_fails_the_check_and_tags_the_run(sim, tmp_path, monkeypatc
     raw_md = result.asset_materializations_for_node("odyssey_raw_responses")[0].metadata
     (check,) = result.get_asset_check_evaluations()
     lost = raw_md["failed_calls"].value
-    assert lost == (1 if sim.log.by_key[("GetScheduledHearingsByPartyID", party_id)] else 0)
+    assert sim.log.by_key[("GetScheduledHearingsByPartyID", party_id)] > 0
     assert lost == 1  # the first party has a hearing in the window
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["lost_calls"].value == 1 and check.metadata["pages_lost"].value == 0
@@ -151,16 +154,10 @@ def test_partial_sync_fails_the_check_and_tags_the_run(sim, tmp_path, monkeypatc
 
 
 def test_a_sync_that_read_nothing_of_its_window_fails_the_run(sim, tmp_path, monkeypatch):
-    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
-    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "api_password"),
-                        ("SIM_SITE", "SIMCOUNTY")):
-        monkeypatch.setenv(name, value)
+    _sim_env(monkeypatch, tmp_path)
     registry = _registry(tmp_path, sim.base_url)
     assets = build_odyssey_assets(registry, agency_day_partitions(registry))
-    resources = {
-        "warehouse": WarehouseResource(),
-        "odyssey": OdysseyResource(wait_initial=0.01, wait_max=0.05),
-    }
+    resources = _fast_resources()
     sim.break_call("FindParties", "page:1", "503")
     key = f"simco|{ANCHOR.isoformat()}"
     result = dg.materialize(assets, partition_key=key, resources=resources, raise_on_error=False)
@@ -174,10 +171,7 @@ def test_a_sync_that_read_nothing_of_its_window_fails_the_run(sim, tmp_path, mon
 
 
 def test_a_failed_sync_writes_its_run_row_with_the_error(sim, tmp_path, monkeypatch):
-    monkeypatch.setenv("COURT_PIPELINE_HOME", str(tmp_path / "home"))
-    for name, value in (("SIM_USER", "api_user"), ("SIM_PASS", "wrong-Secret-pw"),
-                        ("SIM_SITE", "SIMCOUNTY")):
-        monkeypatch.setenv(name, value)
+    _sim_env(monkeypatch, tmp_path, password="wrong-Secret-pw")
     registry = _registry(tmp_path, sim.base_url)
     assets = build_odyssey_assets(registry, agency_day_partitions(registry))
     resources = {"warehouse": WarehouseResource(), "odyssey": OdysseyResource()}

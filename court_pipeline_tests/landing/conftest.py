@@ -54,6 +54,14 @@ class SftpServerInfo:
     client_key_path: Path  # authorized private key (passphrase-protected)
     client_key_passphrase: str
 
+    def landing(self, password_env: str) -> dict[str, Any]:
+        """A registry ``landing:`` block for this server: password auth, its real host key."""
+        return {
+            "kind": "sftp", "host": self.host, "port": self.port, "username": self.username,
+            "password_env": password_env, "known_hosts_path": str(self.known_hosts),
+            "timeout_seconds": 5,
+        }
+
     def known_hosts_line(self, key: asyncssh.SSHKey | None = None) -> str:
         public = (key or self.host_key).export_public_key().decode().strip()
         return f"[{self.host}]:{self.port} {public}\n"

@@ -226,11 +226,7 @@ def test_sensor_request_runs_the_job_end_to_end_over_sftp(
     data_home, write_registry, sftp_server: SftpServerInfo, monkeypatch
 ) -> None:
     monkeypatch.setenv("HARRIS_SFTP_PASSWORD", sftp_server.password)
-    landing = {
-        "kind": "sftp", "host": sftp_server.host, "port": sftp_server.port,
-        "username": sftp_server.username, "password_env": "HARRIS_SFTP_PASSWORD",
-        "known_hosts_path": str(sftp_server.known_hosts), "timeout_seconds": 5,
-    }
+    landing = sftp_server.landing("HARRIS_SFTP_PASSWORD")
     registry = write_registry(agency_entry("harris", landing))
     (sftp_server.root / "ecr_night.txt").write_bytes(BODY)
     set_mtime(sftp_server.root / "ecr_night.txt", datetime(2026, 11, 22, 10, 0, tzinfo=UTC))
@@ -304,11 +300,7 @@ def test_sweep_fetches_only_files_whose_completion_marker_exists(
 def test_sftp_fifo_is_refused_before_opening_and_quarantined(
         data_home, write_registry, sftp_server: SftpServerInfo, monkeypatch) -> None:
     monkeypatch.setenv("HARRIS_SFTP_PASSWORD", sftp_server.password)
-    landing = {
-        "kind": "sftp", "host": sftp_server.host, "port": sftp_server.port,
-        "username": sftp_server.username, "password_env": "HARRIS_SFTP_PASSWORD",
-        "known_hosts_path": str(sftp_server.known_hosts), "timeout_seconds": 5,
-    }
+    landing = sftp_server.landing("HARRIS_SFTP_PASSWORD")
     registry = write_registry(agency_entry("harris", landing))
     (sftp_server.root / "good.txt").write_bytes(BODY)
     os.mkfifo(sftp_server.root / "pipe.txt")

@@ -115,11 +115,7 @@ def test_growing_file_on_sftp_waits_until_size_is_stable(
     data_home: Path, write_registry, sftp_server: SftpServerInfo, monkeypatch
 ) -> None:
     monkeypatch.setenv("TEST_SFTP_PASSWORD", sftp_server.password)
-    landing = {
-        "kind": "sftp", "host": sftp_server.host, "port": sftp_server.port,
-        "username": sftp_server.username, "password_env": "TEST_SFTP_PASSWORD",
-        "known_hosts_path": str(sftp_server.known_hosts), "timeout_seconds": 5,
-    }
+    landing = sftp_server.landing("TEST_SFTP_PASSWORD")
     registry = write_registry(agency_entry("harris", landing, min_file_age_seconds=60))
     ticker = Ticker(sensors_for(registry)["ecr_files_harris"])
     path = sftp_server.root / "ecr.txt"

@@ -37,9 +37,7 @@ def _cmd_quarantine_list(args: argparse.Namespace) -> int:
 
     statuses = ("retrying", "quarantined", "released") if args.all else (
         "retrying", "quarantined")
-    # a write connection: it brings a warehouse made by an older version up to the current
-    # schema (quarantined_files is new), which a read-only one cannot; nothing else is written
-    with connect_warehouse() as con:
+    with connect_warehouse(read_only=True) as con:
         found = entries(con, [args.agency] if args.agency else None, statuses)
     if not found:
         print("no quarantined or retrying files")

@@ -61,19 +61,20 @@ def connect_warehouse(
             f"warehouse {db_path} stayed locked by another run for {lock_timeout_seconds:.0f}s"
         ) from exc
     try:
-        if read_only and not db_path.exists():
-            read_only = False  # nothing to read yet: create it so queries see empty tables
+        key = str(db_path.resolve())
+        if key not in _schema_ready:
+            # Once per process, before any use, read-only included: a read-only connection
+            # cannot create the tables it is about to read (a warehouse made by an older
+            # version, or none yet).
+            with _schema_guard, duckdb.connect(str(db_path)) as setup:
+                apply_schema(setup)
+                _schema_ready.add(key)
         con = duckdb.connect(str(db_path), read_only=read_only)
         try:
             spill = settings.data_home() / "tmp" / "warehouse"
             spill.mkdir(parents=True, exist_ok=True)
             con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
             con.execute("SET temp_directory = ?", [str(spill)])
-            key = str(db_path.resolve())
-            if not read_only and key not in _schema_ready:
-                with _schema_guard:
-                    apply_schema(con)
-                    _schema_ready.add(key)
             yield con
         finally:
             con.close()

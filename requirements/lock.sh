@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refresh the committed locks from pyproject.toml: every transitive version exact, with hashes.
 # uv resolves for every platform at once (--universal) and writes no index URL or host name.
-# Run after any change to pyproject's dependencies, then run the suite (README "Upgrading Dagster").
+# Run after any change to pyproject's dependencies, then run the suite (docs/how-to/upgrade-dagster.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v uv >/dev/null || python3 -m pip install --quiet "uv>=0.5"

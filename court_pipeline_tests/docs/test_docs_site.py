@@ -1,0 +1,68 @@
+"""The documentation site builds with ``mkdocs build --strict``: every page in the nav exists,
+every page is in the nav, and every internal link and anchor resolves (mkdocs.yml turns each
+of those into a warning, and strict turns a warning into a failed build)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# A log line at WARNING or above, as mkdocs writes them ("WARNING -  ...", "ERROR -  ...").
+WARNING_LINE = re.compile(r"^(WARNING|ERROR)\s+-", re.MULTILINE)
+
+
+def build(project: Path, site: Path) -> subprocess.CompletedProcess:
+    """`mkdocs build --strict` of ``project`` into ``site`` (never into the checkout)."""
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
+         str(project / "mkdocs.yml"), "--site-dir", str(site)],
+        cwd=project, capture_output=True, text=True, timeout=300,
+        # Material's end-of-life banner is news about the theme, not about these docs.
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+def test_the_docs_site_builds_strict_with_no_warning(tmp_path):
+    done = build(ROOT, tmp_path / "site")
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert WARNING_LINE.findall(done.stderr) == [], done.stderr[-4000:]
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert (tmp_path / "site" / "reference" / "tables" / "index.html").is_file()
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """mkdocs.yml and docs/ copied, to break on purpose."""
+    copy = tmp_path / "project"
+    copy.mkdir()
+    shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    return copy
+
+
+@pytest.mark.parametrize(("page", "text", "complaint"), [
+    ("how-to/replay-a-file.md", "[a broken link](../reference/no-such-page.md)",
+     "no-such-page.md"),
+    ("how-to/replay-a-file.md", "[a broken anchor](../reference/cli.md#no-such-heading)",
+     "no-such-heading"),
+])
+def test_a_broken_link_fails_the_build(project_copy, tmp_path, page, text, complaint):
+    path = project_copy / "docs" / page
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{text}\n", encoding="utf-8")
+    done = build(project_copy, tmp_path / "site")
+    assert done.returncode != 0
+    assert complaint in done.stderr
+
+
+def test_a_page_left_out_of_the_nav_fails_the_build(project_copy, tmp_path):
+    (project_copy / "docs" / "how-to" / "orphan.md").write_text("# Orphan\n", encoding="utf-8")
+    done = build(project_copy, tmp_path / "site")
+    assert done.returncode != 0
+    assert "orphan.md" in done.stderr

@@ -21,9 +21,21 @@ WARNING_LINE = re.compile(r"^(WARNING|ERROR)\s+-", re.MULTILINE)
 def build(project: Path, site: Path) -> subprocess.CompletedProcess:
     """`mkdocs build --strict` of ``project`` into ``site`` (never into the checkout)."""
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-         str(project / "mkdocs.yml"), "--site-dir", str(site)],
-        cwd=project, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(project / "mkdocs.yml"),
+            "--site-dir",
+            str(site),
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
         # Material's end-of-life banner is news about the theme, not about these docs.
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
@@ -47,12 +59,21 @@ def project_copy(tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize(("page", "text", "complaint"), [
-    ("how-to/replay-a-file.md", "[a broken link](../reference/no-such-page.md)",
-     "no-such-page.md"),
-    ("how-to/replay-a-file.md", "[a broken anchor](../reference/cli.md#no-such-heading)",
-     "no-such-heading"),
-])
+@pytest.mark.parametrize(
+    ("page", "text", "complaint"),
+    [
+        (
+            "how-to/replay-a-file.md",
+            "[a broken link](../reference/no-such-page.md)",
+            "no-such-page.md",
+        ),
+        (
+            "how-to/replay-a-file.md",
+            "[a broken anchor](../reference/cli.md#no-such-heading)",
+            "no-such-heading",
+        ),
+    ],
+)
 def test_a_broken_link_fails_the_build(project_copy, tmp_path, page, text, complaint):
     path = project_copy / "docs" / page
     path.write_text(path.read_text(encoding="utf-8") + f"\n{text}\n", encoding="utf-8")

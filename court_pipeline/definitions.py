@@ -132,7 +132,8 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     jobs = build_jobs()
     with warnings.catch_warnings():
         # `backfill_policy` is marked beta in Dagster 1.13; one warning per asset on every
-        # load says nothing new (the policy is documented in partitions.py and the README).
+        # load says nothing new (the policy is documented in partitions.py and
+        # docs/reference/jobs.md).
         warnings.filterwarnings("ignore", message=".*`backfill_policy`.*",
                                 category=dg.BetaWarning)
         assets = require_range_backfill_policy([

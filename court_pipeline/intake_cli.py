@@ -1,5 +1,5 @@
 """``court-pipeline replay`` and ``court-pipeline quarantine list|release``: the operator
-commands for ECR intake (the README's recipes, as commands)."""
+commands for ECR intake (the docs' how-to recipes, as commands)."""
 
 from __future__ import annotations
 

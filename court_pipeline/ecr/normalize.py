@@ -4,7 +4,7 @@ Each row is validated once (dates, times, names, keys) into ``typed``; rows that
 a template exclude rule skips join the reader's ``raw_rejects``; the rest become the parties,
 contacts, cases, case_parties, hearings and hearing_parties frames handed to ``merge_records``.
 
-Keys (see the README, ECR chapter):
+Keys (see docs/explanation/ecr-files.md, Keys):
 
 * party_id = the source Party ID, else ``'d:' + sha256(last|first|birth date)`` (or, without a
   birth date, ``last|first|case:<case_id>``), first 24 hex characters;

@@ -154,7 +154,7 @@ class ExcludeRule(BaseModel):
 
 
 class UploadTemplate(BaseModel):
-    """How to read one agency's ECR file (the README's ECR chapter lists every key)."""
+    """How to read one agency's ECR file (docs/reference/upload-templates.md lists every key)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

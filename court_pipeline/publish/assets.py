@@ -208,7 +208,7 @@ def _check_results(report: PublishReport, held: pd.DataFrame) -> list[dg.AssetCh
             },
             description=None if report.held_back == 0 else (
                 f"{report.held_back} record(s) held back; see oca_open_held_back and the "
-                "README (held-back kinds and what to do)"),
+                "docs (reference/publishing.md: held-back kinds and what to do)"),
         ),
         dg.AssetCheckResult(
             check_name=DEFERRED_CHECK,

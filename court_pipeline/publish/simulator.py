@@ -9,7 +9,7 @@ semantics keyed by (recordid, county, publisher) per entity type, and 404 for de
 unknown record. Faults (429 + Retry-After, 5xx, dropped connections, lost acknowledgements,
 latency, short-lived tokens) are switched on through :class:`SimulatorFaults`.
 
-Design choices where the spec is silent, documented in the README (publishing chapter):
+Design choices where the spec is silent, documented in docs/reference/publishing.md (Simulator):
 - The check order is token (401), size/JSON/envelope structure (400), county association
   (403), contract validation (400 form / 422 business rule), unknown deletes (404), then apply.
 - Nothing of an envelope is applied unless all of it is (ValidateEnvelope: true); a 404 lists

@@ -87,3 +87,17 @@ def test_a_page_left_out_of_the_nav_fails_the_build(project_copy, tmp_path):
     done = build(project_copy, tmp_path / "site")
     assert done.returncode != 0
     assert "orphan.md" in done.stderr
+
+
+def test_every_readme_link_reaches_a_file():
+    """The README is a front page of links into docs/: each relative link names a file that
+    exists (GitHub renders them; mkdocs does not see the README)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 30
+    assert [link for link in local if not (ROOT / link).exists()] == []
+
+
+def test_the_readme_stays_a_front_page():
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 200

@@ -1,4 +1,4 @@
-"""The README's operator recipes as commands, run against real Dagster runs and a real
+"""The docs' operator recipes as commands, run against real Dagster runs and a real
 warehouse: `court-pipeline replay` and `court-pipeline quarantine list|release`."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from court_pipeline.partitions import agency_day_partitions
 from court_pipeline.registry import load_registry
 from court_pipeline.settings import BUNDLED_CONFIG_DIR
 from court_pipeline.warehouse import WarehouseResource, connect_warehouse
+from court_pipeline_tests.docs.snippets import docs_commands
 
 PARTITION = dg.MultiPartitionKey({"agency": "demo", "date": "2026-11-22"})
 
@@ -133,38 +134,33 @@ def test_quarantine_list_and_release(pipeline, capsys):
     assert capsys.readouterr().err == "demo: no quarantined file matches\n"
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-SECTIONS = ("## Configuration reference", "## Operations", "## Landing", "## ECR files")
+# The pages (and sections) whose recipes this area owns: illustrative commands, on a warehouse
+# prepared to match them (their runnable snippets run on the demo in court_pipeline_tests/docs).
+RECIPE_PAGES = {
+    "how-to/daily-checks.md": None,
+    "how-to/replay-a-file.md": None,
+    "how-to/release-quarantine.md": None,
+    "reference/landing.md": None,
+    "reference/ecr.md": None,
+    "reference/cli.md": "## `court-pipeline check`",
+}
 
 
-def readme_commands() -> list[str]:
-    """Every `court-pipeline ...` line of a code block in the chapters this area owns."""
-    commands, keep, in_block = [], False, False
-    for line in README.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            keep = line.startswith(SECTIONS)
-        elif line.startswith("```"):
-            in_block = not in_block
-        elif keep and in_block and line.startswith("court-pipeline "):
-            commands.append(line)
-    return commands
-
-
-def test_every_operator_recipe_in_the_readme_runs(pipeline, capsys):
-    """The README's commands, exactly as written (comments dropped), on a warehouse with a
-    loaded file and a quarantined one named as in the README."""
+def test_every_operator_recipe_in_the_docs_runs(pipeline, capsys):
+    """The docs' commands, exactly as written (comments dropped), on a warehouse with a
+    loaded file and a quarantined one named as in the docs."""
     import shlex
 
     _, landing, run = pipeline
     generate_ecr_file(landing / "ecr_20261122.txt", 30, seed=2, junk_every=10)
     (landing / "bad.txt").write_bytes(b"\x00" * 10)
     run()
-    commands = readme_commands()
+    commands = docs_commands(RECIPE_PAGES)
     assert len(commands) >= 15
     assert {c.split()[1] for c in commands} == {"check", "sql", "quarantine", "replay"}
     for command in commands:
         argv = shlex.split(command, comments=True)[1:]
         if argv[:2] == ["check", "--config"]:
-            argv[2] = os.environ["COURT_PIPELINE_CONFIG"]  # the README's path is an example
+            argv[2] = os.environ["COURT_PIPELINE_CONFIG"]  # the docs' path is an example
         capsys.readouterr()
         assert main(argv) == 0, (command, capsys.readouterr())

@@ -25,7 +25,7 @@ SELECT = "ecr_landed_files,ecr_records"
 
 
 def _materialize(partition: str, extra: list[str] | None = None) -> subprocess.Popen:
-    command = [  # `dg launch`, the command the README gives operators
+    command = [  # `dg launch`, the command the docs give operators
         str(Path(sys.executable).with_name("dg")), "launch",
         "-m", "court_pipeline.definitions", "--assets", SELECT, "--partition", partition,
         *(extra or []),

@@ -1,5 +1,5 @@
 """Reference data and bundled contracts cannot drift, and the `court-pipeline simulate` commands
-serve real HTTP on loopback as the README says."""
+serve real HTTP on loopback as the docs say."""
 
 from __future__ import annotations
 

@@ -196,8 +196,9 @@ def test_snapshot_is_no_more_readable_than_the_warehouse(pipeline_home):
     assert sql("SELECT 1").returncode == 0
     (folder,) = (pipeline_home / "warehouse.duckdb.snapshots").iterdir()
     assert (folder / "warehouse.duckdb").stat().st_mode & 0o777 == 0o600
-    # never more readable than the warehouse's folder; the CLI's owner-only umask (README
-    # "Owner-only files") makes it 0700 even where an operator widened the data home
+    # never more readable than the warehouse's folder; the CLI's owner-only umask
+    # (docs/reference/configuration.md, "Owner-only files") makes it 0700 even where an operator
+    # widened the data home
     parent = pipeline_home.stat().st_mode & 0o777
     for made in (folder, folder.parent):
         assert made.stat().st_mode & 0o777 & ~parent == 0

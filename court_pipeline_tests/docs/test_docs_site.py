@@ -101,3 +101,27 @@ def test_every_readme_link_reaches_a_file():
 
 def test_the_readme_stays_a_front_page():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 200
+
+
+def broken_tables(text: str) -> list[int]:
+    """Line numbers of table rows that start a table without a header separator after them
+    (Markdown then renders them as text: rows cut off their table by a paragraph)."""
+    lines, fence, broken = text.splitlines(), False, []
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        elif not fence and line.lstrip().startswith("|"):
+            starts = i == 0 or not lines[i - 1].strip().startswith("|")
+            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            if starts and not re.match(r"\|\s*:?-", following):
+                broken.append(i + 1)
+    return broken
+
+
+def test_every_table_in_the_docs_has_its_header():
+    assert broken_tables("| a | b |\n|---|---|\n| 1 | 2 |\n\ntext\n| 3 | 4 |\n") == [6]
+    found = {
+        path.relative_to(ROOT).as_posix(): broken_tables(path.read_text(encoding="utf-8"))
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    }
+    assert {page: lines for page, lines in found.items() if lines} == {}

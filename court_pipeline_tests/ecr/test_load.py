@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 import pytest
@@ -225,8 +225,27 @@ def test_case_insensitive_headers_skip_rows_and_footer(warehouse, make_template,
         load(warehouse, write_rows([row()], name="strict.txt"), strict)
 
 
-def test_header_list_is_what_the_fixture_writes():
-    assert len(HEADER) == len(row())
+def test_columns_are_read_by_header_name_in_any_order(warehouse, make_template, write_rows):
+    """The loader finds each mapped column by its header name, not its position: the same row
+    written with the columns reversed loads every field into its own warehouse column."""
+    values = row(pid="P7", name="GARZA, LUIS", role="Witness", lang="Spanish",
+                 phone="713-555-0199", email="luis@example.com", dob="03/04/1985",
+                 date="12/03/2026", time="2:15 PM", status="Scheduled", location="Annex B",
+                 judge="Hon. Ortiz", case="CR-77", htype="Pretrial")
+    path = write_rows([values[::-1]], header=HEADER[::-1])
+    result = load(warehouse, path, make_template())
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (1, 1, 0)
+    assert q(warehouse, "SELECT party_id, first_name, last_name, preferred_language, "
+                        "date_of_birth FROM parties") == [
+        ("P7", "LUIS", "GARZA", "es", date(1985, 3, 4))]
+    assert q(warehouse, "SELECT case_id, party_id, role FROM case_parties") == [
+        ("n:CR-77", "P7", "Witness")]
+    assert q(warehouse, "SELECT case_number, hearing_type, start_local, status, location, judge "
+                        "FROM hearings") == [
+        ("CR-77", "Pretrial", datetime(2026, 12, 3, 14, 15), "Scheduled", "Annex B",
+         "Hon. Ortiz")]
+    assert q(warehouse, "SELECT kind, value FROM contacts ORDER BY kind") == [
+        ("email", "luis@example.com"), ("phone", "+17135550199")]
 
 
 def test_second_of_two_concurrent_runs_skips_a_file_the_first_loaded(

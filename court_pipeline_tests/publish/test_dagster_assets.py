@@ -109,6 +109,10 @@ def test_production_is_refused_unless_allowed(sim, credential, warehouse):
 
     result, _ = _materialize(_registry(sim, target="production"), warehouse)
     assert not result.success
+    failures = [e.step_failure_data.error for e in result.get_step_failure_events()]
+    assert len(failures) == 1
+    message = failures[0].cause.message if failures[0].cause else failures[0].message
+    assert "OcaConfigError" in message and "allow_production: true" in message, message
     assert sim.stats.puts == 0
     production = _registry(sim, target="production")
     with pytest.raises(OcaConfigError, match="allow_production"):

@@ -154,22 +154,47 @@ def test_unmapped_codes_asset_counts_every_local_code(registry, registry_file, w
     ]
 
 
-def test_no_code_map_holds_everything_back_with_reasons(tmp_path, warehouse_file):
+CODED_CHARGE_FIELDS = [
+    "court_type", "primary_case_category", "judicial_council_case_category", "jcit_case_type",
+    "judicial_council_offense_type", "case_judicial_officer_type", "party_race",
+    "party_ethnicity", "party_sex", "party_indigency_status", "filing_statute",
+    "level_and_degree_of_prosecuted_offense", "charge_manner_of_disposition",
+    "charge_disposition", "plea_type",
+]
+
+
+def test_no_code_map_sends_null_codes_and_names_the_missing_map(tmp_path, warehouse_file):
+    """An agency without ``oca.code_map``: every field a code map fills is sent as null (the
+    contract allows null), no row is held back, and the metadata says there is no code map."""
     from court_pipeline.registry.loader import load_registry
 
     from .conftest import write_registry
 
-    registry_file = write_registry(tmp_path / "nomap", code_map=None) if (
-        (tmp_path / "nomap").mkdir() is None) else None
-    registry = load_registry(registry_file)
-    result = _run(registry, registry_file, warehouse_file, {"oca_charges"})
+    (tmp_path / "nomap").mkdir()
+    registry_file = write_registry(tmp_path / "nomap", code_map=None)
+    result = _run(load_registry(registry_file), registry_file, warehouse_file, {"oca_charges"})
     meta = result.asset_materializations_for_node("oca_charges")[0].metadata
-    # Kinds absent from the (empty) map send null: rows still pass the contract.
-    assert meta["rows_passed"].value == 3
+    counts = (meta["rows"].value, meta["rows_passed"].value, meta["rows_held_back"].value)
+    assert counts == (3, 3, 0)
+    assert meta["code_map"].value == "(no code map)"
     con = duckdb.connect(str(warehouse_file), read_only=True)
-    nulls = con.execute("SELECT count(*) FROM oca_charges WHERE plea_type IS NULL").fetchone()
-    assert nulls[0] == 3
+    coded = con.execute(
+        f"SELECT recordid, {', '.join(CODED_CHARGE_FIELDS)} FROM oca_charges ORDER BY recordid"
+    ).fetchall()
+    kept = con.execute(
+        "SELECT recordid, statute_citation, filing_offense_code FROM oca_charges ORDER BY 1"
+    ).fetchall()
     con.close()
+    nulls = (None,) * len(CODED_CHARGE_FIELDS)
+    assert coded == [
+        ("5550001-7001", *nulls), ("5550002-7002", *nulls), ("5550002-7003", *nulls)
+    ]
+    # fields that need no code map are still sent
+    assert kept == [
+        ("5550001-7001", "49.04", "5499"),
+        ("5550002-7002", "29.02", "1299"),
+        ("5550002-7003", "31.03", "2399"),
+    ]
 
 
 def _metadata_text(result: dg.ExecuteInJobResult) -> str:

@@ -79,13 +79,24 @@ def test_other_nanpa_regions_and_international_numbers_use_the_library():
     assert out["phone_type"].tolist()[2] == "landline"
 
 
-def test_duplicate_cells_are_parsed_once_and_joined_back_to_every_row():
-    raw = pd.Series(["713-555-0142"] * 1000 + ["bad"] * 3)
+def test_duplicate_cells_are_parsed_once_and_joined_back_to_every_row(monkeypatch):
+    """A million-row file repeats the same cells: each distinct piece the fast path cannot
+    classify goes through phonenumbers.parse once, and its verdict reaches every row."""
+    parsed: list[str] = []
+    real_parse = pn.parse
+
+    def counting_parse(text, region=None, *args, **kwargs):
+        parsed.append(text)
+        return real_parse(text, region, *args, **kwargs)
+
+    monkeypatch.setattr(pn, "parse", counting_parse)
+    raw = pd.Series(["416-555-0123"] * 400 + ["713-555-0142"] * 400 + ["12345"] * 3)
     out = normalize_phones(raw)
-    assert len(out) == 1003
-    assert out["row"].tolist() == list(range(1003))
-    assert (out["value"][:1000] == "+17135550142").all()
-    assert out["status"][1000:].tolist() == ["rejected"] * 3
+    assert sorted(parsed) == ["12345", "416-555-0123"]  # plain 713 numbers need no parse
+    assert len(out) == 803
+    assert out["row"].tolist() == list(range(803))
+    assert out["value"].tolist() == ["+14165550123"] * 400 + ["+17135550142"] * 400 + [None] * 3
+    assert out["status"][800:].tolist() == ["rejected"] * 3
 
 
 def test_fast_path_agrees_with_phonenumbers_on_thousands_of_numbers():

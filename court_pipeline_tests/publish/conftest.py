@@ -33,8 +33,9 @@ def make_rows(entity_type: str, n: int, seed: int = 1, start: int = 0) -> pd.Dat
 
 def _as_sent(value: Any) -> Any:
     """The JSON value a plain source cell must arrive as, written out without the project's
-    ``canonical()``: text and whole numbers as they are, a missing or empty cell as null. Other types
-    belong in a test with literal expected JSON (test_publish_e2e's typed-values test)."""
+    ``canonical()``: text and whole numbers as they are, a missing or empty cell as null.
+    Other types belong in a test with literal expected JSON (test_publish_e2e's typed-values
+    test)."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if value == "":  # an emptied text cell is sent as null (the contract's "no value")

@@ -62,6 +62,8 @@ class PublishSettings:
     max_entities: int = MAX_ENTITIES_PER_EVENT
     max_bytes: int = MAX_BYTES
     token_refresh_margin_seconds: float = 300.0
+    # how long to wait for another run publishing the same county (then PublishLockTimeout)
+    lock_wait_seconds: float = 600.0
 
 
 @dataclass
@@ -348,7 +350,7 @@ def publish_county(
     between a send and its bookkeeping.
     """
     report = PublishReport(settings.environment, store.agency_id, store.county, store.run_id)
-    with store.publishing_lock():
+    with store.publishing_lock(settings.lock_wait_seconds):
         store.check_target(settings.messages_url, credential.client_id)
         report.recovered_envelopes = store.recover()
         if report.recovered_envelopes:

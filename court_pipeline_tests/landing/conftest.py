@@ -57,8 +57,12 @@ class SftpServerInfo:
     def landing(self, password_env: str) -> dict[str, Any]:
         """A registry ``landing:`` block for this server: password auth, its real host key."""
         return {
-            "kind": "sftp", "host": self.host, "port": self.port, "username": self.username,
-            "password_env": password_env, "known_hosts_path": str(self.known_hosts),
+            "kind": "sftp",
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password_env": password_env,
+            "known_hosts_path": str(self.known_hosts),
             "timeout_seconds": 5,
         }
 

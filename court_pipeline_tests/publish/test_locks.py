@@ -10,9 +10,7 @@ from court_pipeline.publish.state import PublishLockTimeout
 from court_pipeline_tests.publish.conftest import STATUS, assert_matches, make_rows
 
 
-def test_second_publisher_of_a_county_gets_the_lock_error_and_sends_nothing(
-    sim, publish, tmp_path
-):
+def test_second_publisher_of_a_county_gets_the_lock_error_and_sends_nothing(sim, publish, tmp_path):
     status = make_rows(STATUS, 30)
     first_sent, release = threading.Event(), threading.Event()
     outcome: dict = {}

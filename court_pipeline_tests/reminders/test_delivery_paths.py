@@ -92,6 +92,35 @@ def test_429_waits_the_retry_after_and_the_message_is_sent_not_failed(
     ]
 
 
+def test_still_rate_limited_after_max_attempts_stays_due_and_goes_next_run(
+    seeded, agency, flows, receiver_factory
+):
+    limited = (429, {"Retry-After": "0"})
+    receiver = receiver_factory([limited] * 4)  # both messages, both tries
+    delivery = ReminderDelivery(
+        mode="webhook",
+        webhook_url=receiver.url,
+        max_attempts=2,
+        retry_wait_initial_seconds=0.01,
+        retry_wait_max_seconds=0.02,
+        retry_wait_jitter_seconds=0.0,
+    )
+    first = delivery.deliver(_connect(seeded), agency, flows, now=SEND_AT)
+    assert (first.sent, first.failed, first.throttled, first.attempts) == (0, 0, 2, 4)
+    assert first.errors == {}
+    with connect_warehouse(seeded) as con:
+        rows = outbox(con, "offset_key IN ('7d', '3d')")
+    assert [(r["offset_key"], r["status"], r["attempts"], r["last_error"]) for r in rows] == [
+        ("7d", "planned", 2, "RetryableHttpError: HTTP 429 Too Many Requests"),
+        ("3d", "planned", 2, "RetryableHttpError: HTTP 429 Too Many Requests"),
+    ]
+    # the next run (the provider answers again) delivers both
+    second = delivery.deliver(_connect(seeded), agency, flows, now=SEND_AT)
+    assert (second.due, second.sent, second.failed, second.throttled) == (2, 2, 0, 0)
+    assert _sent(seeded)[:2] == [("7d", "sent", 3), ("3d", "sent", 3)]
+    assert len(receiver.requests) == 6
+
+
 def test_batch_size_caps_each_run_oldest_due_first(seeded, agency, flows, receiver_factory):
     receiver = receiver_factory([])
     delivery = ReminderDelivery(mode="webhook", webhook_url=receiver.url, batch_size=1)
@@ -185,7 +214,13 @@ def test_webhook_mode_through_the_assets_with_a_replies_dir_stop_file(
     assert later.success
     assert _metadata(later, "reminder_outbox")["reply_files_imported"] == 0
     sent = _metadata(later, "reminder_deliveries")
-    assert (sent["mode"], sent["due"], sent["sent"], sent["failed"]) == ("webhook", 1, 1, 0)
+    assert (sent["mode"], sent["due"], sent["sent"], sent["failed"], sent["throttled"]) == (
+        "webhook",
+        1,
+        1,
+        0,
+        0,
+    )
     (request,) = receiver.requests
     assert request["headers"]["Authorization"] == "Bearer s3cret"
     body = request["json"]

@@ -62,6 +62,8 @@ class PublishSettings:
     max_entities: int = MAX_ENTITIES_PER_EVENT
     max_bytes: int = MAX_BYTES
     token_refresh_margin_seconds: float = 300.0
+    # how long to wait for another run publishing the same county (then PublishLockTimeout)
+    lock_wait_seconds: float = 600.0
 
 
 @dataclass
@@ -152,11 +154,17 @@ class _Run:
 
     def _skip_reason(self) -> tuple[str, str] | None:
         if self.refused.is_set():
-            return ("county_403", f"the credential is not associated with county "
-                    f"{self.report.county} (403 System_County_Association); not sent")
+            return (
+                "county_403",
+                f"the credential is not associated with county "
+                f"{self.report.county} (403 System_County_Association); not sent",
+            )
         if self.breaker.is_open:
-            return ("retry_next_run", "circuit breaker open after repeated failures of the "
-                    "service; not sent, will be sent by the next run")
+            return (
+                "retry_next_run",
+                "circuit breaker open after repeated failures of the "
+                "service; not sent, will be sent by the next run",
+            )
         return None
 
     def deliver(self, envelope: Envelope) -> None:
@@ -195,8 +203,12 @@ class _Run:
         if result.ok:
             self.breaker.success()
             store.record_outcome(
-                envelope_id, status="acked", http_status=200, attempts=result.attempts,
-                accepted=changes, service_envelope_id=str(result.body.get("EnvelopeId") or ""),
+                envelope_id,
+                status="acked",
+                http_status=200,
+                attempts=result.attempts,
+                accepted=changes,
+                service_envelope_id=str(result.body.get("EnvelopeId") or ""),
             )
             self._count(accepted=len(changes))
             return []
@@ -209,19 +221,26 @@ class _Run:
             return self._settle_invalid(envelope_id, envelope, result, errors)
         if status == 403:
             kind = "county_403"
-            named = (f"the credential is not associated with county {self.report.county} "
-                     "(403 System_County_Association); ask OCA to associate it")
+            named = (
+                f"the credential is not associated with county {self.report.county} "
+                "(403 System_County_Association); ask OCA to associate it"
+            )
             if not self.refused.is_set():
                 self.refused.set()
-                self._say(f"403 System_County_Association: the credential may not publish "
-                          f"{self.report.county}; nothing more is sent for this county")
+                self._say(
+                    f"403 System_County_Association: the credential may not publish "
+                    f"{self.report.county}; nothing more is sent for this county"
+                )
         else:
             kind = "conflict_409" if status == 409 else f"http_{status}"
             named = f"service answered {result.error} naming this record; not retried in this run"
-            self._say(f"envelope {envelope_id}: service answered {result.error}; "
-                      "not retried in this run")
-        whole = (f"service answered {result.error} for the whole envelope {envelope_id} "
-                 "(see oca_envelope_log.errors); not retried in this run")
+            self._say(
+                f"envelope {envelope_id}: service answered {result.error}; not retried in this run"
+            )
+        whole = (
+            f"service answered {result.error} for the whole envelope {envelope_id} "
+            "(see oca_envelope_log.errors); not retried in this run"
+        )
         self._reject_all(envelope_id, envelope, result, errors, kind, named, whole)
         return []
 
@@ -231,29 +250,49 @@ class _Run:
         """No definite answer (or 429s past the budget): the records wait for the next run."""
         opened = self.breaker.failure()
         if opened:
-            self._say(f"circuit breaker opened after {self.breaker.threshold} consecutive "
-                      f"failed envelopes ({result.error}); the rest waits for the next run")
+            self._say(
+                f"circuit breaker opened after {self.breaker.threshold} consecutive "
+                f"failed envelopes ({result.error}); the rest waits for the next run"
+            )
         limited = result.status == 429
-        reason = (f"no definite answer from the service ({result.error}); sent again next run"
-                  if not limited else f"{result.error}; sent first by the next run")
+        reason = (
+            f"no definite answer from the service ({result.error}); sent again next run"
+            if not limited
+            else f"{result.error}; sent first by the next run"
+        )
         held = [HeldBack(c, "retry_next_run", reason, result.status) for c in envelope.changes]
         self.store.record_outcome(
-            envelope_id, status="failed", http_status=result.status, attempts=result.attempts,
-            errors=[{"message": result.error}], uncertain=not limited,  # a 429 applied nothing
+            envelope_id,
+            status="failed",
+            http_status=result.status,
+            attempts=result.attempts,
+            errors=[{"message": result.error}],
+            uncertain=not limited,  # a 429 applied nothing
         )
         self._hold(held, envelope_id)
         return []
 
     def _reject_all(
-        self, envelope_id: str, envelope: Envelope, result: PutResult, errors: list[dict],
-        kind: str, named: str, whole: str,
+        self,
+        envelope_id: str,
+        envelope: Envelope,
+        result: PutResult,
+        errors: list[dict],
+        kind: str,
+        named: str,
+        whole: str,
     ) -> None:
         """Hold back every record of a refused envelope, each with only its own errors."""
         own = _errors_by_change(envelope, errors)
-        held = [HeldBack(c, kind, named if i in own else whole, result.status, own.get(i))
-                for i, c in enumerate(envelope.changes)]
+        held = [
+            HeldBack(c, kind, named if i in own else whole, result.status, own.get(i))
+            for i, c in enumerate(envelope.changes)
+        ]
         self.store.record_outcome(
-            envelope_id, status="rejected", http_status=result.status, attempts=result.attempts,
+            envelope_id,
+            status="rejected",
+            http_status=result.status,
+            attempts=result.attempts,
             errors=errors or [{"message": result.error}],
         )
         self._hold(held, envelope_id)
@@ -262,19 +301,24 @@ class _Run:
         self, envelope_id: str, envelope: Envelope, result: PutResult, errors: list[dict]
     ) -> list[Change]:
         own = _errors_by_change(envelope, errors)
-        gone = [envelope.changes[i] for i in sorted(own)
-                if envelope.changes[i].action == "delete"]
+        gone = [envelope.changes[i] for i in sorted(own) if envelope.changes[i].action == "delete"]
         if not gone:  # a 404 we cannot attribute to a delete: do not loop
             reason = f"service answered {result.error} naming this record; not retried"
-            whole = (f"service answered {result.error} naming no delete of envelope "
-                     f"{envelope_id} (see oca_envelope_log.errors); not retried")
+            whole = (
+                f"service answered {result.error} naming no delete of envelope "
+                f"{envelope_id} (see oca_envelope_log.errors); not retried"
+            )
             self._reject_all(envelope_id, envelope, result, errors, "http_404", reason, whole)
             return []
         rest = [c for i, c in enumerate(envelope.changes) if i not in own]
         log.info("%d delete(s) of records unknown to the service treated as done", len(gone))
         self.store.record_outcome(
-            envelope_id, status="rejected", http_status=404, attempts=result.attempts,
-            accepted=gone, errors=errors,
+            envelope_id,
+            status="rejected",
+            http_status=404,
+            attempts=result.attempts,
+            accepted=gone,
+            errors=errors,
         )
         self._count(accepted=len(gone), deletes_not_found=len(gone))
         return rest
@@ -285,18 +329,24 @@ class _Run:
         by_index = _errors_by_change(envelope, errors)
         if not by_index:  # the envelope itself is wrong (our bug or a limit): hold back all
             message = result.body.get("Message") or result.error
-            reason = (f"whole envelope {envelope_id} rejected: {message} "
-                      "(see oca_envelope_log.errors)")
+            reason = (
+                f"whole envelope {envelope_id} rejected: {message} (see oca_envelope_log.errors)"
+            )
             held = [HeldBack(c, "validation", reason, result.status) for c in envelope.changes]
         else:
             held = [
-                HeldBack(envelope.changes[i], "validation", _validation_reason(errs),
-                         result.status, errs)
+                HeldBack(
+                    envelope.changes[i], "validation", _validation_reason(errs), result.status, errs
+                )
                 for i, errs in sorted(by_index.items())
             ]
         self.store.record_outcome(
-            envelope_id, status="rejected", http_status=result.status, attempts=result.attempts,
-            held_back=held, errors=errors,
+            envelope_id,
+            status="rejected",
+            http_status=result.status,
+            attempts=result.attempts,
+            held_back=held,
+            errors=errors,
         )
         self._count(held_back=len(held))
         with self._lock:
@@ -348,7 +398,7 @@ def publish_county(
     between a send and its bookkeeping.
     """
     report = PublishReport(settings.environment, store.agency_id, store.county, store.run_id)
-    with store.publishing_lock():
+    with store.publishing_lock(settings.lock_wait_seconds):
         store.check_target(settings.messages_url, credential.client_id)
         report.recovered_envelopes = store.recover()
         if report.recovered_envelopes:
@@ -370,14 +420,23 @@ def publish_county(
         report.seconds["plan"] = time.perf_counter() - started
         started = time.perf_counter()
         packing = pack(
-            changes, max_events=settings.max_events, max_entities=settings.max_entities,
-            max_bytes=settings.max_bytes, first=deferred,
+            changes,
+            max_events=settings.max_events,
+            max_entities=settings.max_entities,
+            max_bytes=settings.max_bytes,
+            first=deferred,
         )
         report.seconds["pack"] = time.perf_counter() - started
         if packing.too_large:
-            held = [HeldBack(c, "too_large", f"one record is larger than {settings.max_bytes} "
-                             "bytes serialized; it can never fit an envelope")
-                    for c in packing.too_large]
+            held = [
+                HeldBack(
+                    c,
+                    "too_large",
+                    f"one record is larger than {settings.max_bytes} "
+                    "bytes serialized; it can never fit an envelope",
+                )
+                for c in packing.too_large
+            ]
             store.hold_back(held)
             report.held_back += len(held)
             report.reasons.update(h.reason_kind for h in held)
@@ -387,8 +446,12 @@ def publish_county(
             report.seconds["send"] = time.perf_counter() - started
     log.info(
         "%s/%s: %d envelope(s), %d accepted, %d held back, %d left for the next run",
-        settings.environment, store.county, report.envelopes, report.accepted,
-        report.held_back, report.retry_next_run,
+        settings.environment,
+        store.county,
+        report.envelopes,
+        report.accepted,
+        report.held_back,
+        report.retry_next_run,
     )
     return report
 
@@ -396,9 +459,13 @@ def publish_county(
 def _hold_rejected(store: StateStore, plan: ChangePlan, report: PublishReport) -> None:
     held = [
         HeldBack(
-            Change(plan.entity_type, "new",
-                   {"recordid": r.recordid, "county": plan.county, "publisher": plan.publisher}),
-            r.reason_kind, r.reason,
+            Change(
+                plan.entity_type,
+                "new",
+                {"recordid": r.recordid, "county": plan.county, "publisher": plan.publisher},
+            ),
+            r.reason_kind,
+            r.reason,
         )
         for r in plan.rejected
     ]
@@ -418,17 +485,27 @@ def _send_all(
     with make_http_client(settings.timeout_seconds, settings.concurrency) as http:
         gate = RateGate()  # one shared 429 pause for the token and every envelope in flight
         tokens = TokenProvider(
-            http, settings.token_url, credential,
+            http,
+            settings.token_url,
+            credential,
             refresh_margin_seconds=settings.token_refresh_margin_seconds,
-            policy=settings.retry, gate=gate,
+            policy=settings.retry,
+            gate=gate,
         )
-        run = _Run(store, MessagesClient(http, settings.messages_url, tokens, settings.retry,
-                                         gate), settings, report, after_send)
+        run = _Run(
+            store,
+            MessagesClient(http, settings.messages_url, tokens, settings.retry, gate),
+            settings,
+            report,
+            after_send,
+        )
         try:
             tokens.token()  # bad credentials fail the run here, loudly, before anything is sent
         except OcaTokenError as exc:  # unreachable after retries: everything waits
-            run.defer_all(envelopes, f"token endpoint unavailable ({exc}); not sent, "
-                          "sent first by the next run")
+            run.defer_all(
+                envelopes,
+                f"token endpoint unavailable ({exc}); not sent, sent first by the next run",
+            )
             return
         if settings.concurrency <= 1:
             for envelope in envelopes:

@@ -285,8 +285,14 @@ def build_reminder_assets(
             lock_path=Path(str(warehouse.db_path) + f".delivery-{agency.id}.lock"),
         )
         context.log.info(
-            "%s (%s): %d due, %d sent, %d ready, %d failed", agency.id, result.mode,
-            result.due, result.sent, result.readied, result.failed,
+            "%s (%s): %d due, %d sent, %d ready, %d failed, %d throttled (next run)",
+            agency.id,
+            result.mode,
+            result.due,
+            result.sent,
+            result.readied,
+            result.failed,
+            result.throttled,
         )
         return {
             **range_metadata(group),
@@ -295,6 +301,7 @@ def build_reminder_assets(
             "sent": dg.MetadataValue.int(result.sent),
             "readied": dg.MetadataValue.int(result.readied),
             "failed": dg.MetadataValue.int(result.failed),
+            "throttled": dg.MetadataValue.int(result.throttled),
             "held_for_quiet_hours": dg.MetadataValue.int(result.held_quiet_hours),
             "attempts": dg.MetadataValue.int(result.attempts),
             "suppressed_by_reason": dg.MetadataValue.json(dict(result.suppressed)),

@@ -2,10 +2,12 @@
 
 Dry-run marks due messages ``ready`` and sends nothing, so a county can run the whole
 pipeline and review the outbox before go-live. Webhook POSTs one JSON document per message
-with retries (stamina: capped exponential backoff with jitter); after ``max_attempts`` the
-message is ``failed`` with the error. HTTP calls happen outside the warehouse lock; results
-are written back in small chunks, and every POST carries the stable message id as
-``Idempotency-Key`` so a provider can drop the rare resend after a crash mid-chunk.
+with retries (stamina: capped exponential backoff with jitter, a 429's Retry-After honoured);
+after ``max_attempts`` the message is ``failed`` with the error, except when the provider is
+still rate-limiting (429): that is not the message's fault, so it stays due for the next
+run. HTTP calls happen outside the warehouse lock; results are written back in small chunks,
+and every POST carries the stable message id as ``Idempotency-Key`` so a provider can drop
+the rare resend after a crash mid-chunk.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from court_pipeline.reminders.timing import in_quiet_hours
 
 ConnectFn = Callable[[], contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]]
 WRITE_CHUNK = 50
+THROTTLED = "throttled"  # an outcome, not a status: the message keeps its status
 
 
 class DeliveryConfigError(RuntimeError):
@@ -44,6 +47,7 @@ class RetryableHttpError(Exception):
 
     def __init__(self, status: int, reason: str, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status} {reason}".strip())
+        self.status = status
         self.retry_after = retry_after
 
 
@@ -64,6 +68,7 @@ class DeliveryResult:
     readied: int = 0
     sent: int = 0
     failed: int = 0
+    throttled: int = 0  # still rate-limited (429) after max_attempts: stays due, next run
     held_quiet_hours: int = 0
     attempts: int = 0
     suppressed: Counter = field(default_factory=Counter)
@@ -269,22 +274,31 @@ class ReminderDelivery(dg.ConfigurableResource):
                     except (RetryableHttpError, PermanentHttpError, httpx.HTTPError) as exc:
                         attempts = getattr(exc, "attempts", 1)
                         error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
-                        outcomes.append((row["message_id"], "failed", attempts, error, None))
+                        # a rate limit is not the message's failure: it stays due for next run
+                        throttled = isinstance(exc, RetryableHttpError) and exc.status == 429
+                        status = THROTTLED if throttled else "failed"
+                        outcomes.append((row["message_id"], status, attempts, error, None))
                 with connect() as con:
                     con.executemany(
                         """
-                        UPDATE reminder_outbox SET status = ?, attempts = attempts + ?,
+                        UPDATE reminder_outbox
+                           SET status = CASE WHEN ? = 'throttled' THEN status ELSE ? END,
+                               attempts = attempts + ?,
                                last_error = ?, provider_ref = ?, updated_at = now(),
                                sent_at = CASE WHEN ? = 'sent' THEN now() ELSE sent_at END
                         WHERE message_id = ?
                         """,
-                        [[status, attempts, error, ref, status, message_id]
-                         for message_id, status, attempts, error, ref in outcomes],
+                        [
+                            [status, status, attempts, error, ref, status, message_id]
+                            for message_id, status, attempts, error, ref in outcomes
+                        ],
                     )
                 for _, status, attempts, error, _ in outcomes:
                     result.attempts += attempts
                     if status == "sent":
                         result.sent += 1
+                    elif status == THROTTLED:
+                        result.throttled += 1
                     else:
                         result.failed += 1
                         result.errors[error] += 1

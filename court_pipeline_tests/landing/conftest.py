@@ -57,8 +57,12 @@ class SftpServerInfo:
     def landing(self, password_env: str) -> dict[str, Any]:
         """A registry ``landing:`` block for this server: password auth, its real host key."""
         return {
-            "kind": "sftp", "host": self.host, "port": self.port, "username": self.username,
-            "password_env": password_env, "known_hosts_path": str(self.known_hosts),
+            "kind": "sftp",
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password_env": password_env,
+            "known_hosts_path": str(self.known_hosts),
             "timeout_seconds": 5,
         }
 
@@ -96,7 +100,16 @@ class _EventLoopThread:
 
 
 @pytest.fixture
-def sftp_server(tmp_path: Path) -> Iterator[SftpServerInfo]:
+def sftp_server_class() -> type[asyncssh.SFTPServer]:
+    """The server's SFTP handler; a test module may override this fixture with a subclass
+    (for example one that changes a file while a client reads it)."""
+    return asyncssh.SFTPServer
+
+
+@pytest.fixture
+def sftp_server(
+    tmp_path: Path, sftp_server_class: type[asyncssh.SFTPServer]
+) -> Iterator[SftpServerInfo]:
     """A real SFTP server on 127.0.0.1 (random port) rooted in a tmp folder."""
     root = tmp_path / "sftp_root"
     root.mkdir()
@@ -113,7 +126,7 @@ def sftp_server(tmp_path: Path) -> Iterator[SftpServerInfo]:
     chroot = str(root).encode()
 
     def sftp_factory(chan: asyncssh.SSHServerChannel) -> asyncssh.SFTPServer:
-        return asyncssh.SFTPServer(chan, chroot=chroot)
+        return sftp_server_class(chan, chroot=chroot)
 
     runner = _EventLoopThread()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +28,13 @@ def receive(store, name: str, partition: str = "demo|2026-11-20", when: datetime
     blob = fetch_to_archive(store, name, agency_id="demo")
     with connect_warehouse() as con:
         return blob, record_receipt(
-            con, blob, landing_kind=store.kind, landing_uri=store.uri(name),
-            partition_key=partition, run_id="run-1", now=when,
+            con,
+            blob,
+            landing_kind=store.kind,
+            landing_uri=store.uri(name),
+            partition_key=partition,
+            run_id="run-1",
+            now=when,
         )
 
 
@@ -48,8 +52,16 @@ def test_archive_layout_is_content_addressed_and_read_only(data_home: Path, land
     expected = data_home / "archive" / "ecr" / "demo" / SHA[:2] / SHA
     assert blob.path == expected == archive_path_for("demo", SHA)
     assert expected.read_bytes() == BODY
-    assert stat.S_IMODE(expected.stat().st_mode) == 0o400  # owner-only, read-only
-    assert not os.access(expected, os.W_OK) or os.geteuid() == 0
+    # Owner-only and read-only by its mode bits (tests run as root, which os.access ignores):
+    # the entry is 0400 and every folder from the archive root down to it is 0700.
+    assert stat.S_IMODE(expected.stat().st_mode) == 0o400
+    folders = [
+        data_home / "archive",
+        data_home / "archive" / "ecr",
+        data_home / "archive" / "ecr" / "demo",
+        expected.parent,
+    ]
+    assert [oct(stat.S_IMODE(f.stat().st_mode)) for f in folders] == ["0o700"] * 4
     assert outcome.is_new and outcome.duplicate_reason is None
     assert outcome.archive_path == f"archive/ecr/demo/{SHA[:2]}/{SHA}"
     assert list((data_home / "tmp" / "landing").iterdir()) == []  # no temp file left behind
@@ -59,8 +71,15 @@ def test_archive_layout_is_content_addressed_and_read_only(data_home: Path, land
             "landing_uri FROM received_files"
         ).fetchall()
     assert row == [
-        ("demo", "ecr_a.txt", "local", len(BODY), "demo|2026-11-20", "run-1",
-         (landing / "ecr_a.txt").as_uri())
+        (
+            "demo",
+            "ecr_a.txt",
+            "local",
+            len(BODY),
+            "demo|2026-11-20",
+            "run-1",
+            (landing / "ecr_a.txt").as_uri(),
+        )
     ]
 
 

@@ -30,9 +30,17 @@ def _run(registry, registry_file, warehouse_file, selection):
 def test_factory_builds_nine_assets_with_clean_deps(registry, registry_file):
     assets = build_oca_assets(registry, agency_day_partitions(registry), registry_file)
     names = [a.key.path[0] for a in assets]
-    assert names == ["oca_case_status", "oca_case_events", "oca_charges", "oca_attorney",
-                     "oca_appointments", "oca_party", "oca_dispositions_criminal",
-                     "oca_dispositions_non_criminal", "oca_unmapped_codes"]
+    assert names == [
+        "oca_case_status",
+        "oca_case_events",
+        "oca_charges",
+        "oca_attorney",
+        "oca_appointments",
+        "oca_party",
+        "oca_dispositions_criminal",
+        "oca_dispositions_non_criminal",
+        "oca_unmapped_codes",
+    ]
     deps = {k.path[0] for k in assets[2].dependency_keys}
     assert {"cases", "parties", "hearings", "charges", "attorneys", "case_events"} <= deps
 
@@ -79,8 +87,9 @@ def test_charges_dataset_materializes_rows_held_back_and_check(
     held = con.execute(
         "SELECT recordid, field, value, rule, message, partition_key FROM oca_dataset_held_back"
     ).fetchall()
-    assert held == [("5550002-7003", "plea_type", "ZZ", "code_map",
-                     held[0][4], "harris|2026-11-22")]
+    assert held == [
+        ("5550002-7003", "plea_type", "ZZ", "code_map", held[0][4], "harris|2026-11-22")
+    ]
     assert "maps.plea" in held[0][4]
     build = con.execute(
         "SELECT rows, rows_passed, rows_held_back, top_reasons FROM oca_dataset_builds"
@@ -94,21 +103,34 @@ def test_rerun_replaces_rows_instead_of_duplicating(registry, registry_file, war
     _run(registry, registry_file, warehouse_file, {"oca_case_status"})
     _run(registry, registry_file, warehouse_file, {"oca_case_status"})
     con = duckdb.connect(str(warehouse_file), read_only=True)
-    ids = [r[0] for r in con.execute(
-        "SELECT recordid FROM oca_case_status ORDER BY recordid").fetchall()]
+    ids = [
+        r[0]
+        for r in con.execute("SELECT recordid FROM oca_case_status ORDER BY recordid").fetchall()
+    ]
     assert ids == ["5550001", "5550002", "5550004"]  # 5550003 is a Justice Court case: held
     assert con.execute("SELECT count(*) FROM oca_dataset_held_back").fetchone()[0] == 1
     status = con.execute(
         "SELECT current_case_status, case_status_event, case_status_date FROM oca_case_status "
-        "WHERE recordid = '5550002'").fetchone()
+        "WHERE recordid = '5550002'"
+    ).fetchone()
     assert status == ("Disposed", "Case Disposed", "2026-10-01")
     con.close()
 
 
 def test_events_attorney_party_and_dispositions(registry, registry_file, warehouse_file):
-    result = _run(registry, registry_file, warehouse_file, {
-        "oca_case_events", "oca_attorney", "oca_party", "oca_dispositions_criminal",
-        "oca_dispositions_non_criminal", "oca_appointments"})
+    result = _run(
+        registry,
+        registry_file,
+        warehouse_file,
+        {
+            "oca_case_events",
+            "oca_attorney",
+            "oca_party",
+            "oca_dispositions_criminal",
+            "oca_dispositions_non_criminal",
+            "oca_appointments",
+        },
+    )
     assert result.success
     con = duckdb.connect(str(warehouse_file), read_only=True)
 
@@ -118,17 +140,21 @@ def test_events_attorney_party_and_dispositions(registry, registry_file, warehou
     # BOND maps to null (not an OCA event); the future JT hearing has not happened yet.
     assert ids("oca_case_events") == ["5550001-61001", "5550002-H9900017"]
     assert con.execute("SELECT event_type FROM oca_case_events ORDER BY recordid").fetchall() == [
-        ("Order Determining Indigency Issued",), ("Jury Trial",)]
+        ("Order Determining Indigency Issued",),
+        ("Jury Trial",),
+    ]
     assert ids("oca_attorney") == ["5550001-300045-100234"]
     assert con.execute("SELECT attorney_type, party_represented FROM oca_attorney").fetchone() == (
-        "Appointed - public defender", "Defendant")
+        "Appointed - public defender",
+        "Defendant",
+    )
     assert ids("oca_party") == ["5550001-100234", "5550002-100300"]
     assert ids("oca_dispositions_criminal") == []  # attorney type XYZ unmapped: held back
     assert ids("oca_dispositions_non_criminal") == ["5550004"]
     assert ids("oca_appointments") == []
     reasons = con.execute(
-        "SELECT entity_type, recordid, field, rule FROM oca_dataset_held_back "
-        "ORDER BY 1, 2, 3").fetchall()
+        "SELECT entity_type, recordid, field, rule FROM oca_dataset_held_back ORDER BY 1, 2, 3"
+    ).fetchall()
     assert ("di-texas-oca-court-party", "5550004-100400", "party_race", "code_map") in reasons
     assert ("di-texas-oca-court-case-events", "5550002-61003", "event_type", "code_map") in reasons
     con.close()
@@ -142,7 +168,8 @@ def test_unmapped_codes_asset_counts_every_local_code(registry, registry_file, w
     con = duckdb.connect(str(warehouse_file), read_only=True)
     rows = con.execute(
         "SELECT code_kind, local_code, local_description, count FROM oca_unmapped_codes "
-        "ORDER BY 1, 2").fetchall()
+        "ORDER BY 1, 2"
+    ).fetchall()
     con.close()
     assert rows == [
         ("attorney_type", "XYZ", "Mystery", 1),
@@ -154,22 +181,55 @@ def test_unmapped_codes_asset_counts_every_local_code(registry, registry_file, w
     ]
 
 
-def test_no_code_map_holds_everything_back_with_reasons(tmp_path, warehouse_file):
+CODED_CHARGE_FIELDS = [
+    "court_type",
+    "primary_case_category",
+    "judicial_council_case_category",
+    "jcit_case_type",
+    "judicial_council_offense_type",
+    "case_judicial_officer_type",
+    "party_race",
+    "party_ethnicity",
+    "party_sex",
+    "party_indigency_status",
+    "filing_statute",
+    "level_and_degree_of_prosecuted_offense",
+    "charge_manner_of_disposition",
+    "charge_disposition",
+    "plea_type",
+]
+
+
+def test_no_code_map_sends_null_codes_and_names_the_missing_map(tmp_path, warehouse_file):
+    """An agency without ``oca.code_map``: every field a code map fills is sent as null (the
+    contract allows null), no row is held back, and the metadata says there is no code map."""
     from court_pipeline.registry.loader import load_registry
 
     from .conftest import write_registry
 
-    registry_file = write_registry(tmp_path / "nomap", code_map=None) if (
-        (tmp_path / "nomap").mkdir() is None) else None
-    registry = load_registry(registry_file)
-    result = _run(registry, registry_file, warehouse_file, {"oca_charges"})
+    (tmp_path / "nomap").mkdir()
+    registry_file = write_registry(tmp_path / "nomap", code_map=None)
+    result = _run(load_registry(registry_file), registry_file, warehouse_file, {"oca_charges"})
     meta = result.asset_materializations_for_node("oca_charges")[0].metadata
-    # Kinds absent from the (empty) map send null: rows still pass the contract.
-    assert meta["rows_passed"].value == 3
+    counts = (meta["rows"].value, meta["rows_passed"].value, meta["rows_held_back"].value)
+    assert counts == (3, 3, 0)
+    assert meta["code_map"].value == "(no code map)"
     con = duckdb.connect(str(warehouse_file), read_only=True)
-    nulls = con.execute("SELECT count(*) FROM oca_charges WHERE plea_type IS NULL").fetchone()
-    assert nulls[0] == 3
+    coded = con.execute(
+        f"SELECT recordid, {', '.join(CODED_CHARGE_FIELDS)} FROM oca_charges ORDER BY recordid"
+    ).fetchall()
+    kept = con.execute(
+        "SELECT recordid, statute_citation, filing_offense_code FROM oca_charges ORDER BY 1"
+    ).fetchall()
     con.close()
+    nulls = (None,) * len(CODED_CHARGE_FIELDS)
+    assert coded == [("5550001-7001", *nulls), ("5550002-7002", *nulls), ("5550002-7003", *nulls)]
+    # fields that need no code map are still sent
+    assert kept == [
+        ("5550001-7001", "49.04", "5499"),
+        ("5550002-7002", "29.02", "1299"),
+        ("5550002-7003", "31.03", "2399"),
+    ]
 
 
 def _metadata_text(result: dg.ExecuteInJobResult) -> str:
@@ -182,17 +242,19 @@ def _metadata_text(result: dg.ExecuteInJobResult) -> str:
 
 
 @pytest.mark.parametrize("entity", ["oca_charges", "oca_party"])
-def test_metadata_shows_no_real_personal_value(entity, registry, registry_file,
-                                               warehouse_file):
+def test_metadata_shows_no_real_personal_value(entity, registry, registry_file, warehouse_file):
     """The UI metadata (previews, failure reasons) holds none of the parties' real names and
     birth dates, read from the warehouse rather than guessed."""
     con = duckdb.connect(str(warehouse_file))
     con.execute("UPDATE cases SET judge_type = 'Chief Wizard' WHERE case_id = '5550001'")
     personal = {
-        str(value) for row in con.execute(
+        str(value)
+        for row in con.execute(
             "SELECT first_name, middle_name, last_name, date_of_birth FROM parties "
-            "WHERE agency_id = 'harris'").fetchall()
-        for value in row if value is not None and len(str(value)) > 2
+            "WHERE agency_id = 'harris'"
+        ).fetchall()
+        for value in row
+        if value is not None and len(str(value)) > 2
     }
     con.close()
     assert len(personal) >= 4
@@ -230,8 +292,12 @@ def test_non_criminal_dispositions_hold_back_only_closed_or_status_unknown_cases
     con.execute(NEW_CASES)
     con.close()
 
-    result = _run(registry, registry_file, warehouse_file,
-                  {"oca_dispositions_non_criminal", "oca_case_status"})
+    result = _run(
+        registry,
+        registry_file,
+        warehouse_file,
+        {"oca_dispositions_non_criminal", "oca_case_status"},
+    )
 
     assert result.success
     con = duckdb.connect(str(warehouse_file), read_only=True)
@@ -249,20 +315,28 @@ def test_non_criminal_dispositions_hold_back_only_closed_or_status_unknown_cases
     assert passed.fetchall() == [("5550004",)]
     build = con.execute(
         "SELECT rows, rows_passed, rows_held_back, not_reported FROM oca_dataset_builds "
-        "WHERE entity_type = 'di-texas-oca-court-dispositions-non-criminal'").fetchone()
+        "WHERE entity_type = 'di-texas-oca-court-dispositions-non-criminal'"
+    ).fetchone()
     assert build == (3, 1, 2, 2)  # not reported: the open cases 5550005 and 5550007
     status_held = con.execute(
         "SELECT recordid, code_map_entry FROM oca_dataset_held_back "
-        "WHERE entity_type = 'di-texas-oca-court-case-status' ORDER BY 1").fetchall()
-    assert status_held == [("5550003", 'maps.court_type."Justice Court"'),
-                           ("5550005", 'maps.court_type."Justice Court"'),
-                           ("5550006", 'maps.case_status."WEIRD"')]
+        "WHERE entity_type = 'di-texas-oca-court-case-status' ORDER BY 1"
+    ).fetchall()
+    assert status_held == [
+        ("5550003", 'maps.court_type."Justice Court"'),
+        ("5550005", 'maps.court_type."Justice Court"'),
+        ("5550006", 'maps.case_status."WEIRD"'),
+    ]
     con.close()
     checks = {e.asset_key.path[0]: e for e in result.get_asset_check_evaluations()}
     status_check = checks["oca_case_status"]
     assert status_check.description == (
         "3 of 7 rows held back; see oca_dataset_held_back; add 2 code map entries for 3 row(s) "
-        "(see code_map_entries_to_add)")
+        "(see code_map_entries_to_add)"
+    )
     table = status_check.metadata["code_map_entries_to_add"].value
     assert table.splitlines()[2].split("|")[1:4] == [
-        ' maps.court_type."Justice Court" ', " court_type          ", "      2 "]
+        ' maps.court_type."Justice Court" ',
+        " court_type          ",
+        "      2 ",
+    ]

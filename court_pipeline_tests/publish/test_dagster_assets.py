@@ -23,15 +23,24 @@ from court_pipeline_tests.publish.conftest import STATUS, assert_matches, make_r
 
 def _registry(sim, target="staging", allow_production=False) -> Registry:
     endpoints = {"token_url": sim.token_url, "messages_url": sim.messages_url}
-    return Registry.model_validate({
-        "agencies": [{
-            "id": "harris", "name": "Harris County Courts", "county": "Harris",
-            "oca": {"client_id_env": "OCA_HARRIS_CLIENT_ID",
-                    "client_secret_env": "OCA_HARRIS_CLIENT_SECRET", "target": target},
-        }],
-        "oca_targets": {"staging": endpoints, "production": endpoints},
-        "allow_production": allow_production,
-    })
+    return Registry.model_validate(
+        {
+            "agencies": [
+                {
+                    "id": "harris",
+                    "name": "Harris County Courts",
+                    "county": "Harris",
+                    "oca": {
+                        "client_id_env": "OCA_HARRIS_CLIENT_ID",
+                        "client_secret_env": "OCA_HARRIS_CLIENT_SECRET",
+                        "target": target,
+                    },
+                }
+            ],
+            "oca_targets": {"staging": endpoints, "production": endpoints},
+            "allow_production": allow_production,
+        }
+    )
 
 
 def _write_datasets(warehouse, status, entity_types=ENTITY_TYPES):
@@ -49,7 +58,8 @@ def _write_datasets(warehouse, status, entity_types=ENTITY_TYPES):
             con.execute(
                 "INSERT INTO oca_dataset_builds (agency_id, entity_type, rows, rows_passed, "
                 "rows_held_back, not_reported, built_at) VALUES ('harris', ?, ?, ?, 0, 0, now())",
-                [entity_type, len(frame), len(frame)])
+                [entity_type, len(frame), len(frame)],
+            )
 
 
 def _materialize(registry, warehouse, key="harris|2026-03-02", **resource):
@@ -62,7 +72,8 @@ def _materialize(registry, warehouse, key="harris|2026-03-02", **resource):
         resources={
             "warehouse": WarehouseResource(path=str(warehouse)),
             "courtanalyticstx": CourtAnalyticsTXResource(
-                wait_initial_seconds=0.01, wait_max_seconds=0.05, **resource),
+                wait_initial_seconds=0.01, wait_max_seconds=0.05, **resource
+            ),
         },
         raise_on_error=False,
     )
@@ -109,13 +120,16 @@ def test_production_is_refused_unless_allowed(sim, credential, warehouse):
 
     result, _ = _materialize(_registry(sim, target="production"), warehouse)
     assert not result.success
+    failures = [e.step_failure_data.error for e in result.get_step_failure_events()]
+    assert len(failures) == 1
+    message = failures[0].cause.message if failures[0].cause else failures[0].message
+    assert "OcaConfigError" in message and "allow_production: true" in message, message
     assert sim.stats.puts == 0
     production = _registry(sim, target="production")
     with pytest.raises(OcaConfigError, match="allow_production"):
         CourtAnalyticsTXResource().settings_for(production, production.agency("harris"))
 
-    allowed, instance = _materialize(_registry(sim, "production", allow_production=True),
-                                     warehouse)
+    allowed, instance = _materialize(_registry(sim, "production", allow_production=True), warehouse)
     assert allowed.success
     assert instance.get_run_by_id(allowed.run_id).tags[RUN_TAG] == "production"
     assert len(sim.records(STATUS)) == 3
@@ -161,20 +175,23 @@ def test_deferred_records_fail_the_warn_check_with_the_count_and_go_first_next_r
     assert not deferred.passed and deferred.severity == dg.AssetCheckSeverity.WARN
     assert deferred.metadata["deferred"].value == 40
     assert deferred.metadata["circuit_open"].value is True
-    assert deferred.description == ("40 record(s) not sent by this run; the next run sends "
-                                    "them first")
+    assert deferred.description == (
+        "40 record(s) not sent by this run; the next run sends them first"
+    )
     assert checks[CHECK_NAME].passed  # nothing needs a person: it only waits
 
     sim.faults.server_error_rate = 0.0
     more = make_rows(STATUS, 60, start=0)  # the next day brings 60 new records
     _write_datasets(warehouse, pd.concat([status, more], ignore_index=True))
-    again, _ = _materialize(registry, warehouse, key="harris|2026-03-03",
-                            max_attempts=2, circuit_breaker_threshold=1)
+    again, _ = _materialize(
+        registry, warehouse, key="harris|2026-03-03", max_attempts=2, circuit_breaker_threshold=1
+    )
 
     assert again.success and all(c.passed for c in again.get_asset_check_evaluations())
     meta = again.asset_materializations_for_node("oca_publication")[0].metadata
     assert meta["deferred_from_last_run_sent_first"].value == 40
-    first = [e["EntityData"]["recordid"] for ev in sim.applied[0]["Events"]
-             for e in ev["Entities"]][:40]
+    first = [
+        e["EntityData"]["recordid"] for ev in sim.applied[0]["Events"] for e in ev["Entities"]
+    ][:40]
     assert sorted(first) == sorted(status["recordid"])
     assert len(sim.records(STATUS)) == 100

@@ -29,7 +29,9 @@ def con(db_path: Path):
 @pytest.fixture
 def agency() -> Agency:
     return Agency(
-        id=AGENCY, name="Harris County Justice Courts", county="Harris",
+        id=AGENCY,
+        name="Harris County Justice Courts",
+        county="Harris",
         reminders=str(BUNDLED_FLOWS),
     )
 
@@ -40,9 +42,12 @@ def flows() -> RemindersConfig:
 
 
 class Receiver:
-    """A real HTTP receiver on loopback that answers with scripted status codes."""
+    """A real HTTP receiver on loopback that answers with scripted status codes (an entry may
+    be ``(status, headers)``, e.g. ``(429, {"Retry-After": "0.5"})``)."""
 
-    def __init__(self, statuses: list[int], default: int = 200) -> None:
+    def __init__(
+        self, statuses: list[int | tuple[int, dict[str, str]]], default: int = 200
+    ) -> None:
         self.statuses = list(statuses)
         self.default = default
         self.requests: list[dict] = []
@@ -53,9 +58,12 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 receiver.requests.append({"headers": dict(self.headers), "json": body})
-                status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
+                scripted = receiver.statuses.pop(0) if receiver.statuses else receiver.default
+                status, extra = scripted if isinstance(scripted, tuple) else (scripted, {})
                 payload = json.dumps({"id": f"prov-{len(receiver.requests)}"}).encode()
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -78,7 +86,7 @@ class Receiver:
 def receiver_factory():
     made: list[Receiver] = []
 
-    def make(statuses: list[int], default: int = 200) -> Receiver:
+    def make(statuses: list[int | tuple[int, dict[str, str]]], default: int = 200) -> Receiver:
         made.append(Receiver(statuses, default))
         return made[-1]
 

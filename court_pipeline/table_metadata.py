@@ -126,7 +126,7 @@ def with_table_schema(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 def run_started_at(context: dg.AssetExecutionContext) -> datetime | None:
     """When this run started (rows written since then are this run's), None if unknown."""
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     if record is None or record.start_time is None:
         return None
     return datetime.fromtimestamp(record.start_time, tz=UTC)

@@ -24,15 +24,9 @@ import duckdb
 
 from court_pipeline.pii import FIELDS as PII_FIELDS
 from court_pipeline.warehouse import WarehouseResource
-from court_pipeline.warehouse.dictionary import load_dictionary, table_doc
+from court_pipeline.warehouse.dictionary import ASSET_TABLES, table_doc
 
 UNKNOWN = "unknown"
-# Assets not named after the table they write (all others are: parties, oca_charges, ...).
-ASSET_TABLES: dict[str, str] = {
-    "ecr_landed_files": "received_files",
-    "ecr_records": "file_loads",
-    "odyssey_raw_responses": "odyssey_sync_runs",
-}
 
 
 @dataclass(frozen=True)
@@ -76,8 +70,7 @@ class RowChanges:
 
 def asset_table(asset_name: str) -> str | None:
     """The warehouse table (or view) an asset materializes, or None for a non-table asset."""
-    name = ASSET_TABLES.get(asset_name, asset_name)
-    return name if name in load_dictionary() else None
+    return ASSET_TABLES.get(asset_name)
 
 
 def column_schema(table: str) -> dg.TableSchema:

@@ -17,6 +17,39 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+# The Dagster asset that materializes each table (or view). Explicit, so the docs know it
+# without loading Dagster; a test checks it against the assembled Definitions.
+ASSET_TABLES: dict[str, str] = {
+    "ecr_landed_files": "received_files",
+    "ecr_records": "file_loads",
+    "odyssey_raw_responses": "odyssey_sync_runs",
+    **{
+        name: name
+        for name in (
+            "parties",
+            "contacts",
+            "cases",
+            "case_parties",
+            "hearings",
+            "hearing_parties",
+            "hearing_changes",
+            "charges",
+            "attorneys",
+            "case_events",
+            "oca_case_status",
+            "oca_case_events",
+            "oca_charges",
+            "oca_attorney",
+            "oca_appointments",
+            "oca_party",
+            "oca_dispositions_criminal",
+            "oca_dispositions_non_criminal",
+            "oca_unmapped_codes",
+            "oca_envelope_log",
+            "reminder_outbox",
+        )
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -70,13 +103,14 @@ def load_dictionary() -> dict[str, TableDoc]:
                 "SELECT view_name FROM duckdb_views() WHERE NOT internal"
             ).fetchall():
                 domains.setdefault(name, path.stem)
-        described = dict(
-            ((name, kind), comment)
-            for name, kind, comment in con.execute(
-                "SELECT table_name, 'table', comment FROM duckdb_tables() UNION ALL "
-                "SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal"
+        described = {  # in creation order: the order of the DDL in each file
+            (name, kind): comment
+            for name, kind, comment, _ in con.execute(
+                "SELECT table_name, 'table', comment, table_oid FROM duckdb_tables() UNION ALL "
+                "SELECT view_name, 'view', comment, view_oid FROM duckdb_views() "
+                "WHERE NOT internal ORDER BY 4"
             ).fetchall()
-        )
+        }
         keys = {
             (table, column)
             for table, names in con.execute(
@@ -97,9 +131,7 @@ def load_dictionary() -> dict[str, TableDoc]:
         con.close()
     return {
         name: TableDoc(name, kind, domains[name], comment or "", tuple(columns.get(name, ())))
-        for (name, kind), comment in sorted(
-            described.items(), key=lambda item: (domains[item[0][0]], item[0][0])
-        )
+        for (name, kind), comment in sorted(described.items(), key=lambda item: domains[item[0][0]])
     }
 
 

@@ -18,6 +18,7 @@ from court_pipeline.definitions import build_definitions, build_resources
 from court_pipeline.registry import load_registry
 from court_pipeline.table_metadata import asset_table, diff_rows, row_metadata
 from court_pipeline.warehouse import WarehouseResource, connect_warehouse
+from court_pipeline.warehouse.dictionary import load_dictionary
 from court_pipeline_tests.integration.conftest import write_registry
 
 PARTITION = dg.MultiPartitionKey({"agency": "t1", "date": "2026-11-22"})
@@ -104,6 +105,8 @@ def test_every_table_asset_carries_the_real_columns_and_reports_real_counts(pipe
     assert {a: t for a, t in tables.items() if t} == TABLE_ASSETS
     assert sorted(a for a, t in tables.items() if t is None) == [
         "oca_publication", "odyssey_records", "reminder_deliveries"]
+    named_after_a_table = {a for a in tables if a in load_dictionary()}
+    assert all(tables[a] == a for a in named_after_a_table)
 
     _land(landing, "ecr_1.txt", FIRST)
     first = _run(defs, warehouse)

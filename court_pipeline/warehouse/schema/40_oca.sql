@@ -333,7 +333,7 @@ COMMENT ON COLUMN oca_case_status."agency_id" IS 'Agency (court) the row belongs
 COMMENT ON COLUMN oca_case_status."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_case_status."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_case_status."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_case_status."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_case_status."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_case_status."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_case_status."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_case_status."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -356,7 +356,7 @@ COMMENT ON COLUMN oca_case_events."agency_id" IS 'Agency (court) the row belongs
 COMMENT ON COLUMN oca_case_events."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_case_events."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_case_events."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_case_events."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_case_events."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_case_events."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_case_events."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_case_events."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -383,7 +383,7 @@ COMMENT ON COLUMN oca_charges."agency_id" IS 'Agency (court) the row belongs to,
 COMMENT ON COLUMN oca_charges."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_charges."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_charges."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_charges."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_charges."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_charges."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_charges."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_charges."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -431,7 +431,7 @@ COMMENT ON COLUMN oca_attorney."agency_id" IS 'Agency (court) the row belongs to
 COMMENT ON COLUMN oca_attorney."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_attorney."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_attorney."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_attorney."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_attorney."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_attorney."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_attorney."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_attorney."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -457,7 +457,7 @@ COMMENT ON COLUMN oca_appointments."agency_id" IS 'Agency (court) the row belong
 COMMENT ON COLUMN oca_appointments."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_appointments."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_appointments."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_appointments."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_appointments."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_appointments."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_appointments."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_appointments."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -472,7 +472,7 @@ COMMENT ON COLUMN oca_appointments."local_case_type" IS 'The agency''s own case 
 COMMENT ON COLUMN oca_appointments."case_judicial_officer_name" IS 'Judicial officer of the case.';
 COMMENT ON COLUMN oca_appointments."case_judicial_officer_type" IS 'Type of that judicial officer.';
 COMMENT ON COLUMN oca_appointments."update_date" IS 'Date the record last changed (YYYY-MM-DD).';
-COMMENT ON COLUMN oca_appointments."case_style" IS 'Case style (PII).';
+COMMENT ON COLUMN oca_appointments."case_style" IS 'Case style.';
 COMMENT ON COLUMN oca_appointments."appointment_type" IS 'Appointment type (OCA value).';
 COMMENT ON COLUMN oca_appointments."appointee" IS 'Person appointed.';
 COMMENT ON COLUMN oca_appointments."position" IS 'Appointee''s position (OCA value).';
@@ -489,7 +489,7 @@ COMMENT ON COLUMN oca_party."agency_id" IS 'Agency (court) the row belongs to, a
 COMMENT ON COLUMN oca_party."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_party."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_party."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_party."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_party."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_party."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_party."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_party."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -516,7 +516,7 @@ COMMENT ON COLUMN oca_dispositions_criminal."agency_id" IS 'Agency (court) the r
 COMMENT ON COLUMN oca_dispositions_criminal."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_dispositions_criminal."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_dispositions_criminal."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_dispositions_criminal."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_dispositions_criminal."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_dispositions_criminal."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_dispositions_criminal."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_dispositions_criminal."publisher" IS 'Publisher (case management vendor) name (critical).';
@@ -557,7 +557,7 @@ COMMENT ON COLUMN oca_dispositions_non_criminal."agency_id" IS 'Agency (court) t
 COMMENT ON COLUMN oca_dispositions_non_criminal."partition_key" IS 'Partition ''<agency>|<YYYY-MM-DD>'' of the build.';
 COMMENT ON COLUMN oca_dispositions_non_criminal."as_of" IS 'The partition day the dataset was built for.';
 COMMENT ON COLUMN oca_dispositions_non_criminal."built_at" IS 'When the dataset build that wrote the row ran.';
-COMMENT ON COLUMN oca_dispositions_non_criminal."cause_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN oca_dispositions_non_criminal."cause_number" IS 'Cause number.';
 COMMENT ON COLUMN oca_dispositions_non_criminal."recordid" IS 'OCA record id, stable and derived from Odyssey ids (critical).';
 COMMENT ON COLUMN oca_dispositions_non_criminal."county" IS 'County, one of the 254 Texas counties (critical).';
 COMMENT ON COLUMN oca_dispositions_non_criminal."publisher" IS 'Publisher (case management vendor) name (critical).';

@@ -84,7 +84,7 @@ COMMENT ON COLUMN reminder_outbox."dedupe_key" IS 'Agency|hearing|party|flow|off
 COMMENT ON COLUMN reminder_outbox."agency_id" IS 'Agency (court) the row belongs to, as named in the agency registry.';
 COMMENT ON COLUMN reminder_outbox."hearing_id" IS 'The hearing (-> hearings).';
 COMMENT ON COLUMN reminder_outbox."party_id" IS 'The recipient party (-> parties).';
-COMMENT ON COLUMN reminder_outbox."case_number" IS 'Cause number (PII).';
+COMMENT ON COLUMN reminder_outbox."case_number" IS 'Cause number.';
 COMMENT ON COLUMN reminder_outbox."flow" IS 'Reminder flow name from the agency''s reminders config.';
 COMMENT ON COLUMN reminder_outbox."kind" IS '''reminder'' | ''changed'' | ''cancelled''.';
 COMMENT ON COLUMN reminder_outbox."offset_key" IS '''7d'', ''3d'', ''morning_of'' (reminders only).';
@@ -95,7 +95,7 @@ COMMENT ON COLUMN reminder_outbox."preferred_language" IS 'The party''s language
 COMMENT ON COLUMN reminder_outbox."language" IS 'The language the message is written in.';
 COMMENT ON COLUMN reminder_outbox."template" IS 'Template file used, e.g. ''es/reminder.j2''.';
 COMMENT ON COLUMN reminder_outbox."subject" IS 'Email subject (NULL for SMS).';
-COMMENT ON COLUMN reminder_outbox."body" IS 'Rendered message text (PII).';
+COMMENT ON COLUMN reminder_outbox."body" IS 'Rendered message text.';
 COMMENT ON COLUMN reminder_outbox."segments" IS 'SMS segments (NULL for email).';
 COMMENT ON COLUMN reminder_outbox."encoding" IS '''GSM-7'' | ''UCS-2'' (NULL for email).';
 COMMENT ON COLUMN reminder_outbox."due_at" IS 'When the message is due to be sent.';
@@ -112,9 +112,9 @@ COMMENT ON TABLE reminder_opt_outs IS 'The STOP list: a row blocks a channel for
 COMMENT ON COLUMN reminder_opt_outs."agency_id" IS 'Agency (court) the row belongs to, as named in the agency registry.';
 COMMENT ON COLUMN reminder_opt_outs."source" IS '''odyssey'' (parties.sms_opt_out) | ''reply'' (CSV import).';
 COMMENT ON COLUMN reminder_opt_outs."channel" IS '''sms'' | ''email'' | ''all''.';
-COMMENT ON COLUMN reminder_opt_outs."subject" IS 'Party_id (source odyssey) or E.164/email (reply) (PII).';
+COMMENT ON COLUMN reminder_opt_outs."subject" IS 'Party_id (source odyssey) or E.164/email (reply).';
 COMMENT ON COLUMN reminder_opt_outs."party_id" IS 'The party, when known.';
-COMMENT ON COLUMN reminder_opt_outs."recipient" IS 'The phone or email, when known (PII).';
+COMMENT ON COLUMN reminder_opt_outs."recipient" IS 'The phone or email, when known.';
 COMMENT ON COLUMN reminder_opt_outs."keyword" IS 'E.g. STOP, ALTO, SmsOptOut.';
 COMMENT ON COLUMN reminder_opt_outs."opted_out_at" IS 'When the opt-out was made.';
 COMMENT ON COLUMN reminder_opt_outs."source_ref" IS 'Reply file name + line.';
@@ -133,5 +133,5 @@ COMMENT ON COLUMN reminder_reply_rejects."sha256" IS 'The file (-> reminder_repl
 COMMENT ON COLUMN reminder_reply_rejects."file_name" IS 'Name of the file.';
 COMMENT ON COLUMN reminder_reply_rejects."line_number" IS 'Line in the file.';
 COMMENT ON COLUMN reminder_reply_rejects."reason" IS 'Why the row was refused.';
-COMMENT ON COLUMN reminder_reply_rejects."raw_row" IS 'The line as received (PII).';
+COMMENT ON COLUMN reminder_reply_rejects."raw_row" IS 'The line as received.';
 COMMENT ON COLUMN reminder_reply_rejects."imported_at" IS 'When it was imported.';

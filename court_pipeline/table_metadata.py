@@ -44,8 +44,17 @@ _CLEAN = Stamps("first_seen_at", "updated_at")
 # is then a known 0. Tables rebuilt by DELETE + INSERT use diff_rows instead.
 STAMPED: dict[str, Stamps] = {
     **dict.fromkeys(
-        ("parties", "contacts", "cases", "case_parties", "hearings", "hearing_parties",
-         "charges", "attorneys", "case_events"),
+        (
+            "parties",
+            "contacts",
+            "cases",
+            "case_parties",
+            "hearings",
+            "hearing_parties",
+            "charges",
+            "attorneys",
+            "case_events",
+        ),
         _CLEAN,
     ),
     "hearing_changes": Stamps("changed_at", None, append_only=True),
@@ -160,8 +169,7 @@ def diff_rows(
     values = [c.name for c in doc.columns if not c.primary_key and c.name not in ignore]
     quoted = ", ".join(f'"{c}"' for c in [*keys, *values])
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _before AS SELECT {quoted} FROM {table} "
-        "WHERE agency_id = ?",
+        f"CREATE OR REPLACE TEMP TABLE _before AS SELECT {quoted} FROM {table} WHERE agency_id = ?",
         [agency_id],
     )
     changes = RowChanges(method="before/after comparison by primary key")

@@ -42,14 +42,14 @@ def test_every_column_of_the_real_warehouse_is_described_once(tmp_path):
         real = _real_columns(con)
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert len(tables) == 42
-    blank = sorted(f"{t}.{c}" for (t, c), comment in real.items()
-                   if not (comment or "").strip())
+    blank = sorted(f"{t}.{c}" for (t, c), comment in real.items() if not (comment or "").strip())
     # views keep no comments in a real warehouse (CREATE OR REPLACE drops them): described in
     # the dictionary, checked below
     assert blank == sorted(f"{t}.{c}" for (t, c) in real if t not in tables)
 
-    statements = [m.groups() for f in schema_files()
-                  for m in COMMENT.finditer(f.read_text(encoding="utf-8"))]
+    statements = [
+        m.groups() for f in schema_files() for m in COMMENT.finditer(f.read_text(encoding="utf-8"))
+    ]
     described = set(statements)
     assert len(statements) == len(described), "a column is described twice"
     assert sorted(f"{t}.{c}" for t, c in described - set(real)) == []  # no stale description
@@ -84,7 +84,8 @@ def test_the_warehouse_gets_the_descriptions_once_and_repairs_a_changed_one(tmp_
 def test_committed_table_reference_is_the_generated_one():
     page = REPO / "docs" / "reference" / "tables.md"
     assert page.read_text(encoding="utf-8") == render(), (
-        "docs/reference/tables.md is out of date: run `court-pipeline docs tables`")
+        "docs/reference/tables.md is out of date: run `court-pipeline docs tables`"
+    )
     assert "### `hearings`" in render() and "Dagster asset: `ecr_landed_files`." in render()
 
 
@@ -95,9 +96,12 @@ def test_docs_tables_command_writes_and_checks_without_dagster(tmp_path, capsys)
     out.write_text(render().replace("Start instant", "Start time"), encoding="utf-8")
     assert cli_main(["docs", "tables", "--check", "--out", str(out)]) == 1
     assert "out of date" in capsys.readouterr().err
-    probe = ("import sys; from court_pipeline.cli import main; "
-             f"code = main(['docs', 'tables', '--out', {str(out)!r}]); "
-             "assert 'dagster' not in sys.modules, 'dagster imported'; raise SystemExit(code)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=False)
+    probe = (
+        "import sys; from court_pipeline.cli import main; "
+        f"code = main(['docs', 'tables', '--out', {str(out)!r}]); "
+        "assert 'dagster' not in sys.modules, 'dagster imported'; raise SystemExit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr

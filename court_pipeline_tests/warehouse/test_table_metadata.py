@@ -22,9 +22,11 @@ from court_pipeline.warehouse.dictionary import load_dictionary
 from court_pipeline_tests.integration.conftest import write_registry
 
 PARTITION = dg.MultiPartitionKey({"agency": "t1", "date": "2026-11-22"})
-HEADER = ("Party ID|Defendant Name|Party Description|Preferred Language|Phone|Email|"
-          "Date of Birth|Event Date|Event Time|Event Status|Location Name|Courtroom|Judge Name|"
-          "Case Number|Hearing Type|Case Type|Event ID")
+HEADER = (
+    "Party ID|Defendant Name|Party Description|Preferred Language|Phone|Email|"
+    "Date of Birth|Event Date|Event Time|Event Status|Location Name|Courtroom|Judge Name|"
+    "Case Number|Hearing Type|Case Type|Event ID"
+)
 FIRST = [
     "P1|DOE, JANE|Defendant|English|7135550101||01/02/1980|12/01/2026|9:00 AM|Scheduled|"
     "Courthouse|1A|Hon. A|C-1|Arraignment|Theft|E1",
@@ -34,25 +36,67 @@ FIRST = [
     "Courthouse|1A|Hon. A|C-3|Jury Trial|Assault|E3",
 ]
 # E1 moves to courtroom 2B; P4 is new, with a case, a hearing and a phone
-CHANGED = [FIRST[0].replace("|1A|", "|2B|"), FIRST[1], FIRST[2],
-           "P4|LOE, LIN|Defendant|English|7135550104||07/08/1983|12/03/2026|10:00 AM|"
-           "Scheduled|Courthouse|1A|Hon. A|C-4|Jury Trial|Burglary|E4"]
+CHANGED = [
+    FIRST[0].replace("|1A|", "|2B|"),
+    FIRST[1],
+    FIRST[2],
+    "P4|LOE, LIN|Defendant|English|7135550104||07/08/1983|12/03/2026|10:00 AM|"
+    "Scheduled|Courthouse|1A|Hon. A|C-4|Jury Trial|Burglary|E4",
+]
 SELECTION = [
-    "ecr_landed_files", "ecr_records", "odyssey_raw_responses", "parties", "contacts",
-    "cases", "case_parties", "hearings", "hearing_parties", "hearing_changes", "charges",
-    "attorneys", "case_events", "oca_unmapped_codes", "oca_case_status", "oca_envelope_log",
+    "ecr_landed_files",
+    "ecr_records",
+    "odyssey_raw_responses",
+    "parties",
+    "contacts",
+    "cases",
+    "case_parties",
+    "hearings",
+    "hearing_parties",
+    "hearing_changes",
+    "charges",
+    "attorneys",
+    "case_events",
+    "oca_unmapped_codes",
+    "oca_case_status",
+    "oca_envelope_log",
     "reminder_outbox",
 ]
 TABLE_ASSETS = {
-    "ecr_landed_files": "received_files", "ecr_records": "file_loads",
-    "odyssey_raw_responses": "odyssey_sync_runs", "oca_envelope_log": "oca_envelope_log",
-    "oca_unmapped_codes": "oca_unmapped_codes", "reminder_outbox": "reminder_outbox",
-    **{t: t for t in ("parties", "contacts", "cases", "case_parties", "hearings",
-                      "hearing_parties", "hearing_changes", "charges", "attorneys",
-                      "case_events")},
-    **{t: t for t in ("oca_case_status", "oca_case_events", "oca_charges", "oca_attorney",
-                      "oca_appointments", "oca_party", "oca_dispositions_criminal",
-                      "oca_dispositions_non_criminal")},
+    "ecr_landed_files": "received_files",
+    "ecr_records": "file_loads",
+    "odyssey_raw_responses": "odyssey_sync_runs",
+    "oca_envelope_log": "oca_envelope_log",
+    "oca_unmapped_codes": "oca_unmapped_codes",
+    "reminder_outbox": "reminder_outbox",
+    **{
+        t: t
+        for t in (
+            "parties",
+            "contacts",
+            "cases",
+            "case_parties",
+            "hearings",
+            "hearing_parties",
+            "hearing_changes",
+            "charges",
+            "attorneys",
+            "case_events",
+        )
+    },
+    **{
+        t: t
+        for t in (
+            "oca_case_status",
+            "oca_case_events",
+            "oca_charges",
+            "oca_attorney",
+            "oca_appointments",
+            "oca_party",
+            "oca_dispositions_criminal",
+            "oca_dispositions_non_criminal",
+        )
+    },
 }
 
 
@@ -79,12 +123,16 @@ def _land(landing, name: str, rows: list[str]) -> None:
 
 def _run(defs: dg.Definitions, warehouse) -> dict[str, dict]:
     result = dg.materialize(
-        list(defs.assets), selection=SELECTION, partition_key=PARTITION,
+        list(defs.assets),
+        selection=SELECTION,
+        partition_key=PARTITION,
         resources={**build_resources(), "warehouse": WarehouseResource(path=str(warehouse))},
     )
     assert result.success
-    metadata = {event.asset_key.path[-1]: event.materialization.metadata
-                for event in result.get_asset_materialization_events()}
+    metadata = {
+        event.asset_key.path[-1]: event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
     assert sorted(metadata) == sorted(SELECTION)
     return metadata
 
@@ -104,7 +152,10 @@ def test_every_table_asset_carries_the_real_columns_and_reports_real_counts(pipe
     tables = {k.path[-1]: asset_table(k.path[-1]) for k in graph.get_all_asset_keys()}
     assert {a: t for a, t in tables.items() if t} == TABLE_ASSETS
     assert sorted(a for a, t in tables.items() if t is None) == [
-        "oca_publication", "odyssey_records", "reminder_deliveries"]
+        "oca_publication",
+        "odyssey_records",
+        "reminder_deliveries",
+    ]
     named_after_a_table = {a for a in tables if a in load_dictionary()}
     assert all(tables[a] == a for a in named_after_a_table)
 
@@ -114,13 +165,20 @@ def test_every_table_asset_carries_the_real_columns_and_reports_real_counts(pipe
     with connect_warehouse(warehouse, read_only=True) as con:
         for asset, table in TABLE_ASSETS.items():  # before any run: definition metadata
             schema = graph.get(dg.AssetKey(asset)).metadata["dagster/column_schema"]
-            real = [r[0] for r in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                "ORDER BY column_index", [table]).fetchall()]
+            real = [
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                    "ORDER BY column_index",
+                    [table],
+                ).fetchall()
+            ]
             assert [c.name for c in schema.columns] == real, asset
             assert all(c.description for c in schema.columns), asset
-    hearing_cols = {c.name: c for c in graph.get(dg.AssetKey("hearings")).metadata[
-        "dagster/column_schema"].columns}
+    hearing_cols = {
+        c.name: c
+        for c in graph.get(dg.AssetKey("hearings")).metadata["dagster/column_schema"].columns
+    }
     assert hearing_cols["start_at"].type == "TIMESTAMP WITH TIME ZONE"
     assert hearing_cols["case_number"].tags == {"pii": "case_number"}
     assert not hearing_cols["agency_id"].constraints.nullable
@@ -128,14 +186,33 @@ def test_every_table_asset_carries_the_real_columns_and_reports_real_counts(pipe
     for asset in SELECTION:
         table = TABLE_ASSETS[asset]
         assert first[asset]["dagster/row_count"].value == _counts(warehouse, table), asset
-    assert {a: _changes(first[a]) for a in ("parties", "contacts", "cases", "case_parties",
-                                            "hearings", "hearing_parties", "hearing_changes",
-                                            "ecr_landed_files", "ecr_records", "charges",
-                                            "oca_case_status")} == {
-        "parties": (3, 0, 0), "contacts": (3, 0, 0), "cases": (3, 0, 0),
-        "case_parties": (3, 0, 0), "hearings": (3, 0, 0), "hearing_parties": (3, 0, 0),
-        "hearing_changes": (3, 0, 0), "ecr_landed_files": (1, 0, 0), "ecr_records": (1, 0, 0),
-        "charges": (0, 0, 0), "oca_case_status": (3, 0, 0),
+    assert {
+        a: _changes(first[a])
+        for a in (
+            "parties",
+            "contacts",
+            "cases",
+            "case_parties",
+            "hearings",
+            "hearing_parties",
+            "hearing_changes",
+            "ecr_landed_files",
+            "ecr_records",
+            "charges",
+            "oca_case_status",
+        )
+    } == {
+        "parties": (3, 0, 0),
+        "contacts": (3, 0, 0),
+        "cases": (3, 0, 0),
+        "case_parties": (3, 0, 0),
+        "hearings": (3, 0, 0),
+        "hearing_parties": (3, 0, 0),
+        "hearing_changes": (3, 0, 0),
+        "ecr_landed_files": (1, 0, 0),
+        "ecr_records": (1, 0, 0),
+        "charges": (0, 0, 0),
+        "oca_case_status": (3, 0, 0),
     }
     # no update time in odyssey_sync_runs: unknown, not 0
     assert _changes(first["odyssey_raw_responses"]) == (0, "unknown", 0)
@@ -146,20 +223,38 @@ def test_every_table_asset_carries_the_real_columns_and_reports_real_counts(pipe
         table = TABLE_ASSETS[asset]
         assert second[asset]["dagster/row_count"].value == _counts(warehouse, table), asset
     assert second["hearings"]["dagster/row_count"].value == 4
-    assert {a: _changes(second[a]) for a in ("parties", "contacts", "cases", "case_parties",
-                                             "hearings", "hearing_parties", "hearing_changes",
-                                             "ecr_landed_files", "ecr_records",
-                                             "oca_case_status")} == {
-        "parties": (1, 0, 0), "contacts": (1, 0, 0), "cases": (1, 0, 0),
-        "case_parties": (1, 0, 0), "hearings": (1, 1, 0), "hearing_parties": (1, 0, 0),
-        "hearing_changes": (1, 0, 0), "ecr_landed_files": (1, 0, 0), "ecr_records": (1, 0, 0),
+    assert {
+        a: _changes(second[a])
+        for a in (
+            "parties",
+            "contacts",
+            "cases",
+            "case_parties",
+            "hearings",
+            "hearing_parties",
+            "hearing_changes",
+            "ecr_landed_files",
+            "ecr_records",
+            "oca_case_status",
+        )
+    } == {
+        "parties": (1, 0, 0),
+        "contacts": (1, 0, 0),
+        "cases": (1, 0, 0),
+        "case_parties": (1, 0, 0),
+        "hearings": (1, 1, 0),
+        "hearing_parties": (1, 0, 0),
+        "hearing_changes": (1, 0, 0),
+        "ecr_landed_files": (1, 0, 0),
+        "ecr_records": (1, 0, 0),
         # rebuilt by DELETE + INSERT, counted by key: only C-4's status row is new
         "oca_case_status": (1, 0, 0),
     }
     # a third run with nothing new changes nothing
     third = _run(defs, warehouse)
-    assert {_changes(third[a]) for a in ("parties", "hearings", "ecr_records",
-                                         "oca_case_status")} == {(0, 0, 0)}
+    assert {
+        _changes(third[a]) for a in ("parties", "hearings", "ecr_records", "oca_case_status")
+    } == {(0, 0, 0)}
 
 
 def test_a_rebuilt_table_reports_inserted_updated_and_removed_by_key(tmp_path):

@@ -7,7 +7,7 @@ This prints, on one existing warehouse file, the median time of:
 
 - baseline: the DDL alone, as before the dictionary (comment statements stripped);
 - now: ``apply_schema`` (DDL + comparing every comment, writing none);
-- the first start on a warehouse without comments (all written once);
+- a new warehouse: DDL alone vs ``apply_schema`` (every comment written, once);
 - ``load_dictionary()`` in a fresh state (paid once per process, shared with Dagster's
   column schemas and the docs page).
 
@@ -54,9 +54,8 @@ def main() -> None:
         load_dictionary.cache_clear()
         load_dictionary()
         build = time.perf_counter() - start
-        first_path = Path(tmp) / "first.duckdb"
-        _timed(first_path, _ddl_only)
-        first = _timed(first_path, apply_schema)
+        fresh_ddl = _timed(Path(tmp) / "fresh_ddl.duckdb", _ddl_only)
+        fresh = _timed(Path(tmp) / "fresh.duckdb", apply_schema)
         path = Path(tmp) / "wh.duckdb"
         _timed(path, apply_schema)
         base, now = [], []
@@ -65,7 +64,11 @@ def main() -> None:
             now.append(_timed(path, apply_schema))
     b, n = statistics.median(base), statistics.median(now)
     print(f"dictionary build (once per process): {build * 1000:.0f} ms")
-    print(f"first start, comments written once:  {first * 1000:.0f} ms")
+    print(f"new warehouse, DDL only (baseline):   {fresh_ddl * 1000:.0f} ms")
+    print(
+        f"new warehouse, comments written once: {fresh * 1000:.0f} ms  "
+        f"ratio {fresh / fresh_ddl:.2f}x"
+    )
     print(f"schema on start, DDL only (baseline): {b * 1000:.0f} ms")
     print(f"schema on start, with dictionary:     {n * 1000:.0f} ms  ratio {n / b:.2f}x")
 

@@ -166,6 +166,8 @@ def diff_rows(
     ``ignore`` bookkeeping columns) are equal is unchanged, not removed and inserted."""
     doc = table_doc(table)
     keys = [c.name for c in doc.columns if c.primary_key]
+    if not keys:
+        raise ValueError(f"{table} has no primary key: its changes cannot be counted by key")
     values = [c.name for c in doc.columns if not c.primary_key and c.name not in ignore]
     quoted = ", ".join(f'"{c}"' for c in [*keys, *values])
     con.execute(

@@ -43,13 +43,23 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table (idempotent). Schema files run in name order, one per domain.
 
     The files' ``COMMENT ON`` descriptions are written only where the warehouse's differ:
-    re-commenting ~700 columns on every process start would rewrite the catalog each time."""
+    re-commenting ~700 columns on every process start would rewrite the catalog each time.
+    Those written go in one transaction (one commit instead of one per comment: ~1.2 s less
+    on a new warehouse, measured by bench/schema_start.py)."""
     for sql_file in schema_files():
         for statement, is_comment in schema_statements(sql_file):
             if not is_comment:
                 con.execute(statement)
-    for statement in stale_comments(con):
-        con.execute(statement)
+    comments = stale_comments(con)
+    if comments:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in comments:
+                con.execute(statement)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
 
 @contextlib.contextmanager

@@ -215,7 +215,7 @@ COMMENT ON COLUMN contacts."party_id" IS 'The party the contact belongs to (-> p
 COMMENT ON COLUMN contacts."kind" IS '''phone'' or ''email''.';
 COMMENT ON COLUMN contacts."raw_value" IS 'The value as received.';
 COMMENT ON COLUMN contacts."value" IS 'E.164 phone or lower-case email; NULL when rejected.';
-COMMENT ON COLUMN contacts."phone_type" IS 'Mobile | home | work | fax | pager | landline | unknown (phones only); from the source label first, then the numbering plan.';
+COMMENT ON COLUMN contacts."phone_type" IS 'mobile | home | work | fax | pager | landline | unknown (phones only); from the source label first, then the numbering plan.';
 COMMENT ON COLUMN contacts."label" IS 'Source label, e.g. Odyssey Phone Type="Cell".';
 COMMENT ON COLUMN contacts."status" IS '''valid'' | ''rejected'' | ''retired'' (no source lists it any more).';
 COMMENT ON COLUMN contacts."reject_reason" IS 'Why the value was rejected (status ''rejected'').';

@@ -50,8 +50,8 @@ COMMENT ON COLUMN file_loads."mode" IS '''delta'' or ''snapshot''.';
 COMMENT ON COLUMN file_loads."rows_in" IS 'Data rows in the file (no header, footer or blank lines).';
 COMMENT ON COLUMN file_loads."rows_loaded" IS 'Rows merged into the clean tables.';
 COMMENT ON COLUMN file_loads."rows_rejected" IS 'Rows not loaded (see ecr_rejects); includes rows_excluded.';
-COMMENT ON COLUMN file_loads."rows_excluded" IS 'Rows skipped on purpose by template rules.';
-COMMENT ON COLUMN file_loads."hearings_removed" IS 'Snapshot mode: hearings marked removed.';
+COMMENT ON COLUMN file_loads."rows_excluded" IS 'Part of rows_rejected skipped by the template''s exclude rules.';
+COMMENT ON COLUMN file_loads."hearings_removed" IS 'Snapshot mode: hearings this file marked removed, over all its loads (a replay adds, never resets).';
 COMMENT ON COLUMN file_loads."status" IS '''loaded'' or ''failed''.';
 COMMENT ON COLUMN file_loads."error" IS 'Why a failed file could not be read.';
 COMMENT ON COLUMN file_loads."loaded_at" IS 'When the file was (last) loaded.';
@@ -64,6 +64,6 @@ COMMENT ON COLUMN ecr_rejects."content_sha256" IS 'The file content (-> file_loa
 COMMENT ON COLUMN ecr_rejects."file_name" IS 'Name of the file.';
 COMMENT ON COLUMN ecr_rejects."line_number" IS 'Physical line in the file (xlsx: sheet row).';
 COMMENT ON COLUMN ecr_rejects."raw_row" IS 'The line as received (PII: mask before showing).';
-COMMENT ON COLUMN ecr_rejects."reason" IS 'Why, e.g. "line 17: Event Date ''13/45/2026'' matches no format".';
+COMMENT ON COLUMN ecr_rejects."reason" IS 'Why, starting ''line N: ...'', e.g. "line 17: Event Date ''13/45/2026'' matches no date format".';
 COMMENT ON COLUMN ecr_rejects."kind" IS '''error'' (bad data) or ''excluded'' (skipped by a template rule).';
 COMMENT ON COLUMN ecr_rejects."rejected_at" IS 'When the row was rejected.';

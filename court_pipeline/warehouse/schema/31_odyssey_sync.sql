@@ -87,7 +87,7 @@ COMMENT ON COLUMN odyssey_failed_calls."agency_id" IS 'Agency (court) the row be
 COMMENT ON COLUMN odyssey_failed_calls."sync_id" IS 'The sync that lost the call.';
 COMMENT ON COLUMN odyssey_failed_calls."call_kind" IS '''parties_page'' | ''party_hearings'' | ''case''.';
 COMMENT ON COLUMN odyssey_failed_calls."call_key" IS 'Page number, PartyID or CaseID.';
-COMMENT ON COLUMN odyssey_failed_calls."error_code" IS 'E.g. HTTP_503, TIMEOUT, SOAP_FAULT, CASE_NOT_FOUND.';
+COMMENT ON COLUMN odyssey_failed_calls."error_code" IS 'Error code, e.g. HTTP_503, TIMEOUT, SOAP_FAULT, CASE_NOT_FOUND.';
 COMMENT ON COLUMN odyssey_failed_calls."error" IS 'Message (no secrets, no personal data).';
 COMMENT ON COLUMN odyssey_failed_calls."retryable" IS 'False for a definite answer (not found, hostile reply).';
 COMMENT ON COLUMN odyssey_failed_calls."failed_at" IS 'When the call was given up.';

@@ -580,7 +580,7 @@ COMMENT ON COLUMN oca_dataset_held_back."entity_type" IS 'OCA entity type, di-te
 COMMENT ON COLUMN oca_dataset_held_back."recordid" IS 'The record; NULL when the recordid itself is missing.';
 COMMENT ON COLUMN oca_dataset_held_back."field" IS 'Contract field (or the extra column) at fault.';
 COMMENT ON COLUMN oca_dataset_held_back."value" IS 'The value as JSON text ("42" = quoted string); the local code for rule code_map.';
-COMMENT ON COLUMN oca_dataset_held_back."rule" IS 'Required | type | enum | pattern | format | minLength | additionalProperties | schema | code_map.';
+COMMENT ON COLUMN oca_dataset_held_back."rule" IS 'required | type | enum | pattern | format | minLength | additionalProperties | schema | code_map.';
 COMMENT ON COLUMN oca_dataset_held_back."message" IS 'What is wrong and, when obvious, the fix.';
 COMMENT ON COLUMN oca_dataset_held_back."partition_key" IS 'Partition of the build that found it.';
 COMMENT ON COLUMN oca_dataset_held_back."detected_at" IS 'When the build found it.';

@@ -49,6 +49,7 @@ _PII_FIELDS = PII_COLUMNS | {
 # Columns every rebuild rewrites: a row that differs only in these is not "updated".
 BUILD_BOOKKEEPING = ("partition_key", "as_of", "built_at")
 
+
 def agency_codemap(agency: Agency, registry_file: Path | None = None) -> CodeMap:
     """The agency's code map (``oca.code_map``, relative to the registry file); empty if none."""
     if agency.oca is None or not agency.oca.code_map:

@@ -9,14 +9,17 @@ and against literal expectations.
 from __future__ import annotations
 
 import os
+import re
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
+import court_pipeline
 from court_pipeline.definitions import build_definitions, build_resources
 from court_pipeline.registry import load_registry
-from court_pipeline.table_metadata import asset_table, diff_rows, row_metadata
+from court_pipeline.table_metadata import STAMPED, asset_table, diff_rows, row_metadata
 from court_pipeline.warehouse import WarehouseResource, connect_warehouse
 from court_pipeline.warehouse.dictionary import load_dictionary
 from court_pipeline_tests.integration.conftest import write_registry
@@ -276,3 +279,21 @@ def test_a_rebuilt_table_reports_inserted_updated_and_removed_by_key(tmp_path):
         meta = row_metadata(con, "oca_unmapped_codes", "t1", changes)
     assert _changes(meta) == (1, 1, 1)
     assert meta["dagster/row_count"].value == 3
+
+
+def test_tables_counted_by_timestamps_are_never_deleted_from():
+    """rows_removed = 0 for STAMPED tables is a fact only while no code deletes from them."""
+    statement = re.compile(
+        r"(DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|DROP\s+TABLE(?:\s+IF\s+EXISTS)?)\s+(\w+)", re.I
+    )
+    stamped = {*STAMPED, "oca_envelopes"}  # oca_envelope_log is a view over oca_envelopes
+    package = Path(court_pipeline.__file__).parent
+    sources = [*package.rglob("*.py"), *package.rglob("*.sql")]
+    assert len(sources) > 50
+    hits = [
+        f"{path.relative_to(package)}: {m.group(0)}"
+        for path in sources
+        for m in statement.finditer(path.read_text(encoding="utf-8"))
+        if m.group(2).lower() in stamped
+    ]
+    assert hits == []

@@ -81,6 +81,17 @@ def _add_reminders(sub: argparse._SubParsersAction) -> None:
     replies.set_defaults(func=_cmd_reminders_import)
 
 
+def _add_docs(sub: argparse._SubParsersAction) -> None:
+    from court_pipeline.warehouse import table_reference
+
+    docs = sub.add_parser("docs", help="generate documentation pages from the code")
+    pages = docs.add_subparsers(dest="page", required=True)
+    tables = pages.add_parser(
+        "tables", help="write docs/reference/tables.md from the schema's table and column comments")
+    table_reference.add_arguments(tables)
+    tables.set_defaults(func=table_reference.run)
+
+
 def _add_simulators(sub: argparse._SubParsersAction) -> None:
     simulate = sub.add_parser("simulate", help="run a bundled simulator as a local HTTP server")
     kinds = simulate.add_subparsers(dest="kind", required=True)
@@ -129,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_intake_commands(sub)
     _add_reminders(sub)
+    _add_docs(sub)
     _add_simulators(sub)
     from court_pipeline.publish.operator_cli import add_oca_commands
 
@@ -145,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from court_pipeline.warehouse.adhoc import main as sql_main
 
         return sql_main(argv[1:])
+    if argv[:2] == ["docs", "tables"]:  # fast path too: no dagster for a docs page
+        from court_pipeline.warehouse.table_reference import main as tables_main
+
+        return tables_main(argv[2:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -32,6 +32,7 @@ from court_pipeline.registry import Registry
 from court_pipeline.reminders.assets import build_reminder_assets
 from court_pipeline.reminders.delivery import ReminderDelivery
 from court_pipeline.schedules import build_reminder_schedules, build_state_reporting_schedules
+from court_pipeline.table_metadata import with_table_schema
 from court_pipeline.warehouse import WarehouseResource
 
 CLEAN = dg.AssetSelection.assets(*CLEAN_TABLES)
@@ -150,7 +151,8 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     # plain AssetsDefinition that Dagster then converts again (with a beta warning per load).
     checks = [a for a in assets if isinstance(a, dg.AssetChecksDefinition)]
     owned = dg.map_asset_specs(
-        with_owners, [a for a in assets if not isinstance(a, dg.AssetChecksDefinition)])
+        lambda spec: with_table_schema(with_owners(spec)),
+        [a for a in assets if not isinstance(a, dg.AssetChecksDefinition)])
     return dg.Definitions(
         assets=owned,
         asset_checks=[*checks, *freshness_checks],

@@ -185,16 +185,22 @@ def combine_agency_metadata(
         values = [meta.get(key) for meta in plain.values()]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             combined[key] = dg.MetadataValue.int(sum(values))  # type: ignore[arg-type]
+        elif all(v == "unknown" or (isinstance(v, int) and not isinstance(v, bool))
+                 for v in values):
+            combined[key] = dg.MetadataValue.text("unknown")  # a sum with an unknown part
     combined["per_agency"] = dg.MetadataValue.json(plain)
     return combined
 
 
 def materialize_per_agency(
-    groups: list[AgencyDays], work: Callable[[AgencyDays], tuple[dict, str | None]]
+    groups: list[AgencyDays],
+    work: Callable[[AgencyDays], tuple[dict, str | None]],
+    report: Callable[[dict[str, dict]], dict[str, dict]] | None = None,
 ) -> dg.MaterializeResult:
     """Run ``work`` for every agency of the run (it returns the agency's metadata and a
     failure description or None). One agency's failure does not stop the others; the step
-    fails at the end, naming each failure, with everyone's metadata attached."""
+    fails at the end, naming each failure, with everyone's metadata attached. ``report``
+    adds to every agency's metadata afterwards (the table's row counts), failures included."""
     per_agency: dict[str, dict] = {}
     failures: list[str] = []
     for group in groups:
@@ -202,6 +208,8 @@ def materialize_per_agency(
         per_agency[group.agency_id] = meta
         if failure:
             failures.append(failure)
+    if report is not None:
+        per_agency = report(per_agency)
     combined = combine_agency_metadata(per_agency)
     if failures:
         raise dg.Failure(description=" | ".join(failures), metadata=combined)

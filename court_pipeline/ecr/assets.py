@@ -36,6 +36,7 @@ from court_pipeline.partitions import (
 from court_pipeline.pii import masked_preview
 from court_pipeline.registry import Registry
 from court_pipeline.registry.loader import registry_relative
+from court_pipeline.table_metadata import table_rows_reporter
 from court_pipeline.warehouse import WarehouseResource
 
 ASSET_NAME = "ecr_records"
@@ -250,7 +251,8 @@ def build_ecr_assets(
         received in; ``per_day`` in the metadata has the files and rows of each day.
         """
         return materialize_per_agency(
-            context_agencies(context), lambda group: load_agency(context, warehouse, group))
+            context_agencies(context), lambda group: load_agency(context, warehouse, group),
+            table_rows_reporter(context, warehouse, "file_loads"))
 
     @dg.asset_check(
         asset=ecr_records,

@@ -47,6 +47,7 @@ from court_pipeline.partitions import (
     range_metadata,
 )
 from court_pipeline.registry import Agency, Registry
+from court_pipeline.table_metadata import table_rows_reporter
 from court_pipeline.warehouse import WarehouseResource
 
 ASSET_NAME = "ecr_landed_files"
@@ -259,6 +260,7 @@ def build_landing_assets(
             raise dg.Failure(description="run config 'files' names files of one agency; "
                              f"this run covers {len(groups)} agencies")
         return materialize_per_agency(
-            groups, lambda group: land_agency(context, config, warehouse, group))
+            groups, lambda group: land_agency(context, config, warehouse, group),
+            table_rows_reporter(context, warehouse, "received_files"))
 
     return [ecr_landed_files, quarantine_check(ecr_landed_files, "fetch")]

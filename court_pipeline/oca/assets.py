@@ -33,6 +33,7 @@ from court_pipeline.partitions import (
 from court_pipeline.pii import PII_COLUMNS, mask_text
 from court_pipeline.registry.loader import registry_relative
 from court_pipeline.registry.models import Agency, Registry
+from court_pipeline.table_metadata import diff_rows, row_metadata
 from court_pipeline.warehouse import WarehouseResource
 
 CLEAN_DEPS = [
@@ -44,6 +45,9 @@ _PII_FIELDS = PII_COLUMNS | {
     "case_judicial_officer_name", "event_judicial_officer_name", "approving_judicial_officer_name",
     "party_zip_code", "state_bar_card_number",
 }
+
+# Columns every rebuild rewrites: a row that differs only in these is not "updated".
+BUILD_BOOKKEEPING = ("partition_key", "as_of", "built_at")
 
 
 def agency_codemap(agency: Agency, registry_file: Path | None = None) -> CodeMap:
@@ -143,7 +147,9 @@ def _dataset_asset(
             raw = read_dataset_source(con, entity_type, agency, group.last)
         build = build_dataset_from(raw, entity_type, agency, codemap, group.last_key)
         with warehouse.connect() as con:
-            write_dataset(con, build, group.last)
+            with diff_rows(con, name, agency.id, ignore=BUILD_BOOKKEEPING) as changes:
+                write_dataset(con, build, group.last)
+            rows = row_metadata(con, name, agency.id, changes)
         context.log.info(
             "%s %s: %d rows, %d passed, %d held back, %d not reported",
             agency.id, entity_type, build.rows, len(build.passed), build.held_back_rows,
@@ -151,6 +157,7 @@ def _dataset_asset(
         )
         return build, {
             **range_metadata(group),
+            **rows,
             "rows": dg.MetadataValue.int(build.rows),
             "rows_passed": dg.MetadataValue.int(len(build.passed)),
             "rows_held_back": dg.MetadataValue.int(build.held_back_rows),
@@ -193,10 +200,13 @@ def _unmapped_asset(
         codemap = agency_codemap(agency, registry_file)
         with warehouse.connect() as con:
             found = unmapped_codes(con, agency.id, codemap)
-            write_unmapped(con, agency.id, found)
+            with diff_rows(con, "oca_unmapped_codes", agency.id, ignore=("last_seen",)) as changes:
+                write_unmapped(con, agency.id, found)
+            rows = row_metadata(con, "oca_unmapped_codes", agency.id, changes)
         preview = found.head(50)
         return {
             **range_metadata(group),
+            **rows,
             "unmapped_codes": dg.MetadataValue.int(len(found)),
             "rows_affected": dg.MetadataValue.int(int(found["count"].sum()) if len(found)
                                                   else 0),

@@ -37,6 +37,7 @@ from court_pipeline.partitions import (
 )
 from court_pipeline.pii import masked_preview
 from court_pipeline.registry import Registry
+from court_pipeline.table_metadata import table_rows_reporter
 from court_pipeline.warehouse import WarehouseResource
 
 GROUP = "odyssey"
@@ -209,10 +210,11 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         """One sync per agency. A backfill range is ONE full sync (not one per day) whose
         hearing window runs from the first day to the last day + the window, the union of
         the per-day windows; it is recorded under the range's last day."""
-        per_agency = {
+        report = table_rows_reporter(context, warehouse, "odyssey_sync_runs")
+        per_agency = report({
             day.agency_id: sync_one(context, config, warehouse, odyssey, day)
             for day in context_agencies(context)
-        }
+        })
         return dg.MaterializeResult(
             metadata=combine_agency_metadata(per_agency),
             check_results=[completeness_check(per_agency)],

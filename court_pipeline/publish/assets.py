@@ -34,6 +34,7 @@ from court_pipeline.publish.publisher import PublishReport, publish_county
 from court_pipeline.publish.resources import CourtAnalyticsTXResource
 from court_pipeline.publish.state import StateStore
 from court_pipeline.registry.models import Agency, Registry
+from court_pipeline.table_metadata import table_rows_reporter
 from court_pipeline.warehouse import WarehouseResource
 
 RUN_TAG = "court_pipeline/oca_environment"
@@ -180,11 +181,12 @@ def build_publish_assets(
     )
     def oca_envelope_log(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         """The log is the agency's state: a backfill range reports it once per agency."""
+        report = table_rows_reporter(context, warehouse, "oca_envelope_log")
         with warehouse.connect(read_only=True) as con:
             per_agency = {g.agency_id: {**_envelope_metadata(con, g.agency_id),
                                         **range_metadata(g)}
                           for g in context_agencies(context)}
-        return dg.MaterializeResult(metadata=combine_agency_metadata(per_agency))
+        return dg.MaterializeResult(metadata=combine_agency_metadata(report(per_agency)))
 
     return [oca_publication, oca_envelope_log]
 

@@ -8,6 +8,7 @@ datasets) depends on "hearings" rather than on whichever source happened to run.
 
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +21,7 @@ from court_pipeline.partitions import (
 )
 from court_pipeline.pii import masked_preview
 from court_pipeline.records.merge import RECORD_KEYS, duplicate_keys
+from court_pipeline.table_metadata import run_started_at, stamped_metadata
 from court_pipeline.warehouse import WarehouseResource
 
 CLEAN_TABLES: dict[str, str] = {
@@ -44,15 +46,16 @@ _ORDER_BY = {
 }
 
 
-def _table_metadata(con, table: str, agency_id: str) -> dict[str, dg.MetadataValue]:
-    total = con.execute(f"SELECT count(*) FROM {table} WHERE agency_id = ?", [agency_id]).fetchall()
+def _table_metadata(
+    con, table: str, agency_id: str, since: datetime | None
+) -> dict[str, dg.MetadataValue]:
     order = _ORDER_BY.get(table, "updated_at DESC")
     preview = con.execute(
         f"SELECT * EXCLUDE (agency_id) FROM {table} WHERE agency_id = ? ORDER BY {order} LIMIT 10",
         [agency_id],
     ).fetchdf()
     return {
-        "dagster/row_count": dg.MetadataValue.int(int(total[0][0])),
+        **stamped_metadata(con, table, agency_id, since),
         "preview": dg.MetadataValue.md(masked_preview(preview)),
     }
 
@@ -84,11 +87,14 @@ def build_clean_table_assets(partitions_def: dg.PartitionsDefinition) -> list:
         per agency (each day's materialization carries the same counts and the range).
         """
         groups = context_agencies(context)
+        since = run_started_at(context)  # the sources' steps of this run wrote after it
         with warehouse.connect(read_only=True) as con:
             for key in context.selected_asset_keys:
                 table = key.path[-1]
                 per_agency = {
-                    g.agency_id: {**_table_metadata(con, table, g.agency_id), **range_metadata(g)}
+                    g.agency_id: {
+                        **_table_metadata(con, table, g.agency_id, since), **range_metadata(g)
+                    }
                     for g in groups
                 }
                 yield dg.MaterializeResult(

@@ -29,6 +29,7 @@ from court_pipeline.registry.loader import registry_relative
 from court_pipeline.reminders.delivery import ReminderDelivery
 from court_pipeline.reminders.flows import FlowsError, RemindersConfig, load_flows
 from court_pipeline.reminders.planner import PlanResult, plan_reminders_unlocked
+from court_pipeline.table_metadata import table_rows_reporter
 from court_pipeline.warehouse import WarehouseResource
 
 UPSTREAM = [dg.AssetKey("hearings"), dg.AssetKey("contacts"), dg.AssetKey("parties"),
@@ -236,6 +237,7 @@ def build_reminder_assets(
                 dict(result.suppressed_reasons),
             )
             per_agency[agency.id] = {**_plan_metadata(result), **range_metadata(group)}
+        per_agency = table_rows_reporter(context, warehouse, "reminder_outbox")(per_agency)
         return dg.MaterializeResult(
             metadata=combine_agency_metadata(per_agency),
             check_results=_check_results(counts, "; ".join(notes) or None),

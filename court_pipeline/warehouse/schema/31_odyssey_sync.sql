@@ -55,3 +55,48 @@ CREATE TABLE IF NOT EXISTS odyssey_rejected_records (
     reason               VARCHAR NOT NULL,
     rejected_at          TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- Data dictionary: the one source of table and column descriptions (Dagster's
+-- dagster/column_schema, docs/reference/tables.md). Every column needs one (tested).
+COMMENT ON TABLE odyssey_sync_runs IS 'One row per Odyssey API sync (one materialization of odyssey_raw_responses per agency).';
+COMMENT ON COLUMN odyssey_sync_runs."agency_id" IS 'Agency (court) the row belongs to, as named in the agency registry.';
+COMMENT ON COLUMN odyssey_sync_runs."sync_id" IS '''<agency>-<UTC yyyymmddThhmmss>-<6 hex>''.';
+COMMENT ON COLUMN odyssey_sync_runs."partition_key" IS '''agency|YYYY-MM-DD'' when run by Dagster.';
+COMMENT ON COLUMN odyssey_sync_runs."mode" IS '''full'' (hearing window) or ''incremental'' (ModifiedSince).';
+COMMENT ON COLUMN odyssey_sync_runs."started_at" IS 'When the sync started.';
+COMMENT ON COLUMN odyssey_sync_runs."finished_at" IS 'When it finished.';
+COMMENT ON COLUMN odyssey_sync_runs."window_from" IS 'First day of the hearing window (full syncs).';
+COMMENT ON COLUMN odyssey_sync_runs."window_to" IS 'Last day of the hearing window (full syncs).';
+COMMENT ON COLUMN odyssey_sync_runs."modified_since" IS 'Court local time sent as ModifiedSince (overlap applied).';
+COMMENT ON COLUMN odyssey_sync_runs."calls" IS 'HTTP requests sent, retries included.';
+COMMENT ON COLUMN odyssey_sync_runs."retries" IS 'Requests that were retries.';
+COMMENT ON COLUMN odyssey_sync_runs."failed_calls" IS 'Calls lost after all retries (see odyssey_failed_calls).';
+COMMENT ON COLUMN odyssey_sync_runs."pages_lost" IS 'FindParties pages lost: the cursor does not advance.';
+COMMENT ON COLUMN odyssey_sync_runs."partial" IS 'True when any call was lost.';
+COMMENT ON COLUMN odyssey_sync_runs."elapsed_seconds" IS 'Wall-clock duration of the sync.';
+COMMENT ON COLUMN odyssey_sync_runs."archive_path" IS 'Gzip JSON lines of every raw reply.';
+COMMENT ON COLUMN odyssey_sync_runs."status" IS '''fetched'' | ''merged'' | ''failed''.';
+COMMENT ON COLUMN odyssey_sync_runs."error" IS 'Why a failed sync failed.';
+COMMENT ON TABLE odyssey_cursor IS 'Last successful ModifiedSince cursor per agency (court local time, wall clock).';
+COMMENT ON COLUMN odyssey_cursor."agency_id" IS 'Agency (court) the row belongs to, as named in the agency registry.';
+COMMENT ON COLUMN odyssey_cursor."modified_since" IS 'Start of the last run with no lost FindParties page.';
+COMMENT ON COLUMN odyssey_cursor."sync_id" IS 'The sync that set the cursor.';
+COMMENT ON COLUMN odyssey_cursor."updated_at" IS 'When the cursor last moved.';
+COMMENT ON TABLE odyssey_failed_calls IS 'Every Odyssey call lost after retries; the next run re-fetches the unresolved ones first.';
+COMMENT ON COLUMN odyssey_failed_calls."agency_id" IS 'Agency (court) the row belongs to, as named in the agency registry.';
+COMMENT ON COLUMN odyssey_failed_calls."sync_id" IS 'The sync that lost the call.';
+COMMENT ON COLUMN odyssey_failed_calls."call_kind" IS '''parties_page'' | ''party_hearings'' | ''case''.';
+COMMENT ON COLUMN odyssey_failed_calls."call_key" IS 'Page number, PartyID or CaseID.';
+COMMENT ON COLUMN odyssey_failed_calls."error_code" IS 'Error code, e.g. HTTP_503, TIMEOUT, SOAP_FAULT, CASE_NOT_FOUND.';
+COMMENT ON COLUMN odyssey_failed_calls."error" IS 'Message (no secrets, no personal data).';
+COMMENT ON COLUMN odyssey_failed_calls."retryable" IS 'False for a definite answer (not found, hostile reply).';
+COMMENT ON COLUMN odyssey_failed_calls."failed_at" IS 'When the call was given up.';
+COMMENT ON COLUMN odyssey_failed_calls."resolved_at" IS 'Set when a later run fetched it.';
+COMMENT ON COLUMN odyssey_failed_calls."resolved_by_sync_id" IS 'The sync that fetched it later.';
+COMMENT ON TABLE odyssey_rejected_records IS 'Records refused while parsing an Odyssey reply (e.g. a bad date), so nothing disappears silently.';
+COMMENT ON COLUMN odyssey_rejected_records."agency_id" IS 'Agency (court) the row belongs to, as named in the agency registry.';
+COMMENT ON COLUMN odyssey_rejected_records."sync_id" IS 'The sync whose reply held the record.';
+COMMENT ON COLUMN odyssey_rejected_records."record_kind" IS '''party'' | ''hearing'' | ''case''.';
+COMMENT ON COLUMN odyssey_rejected_records."record_key" IS 'Odyssey id of the record.';
+COMMENT ON COLUMN odyssey_rejected_records."reason" IS 'Why it was refused.';
+COMMENT ON COLUMN odyssey_rejected_records."rejected_at" IS 'When it was refused.';

@@ -43,3 +43,38 @@ def test_unmapped_column_keeps_the_value_and_empty_cell_clears_it(
     assert load_and_read(full, "day1.txt") == [(loaded,)]
     assert load_and_read(without, "day2.txt", **{arg: "CHANGED"}) == [(loaded,)]
     assert load_and_read(full, "day3.txt", **{arg: ""}) == [(emptied,)]
+
+
+def test_an_attorney_row_without_a_mapped_name_keeps_the_attorneys_name(
+    warehouse, make_template, write_rows
+):
+    """A later template that maps only the attorney's bar number says nothing of the
+    attorney's name: the name an earlier file gave stays (the same source, so without the
+    _absent mark its NULL would clear it)."""
+    from court_pipeline_tests.ecr.conftest import HEADER
+
+    header = [*HEADER, "Attorney", "Bar No"]
+    named = {**BASE_COLUMNS, "attorney_name": "Attorney", "attorney_bar_number": "Bar No"}
+    bar_only = {**BASE_COLUMNS, "attorney_bar_number": "Bar No"}
+
+    def load_and_read(columns, file_name):
+        path = write_rows(
+            [[*row(pid="P1"), "SMITH, JOHN Q", "24001234"]], name=file_name, header=header
+        )
+        with warehouse() as con:
+            load_file(
+                con,
+                path,
+                make_template(columns=columns),
+                agency_id="a1",
+                timezone=TZ,
+                file_name=file_name,
+            )
+            return con.execute(
+                "SELECT party_id, last_name, first_name, middle_name, bar_number FROM parties "
+                "WHERE party_id LIKE 'bar:%'"
+            ).fetchall()
+
+    known = [("bar:24001234", "SMITH", "JOHN", "Q", "24001234")]
+    assert load_and_read(named, "day1.txt") == known
+    assert load_and_read(bar_only, "day2.txt") == known

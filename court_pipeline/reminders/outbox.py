@@ -57,10 +57,21 @@ class PreparedDiff:
     suppress: pa.Table | None
 
 
+def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One insert per dedupe key (the write's anti-join sees the outbox, not the batch)."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["dedupe_key"] not in seen:
+            seen.add(row["dedupe_key"])
+            out.append(row)
+    return out
+
+
 def prepare(diff: PlanDiff) -> PreparedDiff:
     """Arrow tables for :func:`write_plan` (built outside the lock)."""
     return PreparedDiff(
-        _frame(diff.inserts, list(OUTBOX_COLUMNS)) if diff.inserts else None,
+        _frame(_first_per_key(diff.inserts), list(OUTBOX_COLUMNS)) if diff.inserts else None,
         _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates
         else None,
         pa.table({"message_id": pa.array(list(diff.suppress), pa.string()),
@@ -75,8 +86,14 @@ def write_plan(con: duckdb.DuckDBPyConnection, diff: PlanDiff | PreparedDiff) ->
     con.begin()
     try:
         if frames.inserts is not None:
+            # an anti-join, not INSERT OR IGNORE: the outbox has no ART index to ignore on
+            # (see 60_reminders.sql); a hash join on the keys is what keeps them unique
             con.register("_new_outbox", frames.inserts)
-            con.execute("INSERT OR IGNORE INTO reminder_outbox BY NAME SELECT * FROM _new_outbox")
+            con.execute(
+                "INSERT INTO reminder_outbox BY NAME SELECT * FROM _new_outbox n WHERE NOT EXISTS "
+                "(SELECT 1 FROM reminder_outbox o WHERE o.agency_id = n.agency_id "
+                "AND o.dedupe_key = n.dedupe_key)"
+            )
             con.unregister("_new_outbox")
         if frames.updates is not None:
             con.register("_upd_outbox", frames.updates)

@@ -32,10 +32,37 @@ class WarehouseLockTimeout(RuntimeError):
     """Another process held the warehouse longer than this run was willing to wait."""
 
 
+# Tables that once declared a PRIMARY KEY / UNIQUE constraint and no longer do (their
+# writers keep the keys unique and an asset check proves it): an older warehouse's copy is
+# rebuilt once without the ART indexes, rows kept.
+UNKEYED_TABLES = ("reminder_outbox",)
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table (idempotent). Schema files run in name order, one per domain."""
+    keyed = _set_keyed_tables_aside(con)
     for sql_file in sorted(SCHEMA_DIR.glob("*.sql")):
         con.execute(sql_file.read_text(encoding="utf-8"))
+    for table, old in keyed:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {old}")
+        con.execute(f"DROP TABLE {old}")
+
+
+def _set_keyed_tables_aside(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Rename each UNKEYED_TABLES table that still has a key constraint (DuckDB cannot drop
+    one with ALTER TABLE), so the schema files create it anew and its rows are copied over."""
+    moved = []
+    for table in UNKEYED_TABLES:
+        keyed = con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? "
+            "AND schema_name = 'main' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            [table],
+        ).fetchone()[0]
+        if keyed:
+            old = f"{table}_keyed_old"
+            con.execute(f"ALTER TABLE {table} RENAME TO {old}")
+            moved.append((table, old))
+    return moved
 
 
 @contextlib.contextmanager

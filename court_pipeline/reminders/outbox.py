@@ -45,7 +45,10 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
     """Rows as an Arrow table with the outbox types (DuckDB reads Arrow columns directly;
     a pandas frame of Python strings costs a conversion per cell under the lock)."""
     schema = pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
-    return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows], schema)
+    return pa.table(
+        {c: pa.array([row.get(c) for row in rows], schema.field(c).type) for c in columns},
+        schema=schema,
+    )
 
 
 @dataclass

@@ -173,6 +173,10 @@ def _keeps_absent(parse: Any) -> Any:
     return wrapped
 
 
+def _absent_if_none(value: Any) -> Any:
+    return ABSENT if value is None else value
+
+
 def finish(row: dict[str, Any]) -> dict[str, Any]:
     """Replace ABSENT values by None and list their columns in ``row['_absent']``
     ('|col|col|', the format records.merge reads), so the merge keeps what it knew."""
@@ -426,7 +430,9 @@ def _parse_party(node: Element, party_id: str, zone: ZoneInfo, page: PartiesPage
         "state": ftext(address, E.ADDRESS_STATE),
         "zip": ftext(address, E.ADDRESS_ZIP),
         "bar_number": ftext(node, E.BAR_NUMBER),
-        "sms_opt_out": fbool(ftext(node, E.SMS_OPT_OUT)),
+        # consent fails safe: only an explicit false lifts an opt-out; an empty or unreadable
+        # <SmsOptOut> is unknown (kept), never "not opted out"
+        "sms_opt_out": _absent_if_none(fbool(ftext(node, E.SMS_OPT_OUT))),
         "source_modified_at": modified,
     }
     phones, emails, case_parties = [], [], []

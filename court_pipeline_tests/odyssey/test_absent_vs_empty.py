@@ -119,7 +119,8 @@ NIL = {
     (CHARGE, E.DESCRIPTION),
     (EVENT, E.EVENT_DATE),
 }
-STAGES = ("loaded", "omitted", "emptied")
+# consent fails safe: an empty <SmsOptOut> never lifts an opt-out (only an explicit false does)
+KEPT_WHEN_EMPTY = {"parties.sms_opt_out"}
 
 
 def _snapshot(db) -> dict[str, dict[tuple, object]]:
@@ -170,4 +171,7 @@ def test_absent_element_keeps_the_value_and_empty_element_clears_it(stages, name
     assert loaded, f"the first sync loaded no {name} value: the simulator must send one"
     omitted, emptied = stages["omitted"][name], stages["emptied"][name]
     assert {k: omitted.get(k) for k in loaded} == loaded  # unknown: kept
-    assert {k: emptied.get(k) for k in loaded} == dict.fromkeys(loaded)  # empty: cleared
+    if name in KEPT_WHEN_EMPTY:
+        assert {k: emptied.get(k) for k in loaded} == loaded
+    else:
+        assert {k: emptied.get(k) for k in loaded} == dict.fromkeys(loaded)  # empty: cleared

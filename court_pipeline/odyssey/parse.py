@@ -501,8 +501,7 @@ def parse_hearings(
         start_text = ftext(session, E.START_TIME)
         try:
             start_at, start_local = (
-                (ABSENT, ABSENT) if start_text is ABSENT
-                else parse_local_datetime(start_text, zone)
+                (ABSENT, ABSENT) if start_text is ABSENT else parse_local_datetime(start_text, zone)
             )
         except ValueError as exc:
             ids = [
@@ -544,17 +543,19 @@ def parse_hearings(
                 )
                 continue
             reply.hearings.append(
-                finish({
-                    "hearing_id": hearing_id,
-                    "case_id": ftext(hearing, E.CASE_ID),
-                    "case_number": ftext(hearing, E.CASE_NUMBER),
-                    "hearing_type": ftext(htype),
-                    "hearing_type_code": fattr(htype, E.ATTR_CODE),
-                    "status": ftext(status),
-                    "status_date": status_date,
-                    **common,
-                    "source_modified_at": observed_at,
-                })
+                finish(
+                    {
+                        "hearing_id": hearing_id,
+                        "case_id": ftext(hearing, E.CASE_ID),
+                        "case_number": ftext(hearing, E.CASE_NUMBER),
+                        "hearing_type": ftext(htype),
+                        "hearing_type_code": fattr(htype, E.ATTR_CODE),
+                        "status": ftext(status),
+                        "status_date": status_date,
+                        **common,
+                        "source_modified_at": observed_at,
+                    }
+                )
             )
     return reply
 
@@ -582,30 +583,32 @@ def parse_case(root: Element, zone: ZoneInfo) -> CaseReply:
     )
     court, judge, fin = (_child(node, n) for n in (E.COURT, E.JUDICIAL_OFFICER, E.FINANCIAL))
     reply = CaseReply(
-        case=finish({
-            "case_id": case_id,
-            "case_number": ftext(node, E.CASE_NUMBER),
-            "case_style": ftext(node, E.CASE_STYLE),
-            "case_category": ftext(category),
-            "case_category_code": fattr(category, E.ATTR_CODE),
-            "case_type": ftext(ctype),
-            "case_type_code": fattr(ctype, E.ATTR_CODE),
-            "case_status": ftext(status),
-            "case_status_code": fattr(status, E.ATTR_CODE),
-            "case_status_date": fdate(fattr(status, E.ATTR_DATE)),
-            "file_date": fdate(ftext(node, E.FILE_DATE)),
-            "court_code": fattr(court, E.ATTR_CODE),
-            "court_name": ftext(court),
-            "court_type": fattr(court, E.ATTR_TYPE),
-            "oca_court_id": fattr(court, E.ATTR_OCA_COURT_ID),
-            "judge_name": ftext(judge),
-            "judge_type": fattr(judge, E.ATTR_TYPE),
-            "payment_status": ftext(fin, E.PAYMENT_STATUS),
-            "amount_due": fmoney(ftext(fin, E.AMOUNT_DUE)),
-            "amount_paid": fmoney(ftext(fin, E.AMOUNT_PAID)),
-            "fines": fmoney(ftext(fin, E.FINES)),
-            "source_modified_at": modified,
-        })
+        case=finish(
+            {
+                "case_id": case_id,
+                "case_number": ftext(node, E.CASE_NUMBER),
+                "case_style": ftext(node, E.CASE_STYLE),
+                "case_category": ftext(category),
+                "case_category_code": fattr(category, E.ATTR_CODE),
+                "case_type": ftext(ctype),
+                "case_type_code": fattr(ctype, E.ATTR_CODE),
+                "case_status": ftext(status),
+                "case_status_code": fattr(status, E.ATTR_CODE),
+                "case_status_date": fdate(fattr(status, E.ATTR_DATE)),
+                "file_date": fdate(ftext(node, E.FILE_DATE)),
+                "court_code": fattr(court, E.ATTR_CODE),
+                "court_name": ftext(court),
+                "court_type": fattr(court, E.ATTR_TYPE),
+                "oca_court_id": fattr(court, E.ATTR_OCA_COURT_ID),
+                "judge_name": ftext(judge),
+                "judge_type": fattr(judge, E.ATTR_TYPE),
+                "payment_status": ftext(fin, E.PAYMENT_STATUS),
+                "amount_due": fmoney(ftext(fin, E.AMOUNT_DUE)),
+                "amount_paid": fmoney(ftext(fin, E.AMOUNT_PAID)),
+                "fines": fmoney(ftext(fin, E.FINES)),
+                "source_modified_at": modified,
+            }
+        )
     )
     # no <Parties> at all: the charged party is unknown (kept), not "none"
     defendant: Any = None if node.find(E.PARTIES) is not None else ABSENT
@@ -621,34 +624,36 @@ def parse_case(root: Element, zone: ZoneInfo) -> CaseReply:
             _child(ch, n) for n in (E.STATUTE, E.DEGREE, E.PLEA, E.DISPOSITION, E.SENTENCE)
         )
         reply.charges.append(
-            finish({
-                "case_id": case_id,
-                "charge_id": text(ch, E.CHARGE_ID) or f"n:{text(ch, E.CHARGE_NUMBER)}",
-                "party_id": defendant,
-                "charge_number": ftext(ch, E.CHARGE_NUMBER),
-                "statute_code": fattr(statute, E.ATTR_CODE),
-                "statute": ftext(statute),
-                "offense_code": ftext(ch, E.OFFENSE_CODE),
-                "description": ftext(ch, E.DESCRIPTION),
-                "degree_code": fattr(degree, E.ATTR_CODE),
-                "degree": ftext(degree),
-                "offense_date": fdate(ftext(ch, E.OFFENSE_DATE)),
-                "arrest_date": fdate(ftext(ch, E.ARREST_DATE)),
-                "filing_date": fdate(ftext(ch, E.FILING_DATE)),
-                "plea_code": fattr(plea, E.ATTR_CODE),
-                "plea": ftext(plea),
-                "plea_date": fdate(fattr(plea, E.ATTR_DATE)),
-                "disposition_code": fattr(dispo, E.ATTR_CODE),
-                "disposition": ftext(dispo),
-                "disposition_date": fdate(fattr(dispo, E.ATTR_DATE)),
-                "sentence_type": fattr(sentence, E.ATTR_TYPE),
-                "sentence_date": fdate(fattr(sentence, E.ATTR_DATE)),
-                "fine_amount": fmoney(ftext(sentence, E.FINE_AMOUNT)),
-                "court_costs": fmoney(ftext(sentence, E.COURT_COSTS)),
-                "restitution": fmoney(ftext(sentence, E.RESTITUTION)),
-                "confinement_days": fint(ftext(sentence, E.CONFINEMENT_DAYS)),
-                "source_modified_at": modified,
-            })
+            finish(
+                {
+                    "case_id": case_id,
+                    "charge_id": text(ch, E.CHARGE_ID) or f"n:{text(ch, E.CHARGE_NUMBER)}",
+                    "party_id": defendant,
+                    "charge_number": ftext(ch, E.CHARGE_NUMBER),
+                    "statute_code": fattr(statute, E.ATTR_CODE),
+                    "statute": ftext(statute),
+                    "offense_code": ftext(ch, E.OFFENSE_CODE),
+                    "description": ftext(ch, E.DESCRIPTION),
+                    "degree_code": fattr(degree, E.ATTR_CODE),
+                    "degree": ftext(degree),
+                    "offense_date": fdate(ftext(ch, E.OFFENSE_DATE)),
+                    "arrest_date": fdate(ftext(ch, E.ARREST_DATE)),
+                    "filing_date": fdate(ftext(ch, E.FILING_DATE)),
+                    "plea_code": fattr(plea, E.ATTR_CODE),
+                    "plea": ftext(plea),
+                    "plea_date": fdate(fattr(plea, E.ATTR_DATE)),
+                    "disposition_code": fattr(dispo, E.ATTR_CODE),
+                    "disposition": ftext(dispo),
+                    "disposition_date": fdate(fattr(dispo, E.ATTR_DATE)),
+                    "sentence_type": fattr(sentence, E.ATTR_TYPE),
+                    "sentence_date": fdate(fattr(sentence, E.ATTR_DATE)),
+                    "fine_amount": fmoney(ftext(sentence, E.FINE_AMOUNT)),
+                    "court_costs": fmoney(ftext(sentence, E.COURT_COSTS)),
+                    "restitution": fmoney(ftext(sentence, E.RESTITUTION)),
+                    "confinement_days": fint(ftext(sentence, E.CONFINEMENT_DAYS)),
+                    "source_modified_at": modified,
+                }
+            )
         )
     for att in node.iterfind(f"{E.ATTORNEYS}/{E.ATTORNEY}"):
         atype = _child(att, E.ATTR_TYPE)
@@ -658,18 +663,20 @@ def parse_case(root: Element, zone: ZoneInfo) -> CaseReply:
             "" if defendant in (None, ABSENT) else defendant
         ]:
             reply.attorneys.append(
-                finish({
-                    "case_id": case_id,
-                    "attorney_party_id": attorney_id or f"bar:{text(att, E.BAR_NUMBER)}",
-                    "represents_party_id": party_id,
-                    "name": ftext(att, E.NAME),
-                    "bar_number": ftext(att, E.BAR_NUMBER),
-                    "type_code": fattr(atype, E.ATTR_CODE),
-                    "type": ftext(atype),
-                    "start_date": fdate(ftext(att, E.START_DATE)),
-                    "end_date": fdate(ftext(att, E.END_DATE)),
-                    "source_modified_at": modified,
-                })
+                finish(
+                    {
+                        "case_id": case_id,
+                        "attorney_party_id": attorney_id or f"bar:{text(att, E.BAR_NUMBER)}",
+                        "represents_party_id": party_id,
+                        "name": ftext(att, E.NAME),
+                        "bar_number": ftext(att, E.BAR_NUMBER),
+                        "type_code": fattr(atype, E.ATTR_CODE),
+                        "type": ftext(atype),
+                        "start_date": fdate(ftext(att, E.START_DATE)),
+                        "end_date": fdate(ftext(att, E.END_DATE)),
+                        "source_modified_at": modified,
+                    }
+                )
             )
     for ev in node.iterfind(f"{E.CASE_EVENTS}/{E.EVENT}"):
         etype = _child(ev, E.EVENT_TYPE)
@@ -677,13 +684,15 @@ def parse_case(root: Element, zone: ZoneInfo) -> CaseReply:
         if not event_id:
             continue
         reply.events.append(
-            finish({
-                "case_id": case_id,
-                "event_id": event_id,
-                "event_date": fdate(ftext(ev, E.EVENT_DATE)),
-                "type_code": fattr(etype, E.ATTR_CODE),
-                "type": ftext(etype),
-                "source_modified_at": modified,
-            })
+            finish(
+                {
+                    "case_id": case_id,
+                    "event_id": event_id,
+                    "event_date": fdate(ftext(ev, E.EVENT_DATE)),
+                    "type_code": fattr(etype, E.ATTR_CODE),
+                    "type": ftext(etype),
+                    "source_modified_at": modified,
+                }
+            )
         )
     return reply

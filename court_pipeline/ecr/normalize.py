@@ -337,11 +337,13 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
 
     last_wins = partial(last_per_key, con)
 
+    # Unknown is not empty: a column the template does not map is left out of the frame (the
+    # merge never touches it), and a value a row cannot carry is named in its _absent cell
     party_cols = ["party_id"]
-    if has("full_name") or has("last_name"):
-        party_cols += ["first_name", "middle_name", "last_name"]
     if has("full_name"):
-        party_cols.append("suffix")
+        party_cols += ["first_name", "middle_name", "last_name", "suffix"]
+    else:
+        party_cols += [c for c in ("first_name", "middle_name", "last_name") if has(c)]
     if has("date_of_birth"):
         party_cols.append("date_of_birth")
     if has("preferred_language"):
@@ -354,13 +356,24 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
                 "middle_name": "atty_middle_name", "last_name": "atty_last_name",
                 "suffix": "atty_suffix", "date_of_birth": "NULL::DATE",
                 "preferred_language": "NULL::VARCHAR"}
+        # a party row says nothing of a bar number; an attorney row nothing of a birth date
+        # or language, nor of a name (bar number) the template does not map for attorneys
+        atty_unknown = [c for c in party_cols if c in ("date_of_birth", "preferred_language")
+                        or (c in ("first_name", "middle_name", "last_name", "suffix")
+                            and not has("attorney_name"))]
+        atty_cols = [c for c in party_cols if c not in atty_unknown or c == "party_id"]
+        atty_unknown += [] if has("attorney_bar_number") else ["bar_number"]
+        atty_absent = _lit("|" + "|".join(atty_unknown) + "|") if atty_unknown else "NULL"
+        party_select = ", ".join(
+            f"{atty[c]} AS {c}" if c in atty_cols else f"NULL AS {c}" for c in party_cols)
         frames["parties"] = last_wins(
             "*", "party_id", order="_ord",
             source=f"""(SELECT {", ".join(party_cols)}, NULL::VARCHAR AS bar_number,
-                               line_no * 2 AS _ord FROM ok
+                               '|bar_number|' AS _absent, line_no * 2 AS _ord FROM ok
                         UNION ALL
-                        SELECT {", ".join(f"{atty[c]} AS {c}" for c in party_cols)},
-                               atty_bar_number AS bar_number, line_no * 2 + 1 AS _ord FROM ok
+                        SELECT {party_select}, atty_bar_number AS bar_number,
+                               {atty_absent}::VARCHAR AS _absent,
+                               line_no * 2 + 1 AS _ord FROM ok
                         WHERE atty_party_id IS NOT NULL)""",
         ).drop_columns(["_ord"])
     else:
@@ -368,7 +381,7 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
 
     has_case = has("case_number") or has("case_id")
     if has_case:
-        case_cols = ["case_key AS case_id", "case_number"]
+        case_cols = ["case_key AS case_id"] + (["case_number"] if has("case_number") else [])
         for src, dst in (("case_type", "case_type"), ("case_status", "case_status"),
                          ("payment_status", "payment_status"), ("judge", "judge_name"),
                          ("bond_agent", "bond_agent")):
@@ -394,7 +407,8 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
     present = pa.array([], pa.string())
     window = None
     if start_known and has_case:
-        hearing_cols = ["hearing_id", "case_key AS case_id", "case_number", "start_at",
+        hearing_cols = ["hearing_id", "case_key AS case_id",
+                        *(["case_number"] if has("case_number") else []), "start_at",
                         "start_local", f"{_lit(timezone)} AS court_timezone"]
         for name in ("hearing_type", "location", "courtroom", "judge"):
             if has(name):
@@ -402,7 +416,11 @@ def normalize(raw: RawFile, template: UploadTemplate, timezone: str) -> CleanFra
         if has("event_status"):
             hearing_cols.append("status")
         frames["hearings"] = last_wins(", ".join(hearing_cols), "hearing_id")
-        frames["hearing_parties"] = last_wins("hearing_id, party_id, role", "hearing_id, party_id")
+        # without a mapped role column a new row gets the default role, a known one keeps its
+        role_absent = "NULL" if has("party_role") else "'|role|'"
+        frames["hearing_parties"] = last_wins(
+            f"hearing_id, party_id, role, {role_absent}::VARCHAR AS _absent",
+            "hearing_id, party_id")
         present = con.sql("SELECT DISTINCT hearing_id FROM typed WHERE hearing_id IS NOT NULL"
                           ).to_arrow_table().column("hearing_id").combine_chunks()
         row = con.execute(

@@ -37,6 +37,7 @@ from court_pipeline.odyssey.errors import (
     OdysseyReplyError,
     SoapFault,
 )
+from court_pipeline.records.merge import ABSENT_COLUMN
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
@@ -130,6 +131,60 @@ def attr(node: Element | None, name: str) -> str | None:
         return None
     value = (node.get(name) or "").strip()
     return value or None
+
+
+# --- absent vs empty --------------------------------------------------------------------
+class _Absent:
+    """The value of a field whose element Odyssey did not send: unknown, not empty."""
+
+    _instance: _Absent | None = None
+
+    def __new__(cls) -> _Absent:
+        cls._instance = cls._instance or super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+def ftext(node: Element | None, name: str | None = None) -> Any:
+    """Like :func:`text` for a field the merge writes: ABSENT when the element (or its
+    parent ``node``) is missing; None when it is present but empty or ``xsi:nil``."""
+    target = node if name is None else _child(node, name)
+    return ABSENT if target is None else text(target)
+
+
+def fattr(node: Element | None, name: str) -> Any:
+    """An attribute of a field element: ABSENT when the element is missing. On a present
+    element a missing attribute is empty (the element is the unit Odyssey sends or not)."""
+    return ABSENT if node is None else attr(node, name)
+
+
+def _keeps_absent(parse: Any) -> Any:
+    """Wrap a value parser so ABSENT passes through unparsed."""
+
+    def wrapped(value: Any, *args: Any) -> Any:
+        return ABSENT if value is ABSENT else parse(value, *args)
+
+    wrapped.__doc__ = parse.__doc__
+    return wrapped
+
+
+def _absent_if_none(value: Any) -> Any:
+    return ABSENT if value is None else value
+
+
+def finish(row: dict[str, Any]) -> dict[str, Any]:
+    """Replace ABSENT values by None and list their columns in ``row['_absent']``
+    ('|col|col|', the format records.merge reads), so the merge keeps what it knew."""
+    absent = [key for key, value in row.items() if value is ABSENT]
+    for key in absent:
+        row[key] = None
+    row[ABSENT_COLUMN] = "|" + "|".join(absent) + "|" if absent else None
+    return row
 
 
 def parse_fault(body: bytes | str, *, message_type: str, reference: str) -> SoapFault | None:
@@ -296,6 +351,12 @@ def parse_int(value: str | None) -> int | None:
     return int(value) if value else None
 
 
+fdate = _keeps_absent(parse_date)
+fmoney = _keeps_absent(parse_money)
+fint = _keeps_absent(parse_int)
+fbool = _keeps_absent(parse_bool)
+
+
 def normalize_language(value: str | None) -> str | None:
     """Odyssey language text -> ISO 639-1 ('Spanish' -> 'es'); unknown -> None."""
     if not value:
@@ -347,29 +408,31 @@ def _parse_party(node: Element, party_id: str, zone: ZoneInfo, page: PartiesPage
     modified, _ = parse_local_datetime(text(node, E.MODIFIED_DATE), zone)
     name = _child(node, E.NAME)
     address = _child(node, E.ADDRESS)
-    language_raw = text(node, E.PREFERRED_LANGUAGE)
-    language = normalize_language(language_raw)
-    if language_raw and language is None:
+    language_raw = ftext(node, E.PREFERRED_LANGUAGE)
+    language = ABSENT if language_raw is ABSENT else normalize_language(language_raw)
+    if language_raw and language_raw is not ABSENT and language is None:
         page.unknown_languages.append(language_raw)
     party = {
         "party_id": party_id,
-        "first_name": text(name, E.NAME_FIRST),
-        "middle_name": text(name, E.NAME_MIDDLE),
-        "last_name": text(name, E.NAME_LAST),
-        "suffix": text(name, E.NAME_SUFFIX),
-        "business_name": text(node, E.BUSINESS_NAME),
-        "date_of_birth": parse_date(text(node, E.DATE_OF_BIRTH)),
-        "sex": text(node, E.SEX),
-        "race": text(node, E.RACE),
-        "ethnicity": text(node, E.ETHNICITY),
+        "first_name": ftext(name, E.NAME_FIRST),
+        "middle_name": ftext(name, E.NAME_MIDDLE),
+        "last_name": ftext(name, E.NAME_LAST),
+        "suffix": ftext(name, E.NAME_SUFFIX),
+        "business_name": ftext(node, E.BUSINESS_NAME),
+        "date_of_birth": fdate(ftext(node, E.DATE_OF_BIRTH)),
+        "sex": ftext(node, E.SEX),
+        "race": ftext(node, E.RACE),
+        "ethnicity": ftext(node, E.ETHNICITY),
         "preferred_language": language,
-        "interpreter_needed": parse_bool(text(node, E.INTERPRETER_NEEDED)),
-        "address_line1": text(address, E.ADDRESS_LINE1),
-        "city": text(address, E.ADDRESS_CITY),
-        "state": text(address, E.ADDRESS_STATE),
-        "zip": text(address, E.ADDRESS_ZIP),
-        "bar_number": text(node, E.BAR_NUMBER),
-        "sms_opt_out": parse_bool(text(node, E.SMS_OPT_OUT)),
+        "interpreter_needed": fbool(ftext(node, E.INTERPRETER_NEEDED)),
+        "address_line1": ftext(address, E.ADDRESS_LINE1),
+        "city": ftext(address, E.ADDRESS_CITY),
+        "state": ftext(address, E.ADDRESS_STATE),
+        "zip": ftext(address, E.ADDRESS_ZIP),
+        "bar_number": ftext(node, E.BAR_NUMBER),
+        # consent fails safe: only an explicit false lifts an opt-out; an empty or unreadable
+        # <SmsOptOut> is unknown (kept), never "not opted out"
+        "sms_opt_out": _absent_if_none(fbool(ftext(node, E.SMS_OPT_OUT))),
         "source_modified_at": modified,
     }
     phones, emails, case_parties = [], [], []
@@ -395,7 +458,7 @@ def _parse_party(node: Element, party_id: str, zone: ZoneInfo, page: PartiesPage
             )
     for cp in node.iterfind(f"{E.CASE_PARTIES}/{E.CASE_PARTY}"):
         case_parties.append(_case_party(cp, party_id, text(cp, E.CASE_ID), modified))
-    page.parties.append(party)
+    page.parties.append(finish(party))
     page.phones += phones
     page.emails += emails
     page.contact_lists += [
@@ -435,8 +498,11 @@ def parse_hearings(
     """Sessions flattened to one row per hearing; the session fields repeat on each row."""
     reply = HearingsReply(party_id=text(root, E.PARTY_ID) or party_id)
     for session in root.iterfind(f"{E.SESSIONS}/{E.SESSION}"):
+        start_text = ftext(session, E.START_TIME)
         try:
-            start_at, start_local = parse_local_datetime(text(session, E.START_TIME), zone)
+            start_at, start_local = (
+                (ABSENT, ABSENT) if start_text is ABSENT else parse_local_datetime(start_text, zone)
+            )
         except ValueError as exc:
             ids = [
                 text(h, E.HEARING_ID) or "?" for h in session.iterfind(f"{E.HEARINGS}/{E.HEARING}")
@@ -446,18 +512,18 @@ def parse_hearings(
                     {"kind": "hearing", "key": hid, "reason": f"StartTime: {exc}"}
                 )
             continue
-        if start_local is not None:
+        if start_local is not None and start_local is not ABSENT:
             reply.nonexistent_times += is_nonexistent(start_local, zone)
             reply.ambiguous_times += is_ambiguous(start_local, zone)
         common = {
-            "session_id": text(session, E.SESSION_ID),
-            "calendar": text(session, E.CALENDAR),
+            "session_id": ftext(session, E.SESSION_ID),
+            "calendar": ftext(session, E.CALENDAR),
             "start_at": start_at,
             "start_local": start_local,
             "court_timezone": zone.key,
-            "courtroom": text(session, E.COURTROOM),
-            "location": text(session, E.LOCATION),
-            "judge": text(session, E.JUDICIAL_OFFICER),
+            "courtroom": ftext(session, E.COURTROOM),
+            "location": ftext(session, E.LOCATION),
+            "judge": ftext(session, E.JUDICIAL_OFFICER),
         }
         for hearing in session.iterfind(f"{E.HEARINGS}/{E.HEARING}"):
             hearing_id = text(hearing, E.HEARING_ID)
@@ -466,7 +532,7 @@ def parse_hearings(
             try:
                 if not hearing_id:
                     raise ValueError("the <Hearing> has no HearingID")
-                status_date = parse_date(attr(status, E.ATTR_DATE))
+                status_date = fdate(fattr(status, E.ATTR_DATE))
             except ValueError as exc:
                 reply.rejected.append(
                     {
@@ -477,17 +543,19 @@ def parse_hearings(
                 )
                 continue
             reply.hearings.append(
-                {
-                    "hearing_id": hearing_id,
-                    "case_id": text(hearing, E.CASE_ID),
-                    "case_number": text(hearing, E.CASE_NUMBER),
-                    "hearing_type": text(htype),
-                    "hearing_type_code": attr(htype, E.ATTR_CODE),
-                    "status": text(status),
-                    "status_date": status_date,
-                    **common,
-                    "source_modified_at": observed_at,
-                }
+                finish(
+                    {
+                        "hearing_id": hearing_id,
+                        "case_id": ftext(hearing, E.CASE_ID),
+                        "case_number": ftext(hearing, E.CASE_NUMBER),
+                        "hearing_type": ftext(htype),
+                        "hearing_type_code": fattr(htype, E.ATTR_CODE),
+                        "status": ftext(status),
+                        "status_date": status_date,
+                        **common,
+                        "source_modified_at": observed_at,
+                    }
+                )
             )
     return reply
 
@@ -515,91 +583,100 @@ def parse_case(root: Element, zone: ZoneInfo) -> CaseReply:
     )
     court, judge, fin = (_child(node, n) for n in (E.COURT, E.JUDICIAL_OFFICER, E.FINANCIAL))
     reply = CaseReply(
-        case={
-            "case_id": case_id,
-            "case_number": text(node, E.CASE_NUMBER),
-            "case_style": text(node, E.CASE_STYLE),
-            "case_category": text(category),
-            "case_category_code": attr(category, E.ATTR_CODE),
-            "case_type": text(ctype),
-            "case_type_code": attr(ctype, E.ATTR_CODE),
-            "case_status": text(status),
-            "case_status_code": attr(status, E.ATTR_CODE),
-            "case_status_date": parse_date(attr(status, E.ATTR_DATE)),
-            "file_date": parse_date(text(node, E.FILE_DATE)),
-            "court_code": attr(court, E.ATTR_CODE),
-            "court_name": text(court),
-            "court_type": attr(court, E.ATTR_TYPE),
-            "oca_court_id": attr(court, E.ATTR_OCA_COURT_ID),
-            "judge_name": text(judge),
-            "judge_type": attr(judge, E.ATTR_TYPE),
-            "payment_status": text(fin, E.PAYMENT_STATUS),
-            "amount_due": parse_money(text(fin, E.AMOUNT_DUE)),
-            "amount_paid": parse_money(text(fin, E.AMOUNT_PAID)),
-            "fines": parse_money(text(fin, E.FINES)),
-            "source_modified_at": modified,
-        }
+        case=finish(
+            {
+                "case_id": case_id,
+                "case_number": ftext(node, E.CASE_NUMBER),
+                "case_style": ftext(node, E.CASE_STYLE),
+                "case_category": ftext(category),
+                "case_category_code": fattr(category, E.ATTR_CODE),
+                "case_type": ftext(ctype),
+                "case_type_code": fattr(ctype, E.ATTR_CODE),
+                "case_status": ftext(status),
+                "case_status_code": fattr(status, E.ATTR_CODE),
+                "case_status_date": fdate(fattr(status, E.ATTR_DATE)),
+                "file_date": fdate(ftext(node, E.FILE_DATE)),
+                "court_code": fattr(court, E.ATTR_CODE),
+                "court_name": ftext(court),
+                "court_type": fattr(court, E.ATTR_TYPE),
+                "oca_court_id": fattr(court, E.ATTR_OCA_COURT_ID),
+                "judge_name": ftext(judge),
+                "judge_type": fattr(judge, E.ATTR_TYPE),
+                "payment_status": ftext(fin, E.PAYMENT_STATUS),
+                "amount_due": fmoney(ftext(fin, E.AMOUNT_DUE)),
+                "amount_paid": fmoney(ftext(fin, E.AMOUNT_PAID)),
+                "fines": fmoney(ftext(fin, E.FINES)),
+                "source_modified_at": modified,
+            }
+        )
     )
-    defendant = None
+    # no <Parties> at all: the charged party is unknown (kept), not "none"
+    defendant: Any = None if node.find(E.PARTIES) is not None else ABSENT
     for cp in node.iterfind(f"{E.PARTIES}/{E.CASE_PARTY}"):
         row = _case_party(cp, text(cp, E.PARTY_ID), case_id, modified)
         row["case_number"] = reply.case["case_number"]
         if row["party_id"]:
             reply.case_parties.append(row)
-            if defendant is None and row["role_code"] in E.DEFENDANT_CONNECTION_CODES:
+            if defendant in (None, ABSENT) and row["role_code"] in E.DEFENDANT_CONNECTION_CODES:
                 defendant = row["party_id"]
     for ch in node.iterfind(f"{E.CHARGES}/{E.CHARGE}"):
         statute, degree, plea, dispo, sentence = (
             _child(ch, n) for n in (E.STATUTE, E.DEGREE, E.PLEA, E.DISPOSITION, E.SENTENCE)
         )
         reply.charges.append(
-            {
-                "case_id": case_id,
-                "charge_id": text(ch, E.CHARGE_ID) or f"n:{text(ch, E.CHARGE_NUMBER)}",
-                "party_id": defendant,
-                "charge_number": text(ch, E.CHARGE_NUMBER),
-                "statute_code": attr(statute, E.ATTR_CODE),
-                "statute": text(statute),
-                "offense_code": text(ch, E.OFFENSE_CODE),
-                "description": text(ch, E.DESCRIPTION),
-                "degree_code": attr(degree, E.ATTR_CODE),
-                "degree": text(degree),
-                "offense_date": parse_date(text(ch, E.OFFENSE_DATE)),
-                "arrest_date": parse_date(text(ch, E.ARREST_DATE)),
-                "filing_date": parse_date(text(ch, E.FILING_DATE)),
-                "plea_code": attr(plea, E.ATTR_CODE),
-                "plea": text(plea),
-                "plea_date": parse_date(attr(plea, E.ATTR_DATE)),
-                "disposition_code": attr(dispo, E.ATTR_CODE),
-                "disposition": text(dispo),
-                "disposition_date": parse_date(attr(dispo, E.ATTR_DATE)),
-                "sentence_type": attr(sentence, E.ATTR_TYPE),
-                "sentence_date": parse_date(attr(sentence, E.ATTR_DATE)),
-                "fine_amount": parse_money(text(sentence, E.FINE_AMOUNT)),
-                "court_costs": parse_money(text(sentence, E.COURT_COSTS)),
-                "restitution": parse_money(text(sentence, E.RESTITUTION)),
-                "confinement_days": parse_int(text(sentence, E.CONFINEMENT_DAYS)),
-                "source_modified_at": modified,
-            }
+            finish(
+                {
+                    "case_id": case_id,
+                    "charge_id": text(ch, E.CHARGE_ID) or f"n:{text(ch, E.CHARGE_NUMBER)}",
+                    "party_id": defendant,
+                    "charge_number": ftext(ch, E.CHARGE_NUMBER),
+                    "statute_code": fattr(statute, E.ATTR_CODE),
+                    "statute": ftext(statute),
+                    "offense_code": ftext(ch, E.OFFENSE_CODE),
+                    "description": ftext(ch, E.DESCRIPTION),
+                    "degree_code": fattr(degree, E.ATTR_CODE),
+                    "degree": ftext(degree),
+                    "offense_date": fdate(ftext(ch, E.OFFENSE_DATE)),
+                    "arrest_date": fdate(ftext(ch, E.ARREST_DATE)),
+                    "filing_date": fdate(ftext(ch, E.FILING_DATE)),
+                    "plea_code": fattr(plea, E.ATTR_CODE),
+                    "plea": ftext(plea),
+                    "plea_date": fdate(fattr(plea, E.ATTR_DATE)),
+                    "disposition_code": fattr(dispo, E.ATTR_CODE),
+                    "disposition": ftext(dispo),
+                    "disposition_date": fdate(fattr(dispo, E.ATTR_DATE)),
+                    "sentence_type": fattr(sentence, E.ATTR_TYPE),
+                    "sentence_date": fdate(fattr(sentence, E.ATTR_DATE)),
+                    "fine_amount": fmoney(ftext(sentence, E.FINE_AMOUNT)),
+                    "court_costs": fmoney(ftext(sentence, E.COURT_COSTS)),
+                    "restitution": fmoney(ftext(sentence, E.RESTITUTION)),
+                    "confinement_days": fint(ftext(sentence, E.CONFINEMENT_DAYS)),
+                    "source_modified_at": modified,
+                }
+            )
         )
     for att in node.iterfind(f"{E.ATTORNEYS}/{E.ATTORNEY}"):
         atype = _child(att, E.ATTR_TYPE)
         attorney_id = text(att, E.PARTY_ID)
         represents = [attr(r, E.ATTR_PARTY_ID) for r in att.iterfind(E.REPRESENTS)]
-        for party_id in [p for p in represents if p] or [defendant or ""]:
+        for party_id in [p for p in represents if p] or [
+            "" if defendant in (None, ABSENT) else defendant
+        ]:
             reply.attorneys.append(
-                {
-                    "case_id": case_id,
-                    "attorney_party_id": attorney_id or f"bar:{text(att, E.BAR_NUMBER)}",
-                    "represents_party_id": party_id,
-                    "name": text(att, E.NAME),
-                    "bar_number": text(att, E.BAR_NUMBER),
-                    "type_code": attr(atype, E.ATTR_CODE),
-                    "type": text(atype),
-                    "start_date": parse_date(text(att, E.START_DATE)),
-                    "end_date": parse_date(text(att, E.END_DATE)),
-                    "source_modified_at": modified,
-                }
+                finish(
+                    {
+                        "case_id": case_id,
+                        "attorney_party_id": attorney_id or f"bar:{text(att, E.BAR_NUMBER)}",
+                        "represents_party_id": party_id,
+                        "name": ftext(att, E.NAME),
+                        "bar_number": ftext(att, E.BAR_NUMBER),
+                        "type_code": fattr(atype, E.ATTR_CODE),
+                        "type": ftext(atype),
+                        "start_date": fdate(ftext(att, E.START_DATE)),
+                        "end_date": fdate(ftext(att, E.END_DATE)),
+                        "source_modified_at": modified,
+                    }
+                )
             )
     for ev in node.iterfind(f"{E.CASE_EVENTS}/{E.EVENT}"):
         etype = _child(ev, E.EVENT_TYPE)
@@ -607,13 +684,15 @@ def parse_case(root: Element, zone: ZoneInfo) -> CaseReply:
         if not event_id:
             continue
         reply.events.append(
-            {
-                "case_id": case_id,
-                "event_id": event_id,
-                "event_date": parse_date(text(ev, E.EVENT_DATE)),
-                "type_code": attr(etype, E.ATTR_CODE),
-                "type": text(etype),
-                "source_modified_at": modified,
-            }
+            finish(
+                {
+                    "case_id": case_id,
+                    "event_id": event_id,
+                    "event_date": fdate(ftext(ev, E.EVENT_DATE)),
+                    "type_code": fattr(etype, E.ATTR_CODE),
+                    "type": ftext(etype),
+                    "source_modified_at": modified,
+                }
+            )
         )
     return reply

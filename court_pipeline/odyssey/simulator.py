@@ -33,9 +33,10 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from xml.etree import ElementTree as ET  # noqa: S405 - edits our own replies only
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 D = E.REPLY_DATE_FORMAT
 DT = E.REPLY_DATETIME_FORMAT
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 @dataclass
@@ -305,6 +307,8 @@ class OdysseySimulator:
         self._arrivals: collections.deque[float] = collections.deque()
         self._retry_until = 0.0
         self._lock = threading.RLock()
+        # (parent path, child tag) -> 'omit' | 'empty' | 'nil': see omit_elements
+        self.element_edits: dict[tuple[str, str], str] = {}
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
         self._query_cache: dict[tuple, list[str]] = {}
@@ -441,6 +445,40 @@ class OdysseySimulator:
             party.modified = self.now_local()
             self._changed()
 
+    def omit_elements(self, elements: Iterable[tuple[str, str]], mode: str = "omit") -> None:
+        """Send replies as a partial or sparse Odyssey reply does: every child ``tag`` of an
+        element matching ``parent`` (an ElementTree path such as ``.//Party`` or
+        ``.//Charge/Sentence``) is left out (``omit``), sent with no text and no attributes
+        (``empty``), or sent as ``xsi:nil="true"`` (``nil``). ``restore_elements`` undoes it."""
+        if mode not in ("omit", "empty", "nil"):
+            raise ValueError(f"mode {mode!r}: expected omit, empty or nil")
+        with self._lock:
+            self.element_edits.update({(parent, tag): mode for parent, tag in elements})
+
+    def restore_elements(self) -> None:
+        with self._lock:
+            self.element_edits.clear()
+
+    def _edited(self, result_xml: str) -> str:
+        """``result_xml`` with ``element_edits`` applied (our own XML: plain ElementTree)."""
+        with self._lock:
+            edits = dict(self.element_edits)
+        if not edits or not result_xml.startswith("<"):
+            return result_xml
+        root = ET.fromstring(result_xml)  # noqa: S314 - the simulator's own output
+        for (parent_path, tag), mode in edits.items():
+            parents = [root] if parent_path == "." else root.findall(parent_path)
+            for parent in parents:
+                for child in parent.findall(tag):
+                    if mode == "omit":
+                        parent.remove(child)
+                        continue
+                    child.text = None
+                    child.attrib.clear()
+                    if mode == "nil":
+                        child.set(f"{{{XSI_NS}}}nil", "true")
+        return ET.tostring(root, encoding="unicode")
+
     def break_call(
         self, message_type: E.MessageType | str, key: str, kind: str = "503", times: int = -1
     ) -> None:
@@ -528,15 +566,17 @@ class OdysseySimulator:
 
         with self._lock:
             self.log.message_types_seen.add(mt)
+        edited = self._edited
         try:
             if mt == E.MessageType.FIND_PARTIES:
-                return mt, f"page:{field_(E.REQ_PAGE_NUMBER)}", ref, self._find_parties(field_, ref)
+                key = f"page:{field_(E.REQ_PAGE_NUMBER)}"
+                return mt, key, ref, edited(self._find_parties(field_, ref))
             if mt == E.MessageType.GET_SCHEDULED_HEARINGS:
                 pid = field_(E.REQ_PARTY_ID)
-                return mt, pid, ref, self._hearings(pid, field_, ref)
+                return mt, pid, ref, edited(self._hearings(pid, field_, ref))
             if mt == E.MessageType.FIND_CASE:
                 key = field_(E.REQ_CASE_ID) or f"n:{field_(E.REQ_CASE_NUMBER)}"
-                return mt, key, ref, self._find_case(field_, ref)
+                return mt, key, ref, edited(self._find_case(field_, ref))
         except ValueError as exc:
             return mt, "?", ref, error_result("INVALID_MESSAGE", str(exc), ref)
         return mt, "?", ref, error_result("INVALID_MESSAGE", f"unsupported MessageType {mt!r}", ref)

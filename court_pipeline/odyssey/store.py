@@ -23,7 +23,6 @@ from court_pipeline.odyssey.sync import (
     KIND_PAGE,
     KIND_PARTY,
     MERGE_ORDER,
-    UNKNOWN_WHEN_NULL,
     Replay,
     SyncResult,
 )
@@ -190,7 +189,6 @@ def merge_sync(
                 agency_id=agency_id,
                 source=SOURCE,
                 source_ref=sync_id,
-                unknown_when_null=UNKNOWN_WHEN_NULL.get(table, ()),
             )
             for table in MERGE_ORDER
         }

@@ -38,14 +38,17 @@ from court_pipeline.odyssey.contacts import CONTACT_COLUMNS, build_contacts
 from court_pipeline.odyssey.errors import OdysseyAuthError, OdysseyError, OdysseyReplyError
 from court_pipeline.odyssey.messages import OdysseyRequest
 from court_pipeline.odyssey.parse import (
+    ABSENT,
     CaseReply,
     HearingsReply,
     PartiesPage,
+    finish,
     parse_case,
     parse_find_parties,
     parse_hearings,
     parse_reply,
 )
+from court_pipeline.records.merge import ABSENT_COLUMN
 
 # --- clean-table columns (agency_id / source / source_ref / *_at filled by merge_records) ---
 COLUMNS: dict[str, list[str]] = {
@@ -169,19 +172,6 @@ KEYS: dict[str, list[str]] = {
     "case_events": ["case_id", "event_id"],
 }
 MERGE_ORDER = list(COLUMNS)
-# Columns where NULL means "not learned this run", so the merge keeps the known value
-# (records.merge ``unknown_when_null``): hearing_parties.role comes from another reply than
-# its row (FindParties or FindCase: a healed hearings call may arrive without either), and
-# the identity and status fields of a hearing or case are never legitimately emptied by
-# Odyssey, so an absent element ("any element may be absent") is unknown, not empty.
-UNKNOWN_WHEN_NULL: dict[str, tuple[str, ...]] = {
-    "hearing_parties": ("role",),
-    "hearings": ("case_id", "case_number", "session_id", "hearing_type", "hearing_type_code",
-                 "status", "status_date"),
-    "cases": ("case_number",),
-    # an absent <SmsOptOut> must not lift an opt-out; a birth date is never emptied
-    "parties": ("sms_opt_out", "date_of_birth"),
-}
 _INSTANT_COLUMNS = ("source_modified_at", "start_at")
 
 KIND_PAGE, KIND_PARTY, KIND_CASE = "parties_page", "party_hearings", "case"
@@ -390,13 +380,15 @@ class Collector:
         hearing_case = {
             h["hearing_id"]: (h["case_id"], h["source_modified_at"]) for h in self.rows["hearings"]
         }
+        # the role comes from another reply (FindParties / FindCase): when neither arrived
+        # this run, it is unknown (absent), not empty
         self.rows["hearing_parties"] = [
-            {
+            finish({
                 "hearing_id": hid,
                 "party_id": pid,
-                "role": roles.get((hearing_case[hid][0], pid)),
+                "role": roles.get((hearing_case[hid][0], pid), ABSENT),
                 "source_modified_at": hearing_case[hid][1],
-            }
+            })
             for hid, pid in self.hearing_parties
         ]
         out: dict[str, pd.DataFrame] = {}
@@ -404,6 +396,7 @@ class Collector:
             if table == "contacts":
                 frame = self._contacts_frame()
             else:
+                columns = [*columns, ABSENT_COLUMN]  # which fields each row lacked
                 frame = pd.DataFrame(self.rows[table], columns=columns)
             frame = frame.reindex(columns=columns)
             if not frame.empty:

@@ -10,7 +10,12 @@ use both and the same Odyssey ids land on the same rows. Per field:
   charges or birth dates), but the same source sending NULL clears the field (a courtroom
   that was emptied in Odyssey is emptied here), except in ``unknown_when_null`` columns, where
   NULL means "not learned this run" (unknown is not empty);
-* columns a frame does not carry are never touched.
+* columns a frame does not carry are never touched;
+* a row may say which of its columns the source did not send at all (``ABSENT_COLUMN``, e.g.
+  an Odyssey element missing from a partial reply, or an attorney's birth date that an ECR
+  row never carries): those are unknown, so the row leaves them as they are, while a column
+  the source sent empty is cleared. The parsers decide absent vs empty; the merge applies it
+  the same way to every column.
 
 Everything runs as set-based SQL inside the caller's connection, so a million-row file is a
 handful of statements, not a Python loop.
@@ -27,6 +32,9 @@ import pandas as pd
 import pyarrow as pa
 
 SOURCE_RANK = {"ecr": 1, "odyssey_api": 2}
+# Optional frame column: '|col|col|' names the row's columns its source did not send
+# (unknown, not empty). NULL or '' = every carried column was sent.
+ABSENT_COLUMN = "_absent"
 BOOKKEEPING = ("agency_id", "source", "source_ref", "first_seen_at", "updated_at")
 # The clean tables' keys. The six core tables carry no PRIMARY KEY (see 10_core.sql: an ART
 # index cost 40% of a big file's write); this merge is what keeps each key once per agency.
@@ -160,6 +168,8 @@ def merge_records(
         raise ValueError(f"unknown source {source!r}; expected one of {sorted(SOURCE_RANK)}")
     keys, types = table_layout(con, table)
     columns = list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
+    has_absent = ABSENT_COLUMN in columns
+    columns = [c for c in columns if c != ABSENT_COLUMN]
     unknown = [c for c in columns if c not in types]
     if unknown:
         raise ValueError(f"{table}: unknown columns {unknown}")
@@ -176,7 +186,9 @@ def merge_records(
     select = ", ".join(f"CAST({_q(c)} AS {types[c]}) AS {_q(c)}" for c in carried)
     bookkeeping = f"{_lit(agency_id)}::VARCHAR AS agency_id, {select}, " + (
         f"{_lit(source)}::VARCHAR AS source, {_lit(source_ref)}::VARCHAR AS source_ref"
-    ) + ("" if has_modified else ", NULL::TIMESTAMPTZ AS source_modified_at")
+    ) + ("" if has_modified else ", NULL::TIMESTAMPTZ AS source_modified_at") + (
+        f", CAST({_q(ABSENT_COLUMN)} AS VARCHAR) AS {_q(ABSENT_COLUMN)}" if has_absent
+        else f", NULL::VARCHAR AS {_q(ABSENT_COLUMN)}")
     partition = ", ".join(_q(k) for k in data_keys)
 
     con.register("_merge_frame", frame)
@@ -259,14 +271,17 @@ def _merge_existing(
         f"{wins} AS _wins, i.source = t.source AS _same, "
         "i.source AS i_source, t.source AS t_source, i.source_ref AS i_source_ref, "
         "t.source_ref AS t_source_ref, "
-        "greatest(i.source_modified_at, t.source_modified_at) AS source_modified_at "
+        "greatest(i.source_modified_at, t.source_modified_at) AS source_modified_at, "
+        f"coalesce(i.{_q(ABSENT_COLUMN)}, '') AS _absent_cols "
         f"FROM _incoming i JOIN {_q(table)} t ON {match}"
     )
 
     def merged(col: str) -> str:
         i_c, t_c = _q("i_" + col), _q("t_" + col)
         same = f"coalesce({i_c}, {t_c})" if col in unknown_when_null else i_c
-        return (f"CASE WHEN _wins THEN (CASE WHEN _same THEN {same} ELSE coalesce({i_c}, {t_c}) "
+        absent = _lit("|" + col + "|")
+        return (f"CASE WHEN contains(_absent_cols, {absent}) THEN {t_c} "
+                f"WHEN _wins THEN (CASE WHEN _same THEN {same} ELSE coalesce({i_c}, {t_c}) "
                 f"END) ELSE coalesce({t_c}, {i_c}) END AS {_q(col)}")
 
     # level 2: merged values (each CASE once); level 3: _changed against the current values

@@ -59,8 +59,12 @@ def _check_queries(con: duckdb.DuckDBPyConnection, agency_id: str) -> dict[str, 
     """Count violations of the outbox invariants for one agency."""
     queries = {
         CHECK_NO_DUPLICATES: """
-            SELECT count(*) FROM (SELECT dedupe_key FROM reminder_outbox WHERE agency_id = $a
-                                  GROUP BY dedupe_key HAVING count(*) > 1)""",
+            SELECT (SELECT count(*) FROM (SELECT dedupe_key FROM reminder_outbox
+                                          WHERE agency_id = $a
+                                          GROUP BY dedupe_key HAVING count(*) > 1))
+                 + (SELECT count(*) FROM (SELECT message_id FROM reminder_outbox
+                                          WHERE agency_id = $a
+                                          GROUP BY message_id HAVING count(*) > 1))""",
         CHECK_NO_OPTED_OUT: """
             SELECT count(*) FROM reminder_outbox o
             WHERE o.agency_id = $a AND o.status IN ('planned', 'ready') AND EXISTS (
@@ -77,7 +81,7 @@ def _check_queries(con: duckdb.DuckDBPyConnection, agency_id: str) -> dict[str, 
 
 def _check_results(counts: dict[str, int] | None, note: str | None = None) -> list:
     descriptions = {
-        CHECK_NO_DUPLICATES: "duplicate dedupe keys",
+        CHECK_NO_DUPLICATES: "duplicate dedupe keys or message ids",
         CHECK_NO_OPTED_OUT: "planned/ready messages to an opted-out party or recipient",
         CHECK_NOT_AFTER_HEARING: "planned/ready messages due at or after their hearing",
     }
@@ -198,7 +202,8 @@ def build_reminder_assets(
         kinds={"duckdb"},
         check_specs=[
             dg.AssetCheckSpec(CHECK_NO_DUPLICATES, asset="reminder_outbox",
-                              description="no two outbox rows share a dedupe key"),
+                              description="no two outbox rows share a dedupe key or a "
+                              "message id (the table has no key index: this proves it)"),
             dg.AssetCheckSpec(CHECK_NO_OPTED_OUT, asset="reminder_outbox", blocking=True,
                               description="no planned/ready message to an opted-out party"),
             dg.AssetCheckSpec(CHECK_NOT_AFTER_HEARING, asset="reminder_outbox", blocking=True,

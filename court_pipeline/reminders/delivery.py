@@ -24,6 +24,7 @@ from typing import Any, Literal
 import dagster as dg
 import duckdb
 import httpx
+import pyarrow as pa
 import stamina
 from filelock import FileLock
 from pydantic import Field
@@ -225,10 +226,12 @@ class ReminderDelivery(dg.ConfigurableResource):
                     sendable.append(row)
             result.suppressed.update(reason for _, reason in suppress)
             if suppress:
-                con.executemany(
-                    "UPDATE reminder_outbox SET status = 'suppressed', status_reason = ?, "
-                    "updated_at = now() WHERE message_id = ? AND status IN ('planned', 'ready')",
-                    [[reason, message_id] for message_id, reason in suppress],
+                _update_by_id(
+                    con,
+                    pa.table({"message_id": pa.array([m for m, _ in suppress], pa.string()),
+                              "reason": pa.array([r for _, r in suppress], pa.string())}),
+                    "status = 'suppressed', status_reason = u.reason, updated_at = now()",
+                    "o.status IN ('planned', 'ready')",
                 )
             if self.mode == "dry-run":
                 if sendable:
@@ -279,19 +282,19 @@ class ReminderDelivery(dg.ConfigurableResource):
                         status = THROTTLED if throttled else "failed"
                         outcomes.append((row["message_id"], status, attempts, error, None))
                 with connect() as con:
-                    con.executemany(
-                        """
-                        UPDATE reminder_outbox
-                           SET status = CASE WHEN ? = 'throttled' THEN status ELSE ? END,
-                               attempts = attempts + ?,
-                               last_error = ?, provider_ref = ?, updated_at = now(),
-                               sent_at = CASE WHEN ? = 'sent' THEN now() ELSE sent_at END
-                        WHERE message_id = ?
-                        """,
-                        [
-                            [status, status, attempts, error, ref, status, message_id]
-                            for message_id, status, attempts, error, ref in outcomes
-                        ],
+                    columns = list(zip(*outcomes, strict=True))
+                    _update_by_id(
+                        con,
+                        pa.table({
+                            "message_id": pa.array(columns[0], pa.string()),
+                            "status": pa.array(columns[1], pa.string()),
+                            "attempts": pa.array(columns[2], pa.int32()),
+                            "error": pa.array(columns[3], pa.string()),
+                            "ref": pa.array(columns[4], pa.string()),
+                        }),
+                        "status = CASE WHEN u.status = 'throttled' THEN o.status ELSE u.status END, attempts = o.attempts + u.attempts, "
+                        "last_error = u.error, provider_ref = u.ref, updated_at = now(), "
+                        "sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE o.sent_at END",
                     )
                 for _, status, attempts, error, _ in outcomes:
                     result.attempts += attempts
@@ -302,6 +305,21 @@ class ReminderDelivery(dg.ConfigurableResource):
                     else:
                         result.failed += 1
                         result.errors[error] += 1
+
+
+def _update_by_id(
+    con: duckdb.DuckDBPyConnection, rows: pa.Table, assignments: str, guard: str = "true"
+) -> None:
+    """One set-based UPDATE of the outbox rows named in ``rows`` (alias ``u``): the outbox
+    has no key index, so a statement per message id would scan the table once per message."""
+    con.register("_outbox_updates", rows)
+    try:
+        con.execute(
+            f"UPDATE reminder_outbox o SET {assignments} FROM _outbox_updates u "
+            f"WHERE o.message_id = u.message_id AND {guard}"
+        )
+    finally:
+        con.unregister("_outbox_updates")
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

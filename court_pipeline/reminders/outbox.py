@@ -41,11 +41,22 @@ _TYPES = {
 }
 
 
+# columns with a handful of distinct values: dictionary-encoded, they are ~40 MB less to copy
+# into the outbox under the lock on a 541,200-row first plan (measured 10-20% of the write)
+_FEW_VALUES = frozenset({
+    "agency_id", "flow", "kind", "offset_key", "channel", "preferred_language", "language",
+    "template", "encoding", "status", "status_reason", "subject",
+})
+
+
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
     """Rows as an Arrow table with the outbox types (DuckDB reads Arrow columns directly;
     a pandas frame of Python strings costs a conversion per cell under the lock)."""
-    schema = pa.schema([(c, _TYPES.get(c, pa.string())) for c in columns])
-    return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows], schema)
+    arrays = {}
+    for c in columns:
+        array = pa.array([row.get(c) for row in rows], _TYPES.get(c, pa.string()))
+        arrays[c] = array.dictionary_encode() if c in _FEW_VALUES else array
+    return pa.table(arrays)
 
 
 @dataclass
@@ -57,10 +68,21 @@ class PreparedDiff:
     suppress: pa.Table | None
 
 
+def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One insert per dedupe key (the write's anti-join sees the outbox, not the batch)."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        if row["dedupe_key"] not in seen:
+            seen.add(row["dedupe_key"])
+            out.append(row)
+    return out
+
+
 def prepare(diff: PlanDiff) -> PreparedDiff:
     """Arrow tables for :func:`write_plan` (built outside the lock)."""
     return PreparedDiff(
-        _frame(diff.inserts, list(OUTBOX_COLUMNS)) if diff.inserts else None,
+        _frame(_first_per_key(diff.inserts), list(OUTBOX_COLUMNS)) if diff.inserts else None,
         _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates
         else None,
         pa.table({"message_id": pa.array(list(diff.suppress), pa.string()),
@@ -75,8 +97,14 @@ def write_plan(con: duckdb.DuckDBPyConnection, diff: PlanDiff | PreparedDiff) ->
     con.begin()
     try:
         if frames.inserts is not None:
+            # an anti-join, not INSERT OR IGNORE: the outbox has no ART index to ignore on
+            # (see 60_reminders.sql); a hash join on the keys is what keeps them unique
             con.register("_new_outbox", frames.inserts)
-            con.execute("INSERT OR IGNORE INTO reminder_outbox BY NAME SELECT * FROM _new_outbox")
+            con.execute(
+                "INSERT INTO reminder_outbox BY NAME SELECT * FROM _new_outbox n WHERE NOT EXISTS "
+                "(SELECT 1 FROM reminder_outbox o WHERE o.agency_id = n.agency_id "
+                "AND o.dedupe_key = n.dedupe_key)"
+            )
             con.unregister("_new_outbox")
         if frames.updates is not None:
             con.register("_upd_outbox", frames.updates)

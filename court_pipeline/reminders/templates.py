@@ -11,6 +11,7 @@ AM" / "jueves 3 de diciembre a las 9:00 a. m.".
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import re
@@ -20,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.dates import format_date, format_time
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateNotFound, meta, nodes
 from jinja2 import TemplateError as JinjaTemplateError
 
 from court_pipeline.reminders.bounded import BoundedSandbox, RenderLimit, bounded_render
@@ -33,6 +34,7 @@ from court_pipeline.reminders.flows import (
 from court_pipeline.reminders.sms import smart_encode, sms_length
 
 KINDS = ("reminder", "changed", "cancelled")
+RENDER_CACHE_SIZE = 4096  # renders kept per TemplateSet (a party's offsets share one)
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r" +([,.;:!?])(?=\s|$)")
 _DOUBLE_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")  # 'a. m.' + '.' -> 'a. m.'; '...' stays
@@ -142,6 +144,8 @@ class TemplateSet:
             lstrip_blocks=True,
         )
         self._cache: dict[str, Any] = {}
+        self._fields: dict[str, frozenset[str] | None] = {}
+        self._renders: collections.OrderedDict[tuple, Rendered] = collections.OrderedDict()
 
     @functools.cached_property
     def version(self) -> str:
@@ -196,6 +200,18 @@ class TemplateSet:
             f"{self.config.templates_path or BUNDLED_TEMPLATES_DIR}"
         )
 
+    def fields_used(self, file: str) -> frozenset[str] | None:
+        """The fields a template file reads, or None when it may read any (it includes,
+        imports or extends another file, whose fields its own source does not show)."""
+        if file not in self._fields:
+            source = self.env.loader.get_source(self.env, file)[0]
+            ast = self.env.parse(source)
+            linked = next(ast.find_all((nodes.Include, nodes.Import, nodes.FromImport,
+                                        nodes.Extends)), None)
+            self._fields[file] = (None if linked is not None
+                                  else frozenset(meta.find_undeclared_variables(ast)))
+        return self._fields[file]
+
     def render(
         self,
         flow: Flow,
@@ -206,7 +222,10 @@ class TemplateSet:
         start_local: datetime,
         old_start_local: datetime | None = None,
     ) -> Rendered:
-        """Render a message; SMS bodies get one line, smart encoding and a segment count."""
+        """Render a message; SMS bodies get one line, smart encoding and a segment count.
+
+        Messages whose template reads the same values render once: a party's 7d, 3d, 1d and
+        morning-of reminders usually differ only in fields the template does not use."""
         lang, file = self.pick(flow, kind, language, channel)
         fmt = self.config.language_formats[lang]
         values = {field: None for field in TEMPLATE_FIELDS}
@@ -217,6 +236,38 @@ class TemplateSet:
             values.update(old_date=old["date"], old_time=old["time"], old_when=old["when"])
         values.update(kind=kind, channel=channel, language=lang)
         subject_file = file.replace(".email.j2", ".j2")[:-3] + ".subject.j2"
+        key = self._render_key(flow, file, subject_file, channel, values)
+        hit = self._renders.get(key) if key is not None else None
+        if hit is not None:
+            self._renders.move_to_end(key)
+            return hit
+        rendered = self._render_message(flow, file, subject_file, channel, lang, values)
+        if key is not None:
+            self._renders[key] = rendered
+            if len(self._renders) > RENDER_CACHE_SIZE:
+                self._renders.popitem(last=False)
+        return rendered
+
+    def _render_key(
+        self, flow: Flow, file: str, subject_file: str, channel: str, values: dict[str, Any]
+    ) -> tuple | None:
+        """What a render depends on: the files, the flow (smart encoding) and the values of
+        the fields the files read; None (no sharing) when a file may read any field."""
+        used = [self.fields_used(file)]
+        if channel == "email" and self._get(subject_file) is not None:
+            used.append(self.fields_used(subject_file))
+        if any(fields is None for fields in used):
+            return None
+        names = sorted(set().union(*used))
+        try:
+            return (flow.name, file, channel, *((n, values.get(n)) for n in names))
+        except TypeError:
+            return None
+
+    def _render_message(
+        self, flow: Flow, file: str, subject_file: str, channel: str, lang: str,
+        values: dict[str, Any],
+    ) -> Rendered:
         body = _one_line(self._render(flow, file, values))
         subject = (
             _one_line(self._render(flow, subject_file, values))

@@ -39,6 +39,12 @@ class WarehouseLockTimeout(RuntimeError):
     """Another process held the warehouse longer than this run was willing to wait."""
 
 
+# Tables that once declared a PRIMARY KEY / UNIQUE constraint and no longer do (their
+# writers keep the keys unique and an asset check proves it): an older warehouse's copy is
+# rebuilt once without the ART indexes, rows kept.
+UNKEYED_TABLES = ("reminder_outbox",)
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table (idempotent). Schema files run in name order, one per domain.
 
@@ -46,10 +52,14 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     re-commenting ~700 columns on every process start would rewrite the catalog each time.
     Those written go in one transaction (one commit instead of one per comment: ~1.2 s less
     on a new warehouse, measured by bench/schema_start.py)."""
+    keyed = _set_keyed_tables_aside(con)
     for sql_file in schema_files():
         for statement, is_comment in schema_statements(sql_file):
             if not is_comment:
                 con.execute(statement)
+    for table, old in keyed:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {old}")
+        con.execute(f"DROP TABLE {old}")
     comments = stale_comments(con)
     if comments:
         con.execute("BEGIN TRANSACTION")
@@ -60,6 +70,23 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+def _set_keyed_tables_aside(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Rename each UNKEYED_TABLES table that still has a key constraint (DuckDB cannot drop
+    one with ALTER TABLE), so the schema files create it anew and its rows are copied over."""
+    moved = []
+    for table in UNKEYED_TABLES:
+        keyed = con.execute(
+            "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? "
+            "AND schema_name = 'main' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')",
+            [table],
+        ).fetchone()[0]
+        if keyed:
+            old = f"{table}_keyed_old"
+            con.execute(f"ALTER TABLE {table} RENAME TO {old}")
+            moved.append((table, old))
+    return moved
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import pytest
 
 from court_pipeline.odyssey import elements as E
 from court_pipeline.odyssey.errors import OdysseyAuthError
-from court_pipeline.odyssey.simulator import OdysseySimulator
+from court_pipeline.odyssey.simulator import OdysseySimulator, envelope
 from court_pipeline.odyssey.store import (
     latest_fetched_run,
     load_cursor,
@@ -78,7 +78,9 @@ def test_full_sync_pages_and_frames(sim, tmp_path):
     assert result.stats["pages_fetched"] == -(-len(expected) // 7)
     assert result.failed == [] and not result.partial
     for table, columns in COLUMNS.items():
-        assert list(frames[table].columns) == columns
+        # each parsed row names the fields its reply left out (contacts come from lists)
+        absent = [] if table == "contacts" else ["_absent"]
+        assert list(frames[table].columns) == columns + absent
     # every hearing the simulator holds for these parties in the window is there
     want = {
         h.hearing_id
@@ -328,36 +330,29 @@ def test_a_healed_hearings_call_without_its_case_keeps_the_known_role(sim, tmp_p
 def test_a_reply_without_a_hearings_status_element_keeps_the_known_status(tmp_path):
     """Any element may be absent: a <Hearing> without <Status> does not empty the status (a
     NULL status would read as Scheduled and restart reminders for a Cancelled hearing)."""
-    from court_pipeline.odyssey.sync import UNKNOWN_WHEN_NULL
+    from court_pipeline.odyssey.parse import parse_hearings, parse_reply
     from court_pipeline.records.merge import merge_records
 
-    def hearing(status):
-        return pd.DataFrame([{"hearing_id": "h1", "case_id": "c1", "case_number": "CR-1",
-                              "status": status, "courtroom": None}])
+    def reply(status_xml):
+        inner = (f"<GetScheduledHearingsByPartyIDResult><PartyID>p1</PartyID><Sessions>"
+                 f"<Session><SessionID>s1</SessionID><StartTime>11/02/2026 09:00 AM</StartTime>"
+                 f"<Courtroom>2B</Courtroom><Hearings><Hearing><HearingID>h1</HearingID>"
+                 f"<CaseID>c1</CaseID><CaseNumber>CR-1</CaseNumber>{status_xml}</Hearing>"
+                 f"</Hearings></Session></Sessions></GetScheduledHearingsByPartyIDResult>")
+        root = parse_reply(envelope(inner), E.MessageType.GET_SCHEDULED_HEARINGS, "")
+        rows = parse_hearings(root, ZONE, "p1", datetime(2026, 10, 1, tzinfo=UTC)).hearings
+        return pd.DataFrame(rows)[["hearing_id", "case_id", "case_number", "status",
+                                   "courtroom", "_absent"]]
 
     with connect_warehouse(tmp_path / "wh.duckdb") as con:
-        for ref, status in (("s1", "Cancelled"), ("s2", None)):
-            merge_records(con, "hearings", hearing(status), agency_id="a",
-                          source="odyssey_api", source_ref=ref,
-                          unknown_when_null=UNKNOWN_WHEN_NULL["hearings"])
+        for ref, status_xml in (("s1", "<Status>Cancelled</Status>"), ("s2", "")):
+            merge_records(con, "hearings", reply(status_xml), agency_id="a",
+                          source="odyssey_api", source_ref=ref)
         assert con.execute("SELECT status, case_number FROM hearings").fetchall() == [
             ("Cancelled", "CR-1")]
-
-
-def test_a_party_reply_without_sms_opt_out_does_not_lift_the_opt_out(tmp_path):
-    from court_pipeline.odyssey.sync import UNKNOWN_WHEN_NULL
-    from court_pipeline.records.merge import merge_records
-
-    with connect_warehouse(tmp_path / "wh.duckdb") as con:
-        for ref, opt_out, first in (("s1", True, "MARIA"), ("s2", None, None)):
-            merge_records(con, "parties",
-                          pd.DataFrame([{"party_id": "p1", "sms_opt_out": opt_out,
-                                         "first_name": first}]),
-                          agency_id="a", source="odyssey_api", source_ref=ref,
-                          unknown_when_null=UNKNOWN_WHEN_NULL["parties"])
-        # the opt-out stays; a field outside the list follows the source (emptied)
-        assert con.execute("SELECT sms_opt_out, first_name FROM parties").fetchall() == [
-            (True, None)]
+        merge_records(con, "hearings", reply("<Status/>"), agency_id="a",
+                      source="odyssey_api", source_ref="s3")
+        assert con.execute("SELECT status FROM hearings").fetchall() == [(None,)]
 
 
 def test_rate_limited_faulty_server_full_sync_loses_nothing(tmp_path):

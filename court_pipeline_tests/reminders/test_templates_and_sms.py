@@ -167,3 +167,37 @@ def test_segments(text, encoding, units, segments):
 def test_smart_encoding_keeps_gsm_characters_and_replaces_the_rest():
     assert smart_encode("Ramón Sánchez “sábado” – él, niño") == 'Ramon Sanchez "sabado" - él, niño'
     assert sms_length(smart_encode("sábado " * 30)).encoding == "GSM-7"
+
+
+def test_messages_share_a_render_only_when_the_template_reads_the_same_values(tmp_path: Path):
+    """A party's offsets render once when the template does not read the offset, once each
+    when it does, and never share when the template includes another file (whose fields its
+    own source does not show)."""
+    (tmp_path / "tpl" / "en").mkdir(parents=True)
+    (tmp_path / "tpl" / "en" / "plain.j2").write_text("{{ name }} on {{ when }}")
+    (tmp_path / "tpl" / "en" / "offset.j2").write_text("{{ name }}: {{ offset }} to go")
+    (tmp_path / "tpl" / "en" / "part.j2").write_text("{{ days_before }} days")
+    (tmp_path / "tpl" / "en" / "wrapper.j2").write_text("{{ name }}: {% include 'en/part.j2' %}")
+    for name in ("plain", "offset", "wrapper"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"templates_dir: tpl\nflows:\n  - name: a\n    offsets: [{{days: 1}}]\n"
+            f"    template: {name}\n    notify_changes: false\n    notify_cancelled: false\n"
+            "    notify_removed: false\n"
+        )
+    start = datetime(2026, 12, 3, 9, 0)
+    bodies = {}
+    for name in ("plain", "offset", "wrapper"):
+        config = load_flows(tmp_path / f"{name}.yaml")
+        templates = TemplateSet(config)
+        bodies[name] = [
+            templates.render(config.flows[0], "reminder", "en", "sms",
+                             {**SAMPLE_CONTEXT, "offset": key, "days_before": days}, start).body
+            for key, days in (("7d", 7), ("3d", 3), ("1d", 1))
+        ]
+        bodies[name + " renders kept"] = len(templates._renders)
+    assert bodies["plain"] == ["Maria on Thursday, December 3 at 9:00 AM"] * 3
+    assert bodies["plain renders kept"] == 1
+    assert bodies["offset"] == ["Maria: 7d to go", "Maria: 3d to go", "Maria: 1d to go"]
+    assert bodies["offset renders kept"] == 3
+    assert bodies["wrapper"] == ["Maria: 7 days", "Maria: 3 days", "Maria: 1 days"]
+    assert bodies["wrapper renders kept"] == 0

@@ -1,9 +1,13 @@
 -- Court-date reminders: the outbox of messages and the STOP list.
 -- One outbox row per message; dedupe_key makes every rerun and hourly sync idempotent.
+-- No PRIMARY KEY / UNIQUE here: their ART indexes made the first plan of a 150,000-hearing
+-- agency hold the writer lock 8 s (541,200 rows). reminders.outbox.write_plan inserts only
+-- dedupe keys not yet there (message_id is uuid5 of the key), and the reminder_outbox asset
+-- check no_duplicate_dedupe_keys proves both stay unique after every run.
 
 CREATE TABLE IF NOT EXISTS reminder_outbox (
-    message_id           VARCHAR NOT NULL PRIMARY KEY, -- uuid5 of dedupe_key (stable across reruns)
-    dedupe_key           VARCHAR NOT NULL UNIQUE,      -- agency|hearing|party|flow|offset-or-kind|start UTC
+    message_id           VARCHAR NOT NULL,             -- uuid5 of dedupe_key (stable across reruns)
+    dedupe_key           VARCHAR NOT NULL,             -- agency|hearing|party|flow|offset-or-kind|start UTC
     agency_id            VARCHAR NOT NULL,
     hearing_id           VARCHAR NOT NULL,
     party_id             VARCHAR NOT NULL,

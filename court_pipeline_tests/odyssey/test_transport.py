@@ -1,5 +1,6 @@
-"""The client's httpx keep-alive pool, its gate, proxies, TLS and the fast hardened parser,
-against the real simulator."""
+"""The client's transport (httpx keep-alive pool), its gate, proxies, TLS and the fast hardened
+parser, against the real simulator. Orderings are driven by observed state (queued in the gate,
+arrived at the simulator), never by sleeps."""
 
 from __future__ import annotations
 
@@ -234,6 +235,15 @@ def _find_case_bytes(case_id: str) -> bytes:
     return M.soap_envelope(M.find_case(case_id=case_id), CREDS.site_key)
 
 
+async def until(condition) -> None:
+    """Yield to the loop until ``condition()`` holds (a state, not a duration)."""
+    for _ in range(100_000):
+        if condition():
+            return
+        await asyncio.sleep(0.0005)
+    raise AssertionError("condition never held")
+
+
 def test_urgent_requests_jump_the_queue_and_cancelled_ones_are_never_sent(sim):
     sim.set_faults(latency_ms=50)
     cases = sorted(sim.county.cases, key=int)[:3]
@@ -246,14 +256,14 @@ def test_urgent_requests_jump_the_queue_and_cancelled_ones_are_never_sent(sim):
                 await client.call(request)
                 order.append(label)
 
+            gate = client.gate
             first = asyncio.ensure_future(one(M.find_case(case_id=cases[0]), cases[0]))
-            await asyncio.sleep(0.01)
+            await until(lambda: gate.in_flight == 1)  # the first holds the only slot
             queued = [asyncio.ensure_future(one(M.find_case(case_id=c), c)) for c in cases[1:]]
             dropped = asyncio.ensure_future(one(M.find_case(case_id="0"), "0"))
-            urgent = asyncio.ensure_future(
-                one(M.find_parties(page_number=1, page_size=10), "page")
-            )
-            await asyncio.sleep(0.01)
+            urgent = asyncio.ensure_future(one(M.find_parties(page_number=1, page_size=10), "page"))
+            await until(lambda: len(gate._normal) == 3 and len(gate._urgent) == 1)
+            assert sum(sim.log.by_type.values()) <= 1  # nothing queued has been sent
             dropped.cancel()  # still queued: it must never reach the server
             await asyncio.gather(first, *queued, urgent)
             return client.connections["opened"], client.gate.stats.peak_in_flight
@@ -272,7 +282,7 @@ def test_a_caller_cancelled_in_flight_frees_its_slot(sim):
     async def go():
         async with make_client(sim.base_url, concurrency=1) as client:
             gone = asyncio.ensure_future(client.call(M.find_case(case_id=cases[0])))
-            await asyncio.sleep(0.03)
+            await until(lambda: sim.log.in_flight == 1)  # arrived, waiting out its latency
             gone.cancel()
             root = await client.call(M.find_case(case_id=cases[1]))  # queued behind it
             return root, client.connections["opened"]

@@ -180,6 +180,7 @@ class OdysseyClient:
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         on_reply: ReplyHook | None = None,
         auth_hint: str = "",
+        count_connections: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + E.SERVICE_PATH
@@ -199,7 +200,11 @@ class OdysseyClient:
         self.stats.gate = self.gate.stats
         self.http: httpx.AsyncClient | None = None
         self.connections: dict[str, int] = {"opened": 0}
-        self._trace = connection_counter(self.connections)
+        # an httpcore trace hook runs a coroutine per request event (about 8% of a sync's
+        # client CPU): only when asked (tests proving keep-alive), never by default
+        self._extensions = (
+            {"trace": connection_counter(self.connections)} if count_connections else {}
+        )
         self._auth_failed: OdysseyAuthError | None = None
 
     @classmethod
@@ -388,7 +393,7 @@ class OdysseyClient:
         try:
             async with asyncio.timeout(self.timeout_seconds):  # the whole reply, not one read
                 async with self.http.stream(
-                    "POST", self.url, content=body, extensions={"trace": self._trace}
+                    "POST", self.url, content=body, extensions=self._extensions
                 ) as response:
                     raw = await read_capped(response, self.max_reply_bytes)
         except (TimeoutError, httpx.TimeoutException) as exc:

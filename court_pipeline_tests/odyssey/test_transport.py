@@ -29,6 +29,7 @@ from court_pipeline.odyssey.parse import (
     safe_fromstring,
 )
 from court_pipeline.odyssey.simulator import BILLION_LAUGHS, XXE, OdysseySimulator, envelope
+from court_pipeline.odyssey.throttle import Gate
 
 from .conftest import ANCHOR, CREDS, make_client
 
@@ -309,3 +310,30 @@ def test_refused_connection_fails_the_call_and_frees_the_slot():
     results, stats, active = asyncio.run(go())
     assert all(isinstance(r, OdysseyTransportError) and r.code == "CONNECTION" for r in results)
     assert stats.calls == 6 and active == 0  # every attempt made, no slot left held
+
+
+def test_gate_starts_slow_doubles_per_clean_round_and_stops_at_the_first_throttle():
+    """4 slots, 8 after 4 clean replies, 16 (the maximum) after 8 more; after a throttle the
+    limit halves and grows by one per round again (AIMD), never doubling."""
+
+    async def go():
+        gate = Gate(16)
+        limits = [gate.limit]
+        for _ in range(2):  # two clean rounds: every slot granted, then released ok
+            for _ in range(gate.limit):
+                await gate.acquire()
+            assert gate._free() is False  # the round's slots are all taken
+            for _ in range(gate.limit):
+                gate.release(ok=True)
+            limits.append(gate.limit)
+        gate.throttled(0.0)
+        limits.append(gate.limit)
+        for _ in range(gate.limit):
+            await gate.acquire()
+        for _ in range(gate.limit):
+            gate.release(ok=True)
+        limits.append(gate.limit)
+        return limits, gate.stats.peak_in_flight
+
+    limits, peak = asyncio.run(go())
+    assert limits == [4, 8, 16, 8, 9] and peak == 8

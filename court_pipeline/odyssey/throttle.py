@@ -120,9 +120,14 @@ class Gate:
         if sent_at is not None:
             seen = sum(1 for t in self._sent if sent_at - 1.0 < t <= sent_at)
             learned = max(1, seen - 1)
+            if self.stats.rate is not None:
+                # once known, the rate steps down by one per 429 at most: a 429 right after
+                # a pause (or jitter) sees few sends in its second and would otherwise teach
+                # a rate far below the server's, recovered only one probe at a time
+                learned = max(learned, self.stats.rate - 1)
             if self.stats.rate is None or learned < self.stats.rate:
                 if self.stats.rate is not None:  # a probe above the rate failed: probe
-                    self._probe_every *= 2  # half as often (each failed probe is a 429)
+                    self._probe_every = min(2 * self._probe_every, 80)  # half as often
                 self.stats.rate = learned
                 self._rate_credit = 0
         until = now + max(retry_after, 0.0)

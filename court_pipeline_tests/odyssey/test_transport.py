@@ -337,3 +337,25 @@ def test_gate_starts_slow_doubles_per_clean_round_and_stops_at_the_first_throttl
 
     limits, peak = asyncio.run(go())
     assert limits == [4, 8, 16, 8, 9] and peak == 8
+
+
+def test_a_known_rate_steps_down_by_one_per_429_at_most():
+    """A 429 that sees few sends in its second (right after a pause) must not teach a rate far
+    below the server's: the first 429 learns 20 - 1 = 19 from 20 sends, a later one at most
+    one less."""
+
+    async def go():
+        gate = Gate(32)
+        gate.limit = 32
+        for _ in range(20):
+            sent_at = await gate.acquire()
+            gate.release(ok=True)
+        gate.throttled(0.0, sent_at)  # 20 sends in the second before: the server allows 19
+        first = gate.stats.rate
+        later = await gate.acquire()
+        gate.release(ok=False)
+        gate._sent.clear()  # as after a long pause: nothing sent in the second before
+        gate.throttled(0.0, later)
+        return first, gate.stats.rate
+
+    assert asyncio.run(go()) == (19, 18)

@@ -120,10 +120,12 @@ class Gate:
         if sent_at is not None:
             seen = sum(1 for t in self._sent if sent_at - 1.0 < t <= sent_at)
             learned = max(1, seen - 1)
-            if self.stats.rate is not None:
-                # once known, the rate steps down by one per 429 at most: a 429 right after
-                # a pause (or jitter) sees few sends in its second and would otherwise teach
-                # a rate far below the server's, recovered only one probe at a time
+            if self.stats.rate is not None and now >= self._paused_until:
+                # once known, the rate steps down by one per new throttle episode at most: a
+                # 429 right after a pause (or jitter) sees few sends in its second and would
+                # otherwise teach a rate far below the server's, recovered one probe at a
+                # time. The 429s of requests in flight during a pause all teach in full (the
+                # first burst: the lowest of them is the server's rate)
                 learned = max(learned, self.stats.rate - 1)
             if self.stats.rate is None or learned < self.stats.rate:
                 if self.stats.rate is not None:  # a probe above the rate failed: probe

@@ -407,7 +407,7 @@ def test_rate_limited_faulty_server_full_sync_loses_nothing(tmp_path):
     Not asserted: total <= 1.2x needed. This seed draws 79 faults on 421 needed calls (18.8%
     of needed; 1/0.85 predicts 17.6%), so faults alone are 1.188x, leaving 5 requests for
     429s; the first 429 of a sync always catches the requests already in flight (about 10
-    at slow start's 16 slots), before any rate is known. Measured: 1.21-1.24x."""
+    at slow start's 16 slots), before any rate is known. Measured: 1.21-1.25x."""
     with OdysseySimulator(parties=300, seed=11, anchor=ANCHOR) as clean_sim:
         needed = run_sync(clean_sim, tmp_path / "clean").stats["calls"]
     with OdysseySimulator(parties=300, seed=11, anchor=ANCHOR) as sim:

@@ -22,6 +22,7 @@ from court_pipeline.odyssey.store import (
     latest_fetched_run,
     load_cursor,
     load_retry_calls,
+    mark_sync_failed,
     merge_sync,
     modified_since_for,
     record_failed_sync,
@@ -62,7 +63,10 @@ def _skip(agency_id: str) -> dg.MaterializeResult:
 
 
 def record_incident(
-    con: Any, context: dg.AssetExecutionContext, agency_id: str, partition_key: str | None,
+    con: Any,
+    context: dg.AssetExecutionContext,
+    agency_id: str,
+    partition_key: str | None,
     error: str,
 ) -> None:
     """The run records its own incident (the run-failure sensor may not be running); the
@@ -159,19 +163,20 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
                 context.run.run_id,
                 {PARTIAL_TAG: "true", f"odyssey/lost_calls/{agency.id}": str(len(result.lost))},
             )
-        if result.pages_lost and not result.stats.get("pages_fetched"):
+        nothing = result.read_nothing
+        if nothing:  # unknown is not empty: fail the run, never merge, never count as fresh
+            error = f"Odyssey sync {result.sync_id} read nothing of its window: {nothing}"
             with warehouse.connect() as con:
-                record_incident(
-                    con, context, agency.id, day.last_key,
-                    f"Odyssey sync {result.sync_id} read no FindParties page of its window",
-                )
-            raise dg.Failure(  # unknown is not empty: nothing of the window was read
-                description=(
-                    f"Odyssey sync {result.sync_id} for {agency.id} read no FindParties page "
-                    f"of its window ({result.pages_lost} lost); nothing was synced"
-                ),
-                metadata={"sync_id": result.sync_id, "pages_lost": result.pages_lost,
-                          "errors_by_code": dg.MetadataValue.json(result.stats["errors"])},
+                mark_sync_failed(con, agency.id, result.sync_id, error)
+                record_incident(con, context, agency.id, day.last_key, error)
+            raise dg.Failure(
+                description=f"{error} (agency {agency.id}); nothing was synced",
+                metadata={
+                    "sync_id": result.sync_id,
+                    "pages_lost": result.pages_lost,
+                    "lost_calls": len(result.lost),
+                    "errors_by_code": dg.MetadataValue.json(result.stats["errors"]),
+                },
             )
         lost_preview = [f"{f.kind} {f.key}: {f.error_code}" for f in result.lost[:20]]
         return {
@@ -274,9 +279,11 @@ def build_odyssey_assets(registry: Registry, partitions_def: dg.PartitionsDefini
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
         """Merge the partition's sync; a backfill range merges its one sync (last day's key)."""
-        return dg.MaterializeResult(metadata=combine_agency_metadata({
-            day.agency_id: merge_one(warehouse, day) for day in context_agencies(context)
-        }))
+        return dg.MaterializeResult(
+            metadata=combine_agency_metadata(
+                {day.agency_id: merge_one(warehouse, day) for day in context_agencies(context)}
+            )
+        )
 
     return [odyssey_raw_responses, odyssey_records]
 

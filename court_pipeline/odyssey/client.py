@@ -12,7 +12,9 @@ Retry policy (``retry_decision``), in one place:
     (malformed) replies, error pages (a 200 that is not XML: HTML, wrong Content-Type);
   * never retried: 401 (raises ``OdysseyAuthError`` and ends the sync), ``INVALID_MESSAGE``,
     not-found answers, hostile XML (DTD/entities inside an XML SOAP reply), other 4xx.
-Attempts are bounded by ``max_attempts`` and by ``max_retry_seconds`` of total time per call;
+Attempts are bounded by ``max_attempts`` and by ``max_retry_seconds`` of total time per call
+(counted from its first send: queueing behind this client's own calls is not failing);
+retries queue ahead of first attempts;
 backoff is capped exponential with jitter (stamina). A slot is held only while a request is
 in flight, never while backing off.
 
@@ -86,6 +88,7 @@ class ClientStats:
             "peak_in_flight": self.gate.peak_in_flight,
             "throttle_pauses": self.gate.pauses,
             "sent_while_paused": self.gate.sent_while_paused,
+            "in_flight_at_429": self.gate.in_flight_at_429,
         }
 
 
@@ -132,14 +135,29 @@ DEFAULT_BUSY_SECONDS = 1.0  # pause after a SITE_BUSY or a 429 without Retry-Aft
 
 def _is_xml_content_type(value: str) -> bool:
     kind = value.split(";", 1)[0].strip().lower()
-    return kind in ("text/xml", "application/xml", "application/soap+xml") or kind.endswith(
-        "+xml"
-    )
+    return kind in ("text/xml", "application/xml", "application/soap+xml") or kind.endswith("+xml")
 
 
 def _looks_like_html(raw: bytes) -> bool:
     head = raw[:512].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html"))
+
+
+class _Deadline:
+    """A call's time budget (``max_retry_seconds``), counted from its first send, not from
+    when it was queued: at a 20 req/s limit a sync's last calls wait minutes for their first
+    slot, and that wait is this client's own queue, not the call failing."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at: float | None = None
+
+    def start(self) -> None:
+        if self.at is None:
+            self.at = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        return self.seconds if self.at is None else self.at - time.monotonic()
 
 
 class OdysseyClient:
@@ -162,6 +180,7 @@ class OdysseyClient:
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         on_reply: ReplyHook | None = None,
         auth_hint: str = "",
+        count_connections: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + E.SERVICE_PATH
@@ -181,7 +200,11 @@ class OdysseyClient:
         self.stats.gate = self.gate.stats
         self.http: httpx.AsyncClient | None = None
         self.connections: dict[str, int] = {"opened": 0}
-        self._trace = connection_counter(self.connections)
+        # an httpcore trace hook runs a coroutine per request event (about 8% of a sync's
+        # client CPU): only when asked (tests proving keep-alive), never by default
+        self._extensions = (
+            {"trace": connection_counter(self.connections)} if count_connections else {}
+        )
         self._auth_failed: OdysseyAuthError | None = None
 
     @classmethod
@@ -243,7 +266,7 @@ class OdysseyClient:
         """
         if self._auth_failed is not None:  # another call already got 401: stop hammering
             raise self._auth_failed
-        deadline = time.monotonic() + self.max_retry_seconds
+        deadline = _Deadline(self.max_retry_seconds)
         attempt_no = 1
         try:
             return await self._unthrottled(request, attempt_no, deadline)
@@ -254,7 +277,7 @@ class OdysseyClient:
         async for attempt in stamina.retry_context(
             on=self.retry_decision,
             attempts=self.max_attempts,
-            timeout=max(deadline - time.monotonic(), 0.001),
+            timeout=max(deadline.left(), 0.001),
             wait_initial=self.wait_initial,
             wait_max=self.wait_max,
             wait_jitter=self.wait_jitter,
@@ -268,7 +291,7 @@ class OdysseyClient:
                 return await self._unthrottled(request, attempt_no, deadline)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _unthrottled(self, request: OdysseyRequest, attempt_no: int, deadline: float):
+    async def _unthrottled(self, request: OdysseyRequest, attempt_no: int, deadline: _Deadline):
         """One attempt, repeated through the gate while the server says slow down.
 
         The pause is the gate's (every slot waits), so this only re-queues; the call's time
@@ -276,7 +299,7 @@ class OdysseyClient:
         """
         while True:
             try:
-                return await self._attempt(request, attempt_no)
+                return await self._attempt(request, attempt_no, deadline)
             except OdysseyError as exc:
                 self.stats.errors[exc.code] += 1
                 if exc.code not in THROTTLE_CODES:
@@ -285,16 +308,20 @@ class OdysseyClient:
                 wait = DEFAULT_BUSY_SECONDS if wait is None else wait
                 # no await since the slot was freed. A rate is learned only from a 429 with
                 # a Retry-After of whole seconds (a per-second window), not from SITE_BUSY
+                if exc.code == "HTTP_429":
+                    self.stats.gate.in_flight_at_429 += self.gate.in_flight
                 learn = exc.code == "HTTP_429" and wait >= 1.0
                 sent_at = getattr(exc, "sent_at", None) if learn else None
                 self.gate.throttled(wait, sent_at)
                 self.stats.retry_after_waits.append(wait)
-                if time.monotonic() + wait > deadline:
+                if wait > deadline.left():
                     raise
                 attempt_no += 1
                 self.stats.retries += 1
 
-    async def _attempt(self, request: OdysseyRequest, attempt_no: int) -> Element:
+    async def _attempt(
+        self, request: OdysseyRequest, attempt_no: int, deadline: _Deadline | None = None
+    ) -> Element:
         if self.http is None:
             raise RuntimeError("use 'async with OdysseyClient(...)'")
         assert_read_only(request)  # refuse before anything else touches the request
@@ -302,9 +329,13 @@ class OdysseyClient:
         ref = request.reference
         body = soap_envelope(request, self._credentials.site_key)
         assert_read_only(request)  # and again as the last step before bytes leave
+        # FindParties pages discover the rest of the work, and a retry has already queued
+        # once: both go ahead of first attempts, so a retry never waits out the whole queue
         sent_at = await self.gate.acquire(
-            urgent=request.message_type is E.MessageType.FIND_PARTIES
+            urgent=request.message_type is E.MessageType.FIND_PARTIES or attempt_no > 1
         )
+        if deadline is not None:
+            deadline.start()
         ok = False
         try:
             self.stats.calls += 1
@@ -356,15 +387,13 @@ class OdysseyClient:
             reference=ref,
         )
 
-    async def _exchange(
-        self, body: bytes, mt: str, ref: str
-    ) -> tuple[int, str, str | None, bytes]:
+    async def _exchange(self, body: bytes, mt: str, ref: str) -> tuple[int, str, str | None, bytes]:
         """POST one envelope; (status, content type, Retry-After, decoded body)."""
         assert self.http is not None
         try:
             async with asyncio.timeout(self.timeout_seconds):  # the whole reply, not one read
                 async with self.http.stream(
-                    "POST", self.url, content=body, extensions={"trace": self._trace}
+                    "POST", self.url, content=body, extensions=self._extensions
                 ) as response:
                     raw = await read_capped(response, self.max_reply_bytes)
         except (TimeoutError, httpx.TimeoutException) as exc:
@@ -389,9 +418,12 @@ class OdysseyClient:
                 reference=ref,
             ) from None
         headers = response.headers
-        return response.status_code, headers.get("content-type", ""), headers.get(
-            "retry-after"
-        ), raw
+        return (
+            response.status_code,
+            headers.get("content-type", ""),
+            headers.get("retry-after"),
+            raw,
+        )
 
     @staticmethod
     def _refuse_error_page(content_type: str, raw: bytes, mt: str, ref: str) -> None:

@@ -82,6 +82,8 @@ class RequestLog:
     rate_limited: int = 0  # 429s from the per-second limit (gateway: not in by_key)
     early: int = 0  # arrivals before a Retry-After the limit issued had passed
     proxied: int = 0  # requests in absolute form (the simulator acting as a forward proxy)
+    in_flight: int = 0  # accepted requests waiting out their latency right now
+    peak_in_flight: int = 0  # the most ever waiting at once (overlap, as a count)
     message_types_seen: set = field(default_factory=set)
 
 
@@ -303,6 +305,7 @@ class OdysseySimulator:
         self.broken: dict[tuple[str, str], str] = {}  # (message type, key) -> fault kind
         self._broken_left: dict[tuple[str, str], int] = {}
         self._fault_rng = random.Random(seed + 1)
+        self._fault_seed = seed + 1
         self._bomb_cache: tuple[int, bytes] = (0, b"")
         self._arrivals: collections.deque[float] = collections.deque()
         self._retry_until = 0.0
@@ -398,8 +401,13 @@ class OdysseySimulator:
             old = c.hearings[hearing_id]
             today = self.now_local().date()
             new = Hearing(
-                c.next_id("hearing"), old.case_id, self._session_at(old, new_start),
-                old.type_code, old.type_text, "Scheduled", today,
+                c.next_id("hearing"),
+                old.case_id,
+                self._session_at(old, new_start),
+                old.type_code,
+                old.type_text,
+                "Scheduled",
+                today,
             )
             c.hearings[new.hearing_id] = new
             c.cases[old.case_id].hearing_ids.append(new.hearing_id)
@@ -532,10 +540,20 @@ class OdysseySimulator:
         return out
 
     # --- request handling ----------------------------------------------------------------
-    def draw_fault(self) -> str | None:
+    def fault_rng(self, pending: Pending | None = None, salt: str = "") -> random.Random:
+        """The fault draw of one attempt, seeded by (seed, message type, key, attempt number):
+        the same call's n-th attempt always draws the same fault, whatever order concurrent
+        requests arrive in, so a faulty sync's call count is the same on every run."""
+        if pending is None:
+            with self._lock:
+                return random.Random(self._fault_rng.random())
+        return random.Random(
+            f"{self._fault_seed}:{pending.message_type}:{pending.key}:{pending.attempt}{salt}"
+        )
+
+    def draw_fault(self, pending: Pending | None = None) -> str | None:
         f = self.faults
-        with self._lock:
-            roll = self._fault_rng.random()
+        roll = self.fault_rng(pending).random()
         for kind, rate in (
             ("drop", f.rate_drop),
             ("429", f.rate_429),
@@ -698,14 +716,18 @@ class OdysseySimulator:
                     self._broken_left[(mt, key)] = left - 1
                     if left == 1:
                         del self.broken[(mt, key)]
-        return None, Pending(mt, key, ref, result, scripted)
+            attempt = self.log.by_key[(mt, key)]
+            self.log.in_flight += 1
+            self.log.peak_in_flight = max(self.log.peak_in_flight, self.log.in_flight)
+        return None, Pending(mt, key, ref, result, scripted, attempt)
 
     def finish(self, pending: Pending) -> Reply:
         """Second half: draw (or apply the scripted) fault and build the reply."""
         f = self.faults
-        kind = pending.scripted or self.draw_fault()
-        if kind:
-            with self._lock:
+        kind = pending.scripted or self.draw_fault(pending)
+        with self._lock:
+            self.log.in_flight -= 1
+            if kind:
                 self.log.faults[kind] += 1
         ref, result = pending.reference, pending.result
         if kind == "drop":
@@ -721,8 +743,7 @@ class OdysseySimulator:
                 500, fault_envelope("soap:Server", "Server was unable to process request.")
             )
         if kind == "garbage":
-            with self._lock:
-                return Reply(200, self._fault_rng.choice(GARBAGE))
+            return Reply(200, self.fault_rng(pending, ":garbage").choice(GARBAGE))
         if kind == "site_busy":
             return Reply(200, envelope(error_result("SITE_BUSY", "site busy, retry later", ref)))
         if kind == "invalid":
@@ -794,6 +815,7 @@ class Pending:
     reference: str
     result: str
     scripted: str | None
+    attempt: int = 1  # this (message type, key)'s n-th arrival: seeds its fault draw
 
 
 _REASONS = {

@@ -83,6 +83,18 @@ def record_failed_sync(
     )
 
 
+def mark_sync_failed(
+    con: duckdb.DuckDBPyConnection, agency_id: str, sync_id: str, error: str
+) -> None:
+    """A fetched sync that must not be merged or counted (it read nothing of its window):
+    status 'failed' with the reason; its lost calls stay open in the ledger."""
+    con.execute(
+        "UPDATE odyssey_sync_runs SET status = 'failed', error = ? "
+        "WHERE agency_id = ? AND sync_id = ?",
+        [error[:1000], agency_id, sync_id],
+    )
+
+
 def record_fetch(
     con: duckdb.DuckDBPyConnection, result: SyncResult, partition_key: str | None
 ) -> None:
@@ -194,8 +206,9 @@ def merge_sync(
         }
         removed = _mark_vanished(con, agency_id, sync_id, replay, window_from, window_to)
         link_resets(con, agency_id, SOURCE, sync_id)
-        apply_contact_lists(con, agency_id, SOURCE, sync_id, replay.contact_lists,
-                            replay.frames["contacts"])
+        apply_contact_lists(
+            con, agency_id, SOURCE, sync_id, replay.contact_lists, replay.frames["contacts"]
+        )
         resolved = _resolve(con, agency_id, sync_id, replay)
         advanced = pages_lost == 0
         if advanced:

@@ -442,6 +442,18 @@ class SyncResult:
         return sum(1 for f in self.lost if f.kind == KIND_PAGE)
 
     @property
+    def read_nothing(self) -> str | None:
+        """Why this sync read nothing of its window (None when it read some of it): no
+        FindParties page arrived, or pages arrived but every hearings and case call it made
+        was lost. Unknown is not empty: such a sync fails its run and never counts as fresh."""
+        if self.pages_lost and not self.stats.get("pages_fetched"):
+            return f"no FindParties page of its window arrived ({self.pages_lost} lost)"
+        items_lost = sum(1 for f in self.lost if f.kind != KIND_PAGE)
+        if items_lost and not self.stats.get("items_fetched"):
+            return f"every hearings and case call was lost ({items_lost})"
+        return None
+
+    @property
     def cursor_may_advance(self) -> bool:
         """Every FindParties page arrived, so every changed party is known; item-level
         losses are carried by the failed-calls list and fetched first next run."""
@@ -594,6 +606,7 @@ async def sync_agency_async(
         "total_results": pages["total_results"],
         "pages_fetched": pages["pages"],
         "parties_requested": len(seen_parties),
+        "items_fetched": len(collector.parties_with_hearings) + len(collector.rows["cases"]),
         "cases_requested": len(seen_cases),
         "failed_calls": len(failed),
         "lost_calls": sum(1 for f in failed if f.error_code not in E.NOT_FOUND_ERROR_CODES),
@@ -692,7 +705,8 @@ class Replay:
     parties_with_hearings: set[str]
     rejected: list[dict[str, str]]
     contact_lists: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["party_id", "kind"]))
+        default_factory=lambda: pd.DataFrame(columns=["party_id", "kind"])
+    )
 
 
 def replay_archive(path: Path, zone: ZoneInfo, region: str = "US") -> Replay:
@@ -709,8 +723,12 @@ def replay_archive(path: Path, zone: ZoneInfo, region: str = "US") -> Replay:
         except (OdysseyError, ValueError):
             continue  # the live run recorded this call as failed (or retried it)
     lists = pd.DataFrame(collector.contact_lists, columns=["party_id", "kind"])
-    return Replay(collector.frames(), collector.parties_with_hearings, collector.rejected,
-                  lists.drop_duplicates().reset_index(drop=True))
+    return Replay(
+        collector.frames(),
+        collector.parties_with_hearings,
+        collector.rejected,
+        lists.drop_duplicates().reset_index(drop=True),
+    )
 
 
 def frames_summary(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:

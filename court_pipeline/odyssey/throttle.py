@@ -11,9 +11,11 @@ one of them is throttled too. So the gate:
   * adds one slot back per ``limit`` successful replies (AIMD) up to ``max_limit``;
   * learns the server's rate from a 429 with a whole-second Retry-After: the requests this
     gate let through in the second before the throttled one was sent, minus one, become a
-    send rate (at most that many in any one-second window), raised by one per ``10 x rate``
-    clean replies. A strict per-second limit then throttles a handful of times per sync,
-    not every second.
+    send rate (at most that many in any one-second window, plus a margin), raised by one per
+    ``10 x rate`` clean replies, half as often after each such probe that drew a 429. A
+    strict per-second limit then throttles a handful of times per sync, not every second;
+  * starts slow (4 slots, doubled per round of clean replies until the first throttle), so
+    the first 429 of a sync catches a few requests in flight, not all ``max_limit``.
 
 Wake-ups run from ``call_soon``, never inside ``release``: a caller that releases its slot
 and then learns, without awaiting, that the reply was a throttle (``SITE_BUSY`` is parsed
@@ -26,6 +28,7 @@ import asyncio
 import collections
 from dataclasses import dataclass, field
 
+SLOW_START_SLOTS = 4
 RATE_MARGIN_SECONDS = 0.05  # arrival times jitter: a send waits this long past the window
 
 
@@ -37,6 +40,9 @@ class GateStats:
     pauses: int = 0  # throttle answers that started or extended a pause
     throttled: int = 0  # throttle answers seen
     sent_while_paused: int = 0  # must stay 0: a slot granted during a pause
+    # requests already in flight when each 429 was seen (summed): the only ones that may
+    # reach the server before its Retry-After has passed (counted by the client)
+    in_flight_at_429: int = 0
     limit_low: int = 0  # the lowest limit the AIMD reached
     rate: int | None = None  # the learned sends per second (None = not throttled yet)
     paused_seconds: list[float] = field(default_factory=list)
@@ -49,7 +55,11 @@ class Gate:
         if max_limit < 1:
             raise ValueError("the gate needs at least one slot")
         self.max_limit = max_limit
-        self.limit = max_limit
+        # slow start: begin at a quarter of the slots and double per full round of clean
+        # replies until the first throttle, so the burst a rate limit catches in flight is
+        # a few requests, not ``max_limit`` (reaches 16 slots after 12 clean replies)
+        self.limit = max(1, min(max_limit, SLOW_START_SLOTS))
+        self._slow_start = True
         self.in_flight = 0
         self.stats = GateStats(limit_low=max_limit)
         self._urgent: collections.deque[asyncio.Future[float]] = collections.deque()
@@ -60,6 +70,7 @@ class Gate:
         self._rate_timer: asyncio.TimerHandle | None = None
         self._sent: collections.deque[float] = collections.deque()  # grant times, last 2 s
         self._rate_credit = 0
+        self._probe_every = 10  # probe one send/s higher after this x rate clean replies
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -91,10 +102,11 @@ class Gate:
             self._credit += 1
             if self._credit >= self.limit:
                 self._credit = 0
-                self.limit += 1
+                grown = 2 * self.limit if self._slow_start else self.limit + 1
+                self.limit = min(self.max_limit, grown)
         if ok and self.stats.rate is not None:
             self._rate_credit += 1
-            if self._rate_credit >= 10 * self.stats.rate:
+            if self._rate_credit >= self._probe_every * self.stats.rate:
                 self._rate_credit = 0
                 self.stats.rate += 1
         asyncio.get_running_loop().call_soon(self._wake)
@@ -103,11 +115,21 @@ class Gate:
         """The server said slow down: pause every slot ``retry_after`` s, halve the limit,
         and (given when the throttled request was sent) learn the send rate."""
         self.stats.throttled += 1
+        self._slow_start = False
         now = self._now()
         if sent_at is not None:
             seen = sum(1 for t in self._sent if sent_at - 1.0 < t <= sent_at)
             learned = max(1, seen - 1)
+            if self.stats.rate is not None and now >= self._paused_until:
+                # once known, the rate steps down by one per new throttle episode at most: a
+                # 429 right after a pause (or jitter) sees few sends in its second and would
+                # otherwise teach a rate far below the server's, recovered one probe at a
+                # time. The 429s of requests in flight during a pause all teach in full (the
+                # first burst: the lowest of them is the server's rate)
+                learned = max(learned, self.stats.rate - 1)
             if self.stats.rate is None or learned < self.stats.rate:
+                if self.stats.rate is not None:  # a probe above the rate failed: probe
+                    self._probe_every = min(2 * self._probe_every, 80)  # half as often
                 self.stats.rate = learned
                 self._rate_credit = 0
         until = now + max(retry_after, 0.0)
@@ -136,7 +158,10 @@ class Gate:
         rate = self.stats.rate
         if rate is None:
             return True
-        in_window = [t for t in self._sent if t > now - 1.0]
+        # the margin on both sides: a grant is held back until the send it would be the
+        # (rate+1)-th with has been out of the server's window for RATE_MARGIN_SECONDS, as
+        # arrival times there jitter against grant times here
+        in_window = [t for t in self._sent if t > now - 1.0 - RATE_MARGIN_SECONDS]
         if len(in_window) < rate:
             return True
         if self._rate_timer is None or self._rate_timer.cancelled():

@@ -292,7 +292,9 @@ class ReminderDelivery(dg.ConfigurableResource):
                             "error": pa.array(columns[3], pa.string()),
                             "ref": pa.array(columns[4], pa.string()),
                         }),
-                        "status = CASE WHEN u.status = 'throttled' THEN o.status ELSE u.status END, attempts = o.attempts + u.attempts, "
+                        f"status = CASE WHEN u.status = '{THROTTLED}' THEN o.status "
+                        "ELSE u.status END, "
+                        "attempts = o.attempts + u.attempts, "
                         "last_error = u.error, provider_ref = u.ref, updated_at = now(), "
                         "sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE o.sent_at END",
                     )

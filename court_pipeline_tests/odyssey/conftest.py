@@ -25,6 +25,7 @@ def make_client(base_url: str, creds: Credentials = CREDS, **kw) -> OdysseyClien
         "wait_max": 0.05,
         "wait_jitter": 0.01,
         "timeout_seconds": 5.0,
+        "count_connections": True,  # keep-alive evidence (connections["opened"])
     }
     settings.update(kw)
     return OdysseyClient(base_url, creds, **settings)

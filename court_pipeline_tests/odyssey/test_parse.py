@@ -143,8 +143,20 @@ def test_reply_echoing_other_reference_is_refused():
     assert err.value.code == "REFERENCE_MISMATCH"
 
 
-def test_escaped_message_round_trip():
-    assert escape("<a>") == "&lt;a&gt;"  # the result is an escaped string inside the envelope
+def test_markup_characters_in_values_survive_both_layers_of_escaping():
+    """The result travels as an escaped string inside the envelope, and its values are
+    escaped once more inside that string: our parser must undo exactly both layers."""
+    business = 'TÍO PEPE\'S <TAQUERÍA> & SONS "LLC"'
+    inner = (
+        "<FindPartiesResult><TotalResults>1</TotalResults><Parties><Party>"
+        f"<PartyID>7</PartyID><BusinessName>{escape(business)}</BusinessName>"
+        "</Party></Parties></FindPartiesResult>"
+    )
+    wire = envelope(inner)
+    assert b"&amp;lt;TAQUER" in wire  # doubly escaped on the wire
+    page = parse_find_parties(parse_reply(wire, FP, "r"), ZONE)
+    assert [p["business_name"] for p in page.parties] == [business]
+    assert page.rejected == []
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""The client's httpx keep-alive pool, its gate, proxies, TLS and the fast hardened parser,
-against the real simulator."""
+"""The client's transport (httpx keep-alive pool), its gate, proxies, TLS and the fast hardened
+parser, against the real simulator. Orderings are driven by observed state (queued in the gate,
+arrived at the simulator), never by sleeps."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from court_pipeline.odyssey.parse import (
     safe_fromstring,
 )
 from court_pipeline.odyssey.simulator import BILLION_LAUGHS, XXE, OdysseySimulator, envelope
+from court_pipeline.odyssey.throttle import Gate
 
 from .conftest import ANCHOR, CREDS, make_client
 
@@ -234,6 +236,15 @@ def _find_case_bytes(case_id: str) -> bytes:
     return M.soap_envelope(M.find_case(case_id=case_id), CREDS.site_key)
 
 
+async def until(condition) -> None:
+    """Yield to the loop until ``condition()`` holds (a state, not a duration)."""
+    for _ in range(100_000):
+        if condition():
+            return
+        await asyncio.sleep(0.0005)
+    raise AssertionError("condition never held")
+
+
 def test_urgent_requests_jump_the_queue_and_cancelled_ones_are_never_sent(sim):
     sim.set_faults(latency_ms=50)
     cases = sorted(sim.county.cases, key=int)[:3]
@@ -246,14 +257,14 @@ def test_urgent_requests_jump_the_queue_and_cancelled_ones_are_never_sent(sim):
                 await client.call(request)
                 order.append(label)
 
+            gate = client.gate
             first = asyncio.ensure_future(one(M.find_case(case_id=cases[0]), cases[0]))
-            await asyncio.sleep(0.01)
+            await until(lambda: gate.in_flight == 1)  # the first holds the only slot
             queued = [asyncio.ensure_future(one(M.find_case(case_id=c), c)) for c in cases[1:]]
             dropped = asyncio.ensure_future(one(M.find_case(case_id="0"), "0"))
-            urgent = asyncio.ensure_future(
-                one(M.find_parties(page_number=1, page_size=10), "page")
-            )
-            await asyncio.sleep(0.01)
+            urgent = asyncio.ensure_future(one(M.find_parties(page_number=1, page_size=10), "page"))
+            await until(lambda: len(gate._normal) == 3 and len(gate._urgent) == 1)
+            assert sum(sim.log.by_type.values()) <= 1  # nothing queued has been sent
             dropped.cancel()  # still queued: it must never reach the server
             await asyncio.gather(first, *queued, urgent)
             return client.connections["opened"], client.gate.stats.peak_in_flight
@@ -272,7 +283,7 @@ def test_a_caller_cancelled_in_flight_frees_its_slot(sim):
     async def go():
         async with make_client(sim.base_url, concurrency=1) as client:
             gone = asyncio.ensure_future(client.call(M.find_case(case_id=cases[0])))
-            await asyncio.sleep(0.03)
+            await until(lambda: sim.log.in_flight == 1)  # arrived, waiting out its latency
             gone.cancel()
             root = await client.call(M.find_case(case_id=cases[1]))  # queued behind it
             return root, client.connections["opened"]
@@ -299,3 +310,52 @@ def test_refused_connection_fails_the_call_and_frees_the_slot():
     results, stats, active = asyncio.run(go())
     assert all(isinstance(r, OdysseyTransportError) and r.code == "CONNECTION" for r in results)
     assert stats.calls == 6 and active == 0  # every attempt made, no slot left held
+
+
+def test_gate_starts_slow_doubles_per_clean_round_and_stops_at_the_first_throttle():
+    """4 slots, 8 after 4 clean replies, 16 (the maximum) after 8 more; after a throttle the
+    limit halves and grows by one per round again (AIMD), never doubling."""
+
+    async def go():
+        gate = Gate(16)
+        limits = [gate.limit]
+        for _ in range(2):  # two clean rounds: every slot granted, then released ok
+            for _ in range(gate.limit):
+                await gate.acquire()
+            assert gate._free() is False  # the round's slots are all taken
+            for _ in range(gate.limit):
+                gate.release(ok=True)
+            limits.append(gate.limit)
+        gate.throttled(0.0)
+        limits.append(gate.limit)
+        for _ in range(gate.limit):
+            await gate.acquire()
+        for _ in range(gate.limit):
+            gate.release(ok=True)
+        limits.append(gate.limit)
+        return limits, gate.stats.peak_in_flight
+
+    limits, peak = asyncio.run(go())
+    assert limits == [4, 8, 16, 8, 9] and peak == 8
+
+
+def test_a_known_rate_steps_down_by_one_per_429_at_most():
+    """A 429 that sees few sends in its second (right after a pause) must not teach a rate far
+    below the server's: the first 429 learns 20 - 1 = 19 from 20 sends, a later one at most
+    one less."""
+
+    async def go():
+        gate = Gate(32)
+        gate.limit = 32
+        for _ in range(20):
+            sent_at = await gate.acquire()
+            gate.release(ok=True)
+        gate.throttled(0.0, sent_at)  # 20 sends in the second before: the server allows 19
+        first = gate.stats.rate
+        later = await gate.acquire()
+        gate.release(ok=False)
+        gate._sent.clear()  # as after a long pause: nothing sent in the second before
+        gate.throttled(0.0, later)
+        return first, gate.stats.rate
+
+    assert asyncio.run(go()) == (19, 18)

@@ -177,6 +177,7 @@ class OdysseyClient:
         wait_jitter: float = 0.5,
         verify: bool | str = True,
         proxy: str | None = None,
+        requests_per_second: int | None = None,
         max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
         on_reply: ReplyHook | None = None,
         auth_hint: str = "",
@@ -196,7 +197,7 @@ class OdysseyClient:
         self.on_reply = on_reply
         self.auth_hint = auth_hint
         self.stats = ClientStats()
-        self.gate = Gate(concurrency)
+        self.gate = Gate(concurrency, rate_cap=requests_per_second)
         self.stats.gate = self.gate.stats
         self.http: httpx.AsyncClient | None = None
         self.connections: dict[str, int] = {"opened": 0}
@@ -218,6 +219,7 @@ class OdysseyClient:
             "max_attempts": source.max_attempts,
             "max_retry_seconds": source.max_retry_seconds,
             "proxy": source.proxy,
+            "requests_per_second": source.requests_per_second,
             "auth_hint": (
                 f"check env vars {source.username_env}, {source.password_env} and "
                 f"{source.site_key_env}"

@@ -15,7 +15,10 @@ one of them is throttled too. So the gate:
     ``10 x rate`` clean replies, half as often after each such probe that drew a 429. A
     strict per-second limit then throttles a handful of times per sync, not every second;
   * starts slow (4 slots, doubled per round of clean replies until the first throttle), so
-    the first 429 of a sync catches a few requests in flight, not all ``max_limit``.
+    the first 429 of a sync catches a few requests in flight, not all ``max_limit``;
+  * given the site's published limit (``rate_cap``, the registry's
+    ``odyssey.requests_per_second``), starts at that rate and never probes above it, so a
+    sync that knows the limit is not throttled at all (only learning costs 429s).
 
 Wake-ups run from ``call_soon``, never inside ``release``: a caller that releases its slot
 and then learns, without awaiting, that the reply was a throttle (``SITE_BUSY`` is parsed
@@ -51,17 +54,20 @@ class GateStats:
 class Gate:
     """At most ``limit`` calls in flight; a throttle answer pauses all of them."""
 
-    def __init__(self, max_limit: int) -> None:
+    def __init__(self, max_limit: int, rate_cap: int | None = None) -> None:
         if max_limit < 1:
             raise ValueError("the gate needs at least one slot")
+        if rate_cap is not None and rate_cap < 1:
+            raise ValueError("rate_cap must be at least one request per second")
         self.max_limit = max_limit
+        self.rate_cap = rate_cap
         # slow start: begin at a quarter of the slots and double per full round of clean
         # replies until the first throttle, so the burst a rate limit catches in flight is
         # a few requests, not ``max_limit`` (reaches 16 slots after 12 clean replies)
         self.limit = max(1, min(max_limit, SLOW_START_SLOTS))
         self._slow_start = True
         self.in_flight = 0
-        self.stats = GateStats(limit_low=max_limit)
+        self.stats = GateStats(limit_low=max_limit, rate=rate_cap)
         self._urgent: collections.deque[asyncio.Future[float]] = collections.deque()
         self._normal: collections.deque[asyncio.Future[float]] = collections.deque()
         self._paused_until = 0.0
@@ -108,7 +114,8 @@ class Gate:
             self._rate_credit += 1
             if self._rate_credit >= self._probe_every * self.stats.rate:
                 self._rate_credit = 0
-                self.stats.rate += 1
+                if self.rate_cap is None or self.stats.rate < self.rate_cap:
+                    self.stats.rate += 1
         asyncio.get_running_loop().call_soon(self._wake)
 
     def throttled(self, retry_after: float, sent_at: float | None = None) -> None:

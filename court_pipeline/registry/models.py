@@ -140,6 +140,12 @@ class OdysseySource(_Strict):
     hearing_window_days: int = Field(default=90, ge=1, le=730)
     page_size: int = Field(default=200, ge=1, le=500)
     concurrency: int = Field(default=16, ge=1, le=128)
+    requests_per_second: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="the site's published request limit; unset = learned from its 429s",
+    )
     modified_since_overlap_minutes: int = Field(default=15, ge=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)

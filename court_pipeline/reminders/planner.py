@@ -35,6 +35,7 @@ from court_pipeline.reminders.optouts import (
     sync_party_opt_outs,
 )
 from court_pipeline.reminders.outbox import OUTBOX_COLUMNS, PlanDiff, prepare, write_plan
+from court_pipeline.reminders.render import DEFERRED_KINDS, message_context, render_reminder
 from court_pipeline.reminders.snapshot import (
     Candidate,
     Existing,
@@ -43,10 +44,11 @@ from court_pipeline.reminders.snapshot import (
     build_snapshot,
     read_raw,
 )
-from court_pipeline.reminders.templates import TemplateError, TemplateSet, money
+from court_pipeline.reminders.templates import TemplateError, TemplateSet
 from court_pipeline.reminders.timing import apply_quiet_hours, offset_due
 
 PENDING = ("planned", "ready")
+PREVIEW_RENDERS = 10  # new reminders rendered per pass for the metadata counts
 MESSAGE_NAMESPACE = uuid.UUID("0f6b3c52-6f1e-4c33-9a4e-3d1c6c2b7a10")
 CATCH_UP_GAP = timedelta(hours=12)
 CANCELLED_STATUSES = {"cancelled", "canceled"}
@@ -78,6 +80,11 @@ class PlanResult:
     read_seconds: float = 0.0  # writer lock held: reading the snapshot
     plan_seconds: float = 0.0  # lock released: deciding and rendering
     write_seconds: float = 0.0  # writer lock held: writing the difference
+
+
+def _get(row: object, name: str) -> Any:
+    """A field of an outbox row dict or of a ``Rendered`` preview."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 def dedupe_key(
@@ -158,25 +165,16 @@ class _Planner:
         self.result = PlanResult(agency_id=agency.id, as_of=now)
         self.diff = PlanDiff()
         self.inserts, self.updates, self.suppress = (
-            self.diff.inserts, self.diff.updates, self.diff.suppress)
+            self.diff.inserts,
+            self.diff.updates,
+            self.diff.suppress,
+        )
         self.retired = snapshot.retired
         self._bases: dict[tuple[str, str, str], str] = {}
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
-        return {
-            "agency_name": self.agency.name,
-            "name": c.name,
-            "hearing_type": c.hearing_type,
-            "location": c.location,
-            "courtroom": c.courtroom,
-            "judge": c.judge,
-            "case_number": c.case_number,
-            "payment_status": c.payment_status,
-            "amount_due": money(c.amount_due),
-            "offset": offset_key,
-            "days_before": days,
-        }
+        return message_context(self.agency, c, offset_key, days)
 
     def _message(
         self,
@@ -188,37 +186,71 @@ class _Planner:
         recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
     ) -> dict[str, Any]:
-        """The content columns of a message (rendered, or the reason it cannot be)."""
+        """The content columns of a message (rendered, or the reason it cannot be).
+
+        A reminder is not rendered here: it keeps its template, language and keys, and its
+        body is rendered at delivery or review (``render``)."""
         channel, value, reason = recipient
         values: dict[str, Any] = {
-            "case_number": c.case_number, "channel": channel, "recipient": value,
-            "preferred_language": c.preferred_language, "language": None, "template": None,
-            "subject": None, "body": None, "segments": None, "encoding": None,
-            "status": "planned", "status_reason": None,
+            "case_number": c.case_number,
+            "channel": channel,
+            "recipient": value,
+            "preferred_language": c.preferred_language,
+            "language": None,
+            "template": None,
+            "subject": None,
+            "body": None,
+            "segments": None,
+            "encoding": None,
+            "status": "planned",
+            "status_reason": None,
             "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start),
         }
         if channel is None:
             values.update(status="suppressed", status_reason=reason)
             return values
+        if kind in DEFERRED_KINDS:
+            try:
+                language, template = self.templates.pick(flow, kind, c.preferred_language, channel)
+            except TemplateError as exc:
+                values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
+                return values
+            values.update(language=language, template=template, _render=(c, flow))
+            return values
         local = c.start_at.astimezone(c.zone).replace(tzinfo=None)
         old_local = old_start.astimezone(c.zone).replace(tzinfo=None) if old_start else None
         try:
             rendered = self.templates.render(
-                flow, kind, c.preferred_language, channel,
-                self._context(c, flow, offset_key, days), local, old_local,
+                flow,
+                kind,
+                c.preferred_language,
+                channel,
+                self._context(c, flow, offset_key, days),
+                local,
+                old_local,
             )
         except TemplateError as exc:
             values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
             return values
         values.update(
-            language=rendered.language, template=rendered.template, subject=rendered.subject,
-            body=rendered.body, segments=rendered.segments, encoding=rendered.encoding,
+            language=rendered.language,
+            template=rendered.template,
+            subject=rendered.subject,
+            body=rendered.body,
+            segments=rendered.segments,
+            encoding=rendered.encoding,
         )
         return values
 
     def _inputs(
-        self, c: Candidate, flow: Flow, kind: str, offset_key: str | None, days: int | None,
-        recipient: tuple[str | None, str | None, str | None], old_start: datetime | None,
+        self,
+        c: Candidate,
+        flow: Flow,
+        kind: str,
+        offset_key: str | None,
+        days: int | None,
+        recipient: tuple[str | None, str | None, str | None],
+        old_start: datetime | None,
     ) -> str:
         """Digest of everything a message is rendered from: equal digests, equal message.
         The part shared by a party's messages on one hearing is hashed once per pass."""
@@ -226,33 +258,64 @@ class _Planner:
         base = self._bases.get(group)
         if base is None:
             fields = sorted(self._context(c, flow, None, None).items())
-            base = self._bases[group] = hashlib.md5(repr((  # noqa: S324 - change detection
-                self.templates.version, flow.name, recipient, c.preferred_language,
-                str(c.zone), c.start_at.isoformat(), fields)).encode("utf-8")).hexdigest()
+            shared = (
+                self.templates.version,
+                flow.name,
+                recipient,
+                c.preferred_language,
+                str(c.zone),
+                c.start_at.isoformat(),
+                fields,
+            )
+            digest = hashlib.md5(repr(shared).encode("utf-8"))  # noqa: S324 - change detection
+            base = self._bases[group] = digest.hexdigest()
         tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
         return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
 
     def _unchanged(
-        self, old: Existing, c: Candidate, flow: Flow, kind: str, offset_key: str | None,
-        days: int | None, recipient: tuple[str | None, str | None, str | None],
+        self,
+        old: Existing,
+        c: Candidate,
+        flow: Flow,
+        kind: str,
+        offset_key: str | None,
+        days: int | None,
+        recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
     ) -> bool:
         """A pending message rendered from exactly today's inputs needs no new render."""
         return old.input_digest is not None and old.input_digest == self._inputs(
-            c, flow, kind, offset_key, days, recipient, old_start)
+            c, flow, kind, offset_key, days, recipient, old_start
+        )
 
     def _add(
-        self, c: Candidate, flow: Flow, kind: str, what: str, offset_key: str | None,
-        due: datetime, content: dict[str, Any], status: str | None = None,
+        self,
+        c: Candidate,
+        flow: Flow,
+        kind: str,
+        what: str,
+        offset_key: str | None,
+        due: datetime,
+        content: dict[str, Any],
+        status: str | None = None,
         reason: str | None = None,
     ) -> None:
         key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, what, c.start_at)
         row = {
             **content,
-            "message_id": message_id_for(key), "dedupe_key": key, "agency_id": self.agency.id,
-            "hearing_id": c.hearing_id, "party_id": c.party_id, "flow": flow.name,
-            "kind": kind, "offset_key": offset_key, "hearing_start_at": c.start_at,
-            "due_at": due, "attempts": 0, "created_at": self.now, "updated_at": self.now,
+            "message_id": message_id_for(key),
+            "dedupe_key": key,
+            "agency_id": self.agency.id,
+            "hearing_id": c.hearing_id,
+            "party_id": c.party_id,
+            "flow": flow.name,
+            "kind": kind,
+            "offset_key": offset_key,
+            "hearing_start_at": c.start_at,
+            "due_at": due,
+            "attempts": 0,
+            "created_at": self.now,
+            "updated_at": self.now,
         }
         if status is not None:
             row.update(status=status, status_reason=reason)
@@ -272,7 +335,11 @@ class _Planner:
 
     # -- one party on one hearing under one flow -------------------------------------------
     def plan_group(
-        self, c: Candidate, flow: Flow, group: list[Existing], reschedules: list,
+        self,
+        c: Candidate,
+        flow: Flow,
+        group: list[Existing],
+        reschedules: list,
         recipient: tuple[str | None, str | None, str | None],
     ) -> None:
         pending = [e for e in group if e.status in PENDING]
@@ -289,14 +356,24 @@ class _Planner:
                 state == "removed" and flow.notify_removed
             )
             contacted = any(e.status in (*PENDING, "sent") for e in group)
-            key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled",
-                             c.start_at)
+            key = dedupe_key(
+                self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled", c.start_at
+            )
             if notify and contacted and all(e.dedupe_key != key for e in group):
                 due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
                 content = self._message(c, flow, "cancelled", None, None, recipient)
                 if due is None:
-                    self._add(c, flow, "cancelled", "cancelled", None, self.now, content,
-                              "suppressed", NO_SEND_TIME)
+                    self._add(
+                        c,
+                        flow,
+                        "cancelled",
+                        "cancelled",
+                        None,
+                        self.now,
+                        content,
+                        "suppressed",
+                        NO_SEND_TIME,
+                    )
                 else:
                     self._add(c, flow, "cancelled", "cancelled", None, due, content)
             return
@@ -309,19 +386,30 @@ class _Planner:
         old_start = self._old_start(c, group, reschedules)
         changed_now = False
         if old_start is not None and flow.notify_changes:
-            key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "changed",
-                             c.start_at)
+            key = dedupe_key(
+                self.agency.id, c.hearing_id, c.party_id, flow.name, "changed", c.start_at
+            )
             if key in by_key:
                 if by_key[key].status in PENDING and not self._unchanged(
-                        by_key[key], c, flow, "changed", None, None, recipient, old_start):
+                    by_key[key], c, flow, "changed", None, None, recipient, old_start
+                ):
                     content = self._message(c, flow, "changed", None, None, recipient, old_start)
                     self._refresh(by_key[key], content)
             else:
                 content = self._message(c, flow, "changed", None, None, recipient, old_start)
                 due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
                 if due is None:
-                    self._add(c, flow, "changed", "changed", None, self.now, content,
-                              "suppressed", NO_SEND_TIME)
+                    self._add(
+                        c,
+                        flow,
+                        "changed",
+                        "changed",
+                        None,
+                        self.now,
+                        content,
+                        "suppressed",
+                        NO_SEND_TIME,
+                    )
                 else:
                     self._add(c, flow, "changed", "changed", None, due, content)
                     changed_now = True
@@ -332,10 +420,15 @@ class _Planner:
         future: list[datetime] = []
         past: list[tuple[datetime, Any]] = []
         for offset in flow.offsets:
-            key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, offset.key,
-                             c.start_at)
-            if key in by_key and (by_key[key].status not in PENDING or self._unchanged(
-                    by_key[key], c, flow, "reminder", offset.key, offset.days, recipient)):
+            key = dedupe_key(
+                self.agency.id, c.hearing_id, c.party_id, flow.name, offset.key, c.start_at
+            )
+            if key in by_key and (
+                by_key[key].status not in PENDING
+                or self._unchanged(
+                    by_key[key], c, flow, "reminder", offset.key, offset.days, recipient
+                )
+            ):
                 continue  # history never changes; a message with unchanged inputs neither
             content = self._message(c, flow, "reminder", offset.key, offset.days, recipient)
             if key in by_key:
@@ -345,8 +438,9 @@ class _Planner:
             due = apply_quiet_hours(raw_due, c.start_at, c.zone, quiet)
             if raw_due >= c.start_at or due is None:
                 why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
-                self._add(c, flow, "reminder", offset.key, offset.key, raw_due, content,
-                          "suppressed", why)
+                self._add(
+                    c, flow, "reminder", offset.key, offset.key, raw_due, content, "suppressed", why
+                )
             elif due > self.now:
                 self._add(c, flow, "reminder", offset.key, offset.key, due, content)
                 future.append(due)
@@ -360,8 +454,9 @@ class _Planner:
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]
         for due, offset, content in past:
-            self._add(c, flow, "reminder", offset.key, offset.key, due, content,
-                      "suppressed", "too late")
+            self._add(
+                c, flow, "reminder", offset.key, offset.key, due, content, "suppressed", "too late"
+            )
         if catch_up is not None:
             due, offset, content = catch_up
             self._add(c, flow, "reminder", offset.key, offset.key, due, content)
@@ -370,12 +465,20 @@ class _Planner:
 
     def _old_start(self, c: Candidate, group: list[Existing], reschedules: list):
         """The start the party knew before, if the hearing moved (outbox, then changes)."""
-        told = [e for e in group if e.hearing_start_at != c.start_at and e.kind != "cancelled"
-                and e.status in (*PENDING, "sent")]
+        told = [
+            e
+            for e in group
+            if e.hearing_start_at != c.start_at
+            and e.kind != "cancelled"
+            and e.status in (*PENDING, "sent")
+        ]
         if told:
             return max(told, key=lambda e: e.created_at).hearing_start_at
-        moves = [(seen, old) for old, new, seen in reschedules
-                 if new == c.start_at and old != c.start_at and old > seen]
+        moves = [
+            (seen, old)
+            for old, new, seen in reschedules
+            if new == c.start_at and old != c.start_at and old > seen
+        ]
         return max(moves)[1] if moves else None
 
     # -- the pass ----------------------------------------------------------------------------
@@ -386,18 +489,28 @@ class _Planner:
         touched: set[tuple[str, str, str]] = set()
         for c in snap.candidates:
             for flow in self.config.flows:
-                if not (flow.matches_role(c.role)
-                        and flow.matches_type(c.hearing_type, c.hearing_type_code)):
+                if not (
+                    flow.matches_role(c.role)
+                    and flow.matches_type(c.hearing_type, c.hearing_type_code)
+                ):
                     continue
                 touched.add((c.hearing_id, c.party_id, flow.name))
-                group = [e for e in snap.existing.get(c.hearing_id, [])
-                         if e.party_id == c.party_id and e.flow == flow.name]
+                group = [
+                    e
+                    for e in snap.existing.get(c.hearing_id, [])
+                    if e.party_id == c.party_id and e.flow == flow.name
+                ]
                 recipient = choose_recipient(
-                    flow, self.config, c.party_id, snap.contacts.get(c.party_id, []),
+                    flow,
+                    self.config,
+                    c.party_id,
+                    snap.contacts.get(c.party_id, []),
                     snap.opt_outs,
                 )
-                moves = [*snap.reschedules.get((c.hearing_id, None), []),
-                         *snap.reschedules.get((c.hearing_id, c.party_id), [])]
+                moves = [
+                    *snap.reschedules.get((c.hearing_id, None), []),
+                    *snap.reschedules.get((c.hearing_id, c.party_id), []),
+                ]
                 self.plan_group(c, flow, group, moves, recipient)
         for hearing_id, rows in snap.existing.items():
             for e in rows:
@@ -405,10 +518,37 @@ class _Planner:
                     self.suppress.setdefault(e.message_id, "no longer planned")
         return self.diff
 
+    def _preview(self) -> None:
+        """Render the first few new reminders (bodies are rendered at delivery): what the
+        segment and encoding counts of the metadata are measured on. A failure here is
+        kept on the row as ``preview_error``; delivery marks that message failed."""
+        done = 0
+        for row in self.inserts:
+            if done >= PREVIEW_RENDERS:
+                return
+            if row["status"] != "planned" or row["body"] is not None or "_render" not in row:
+                continue
+            c, flow = row["_render"]
+            done += 1
+            try:
+                row["preview"] = render_reminder(
+                    self.templates,
+                    self.agency,
+                    flow,
+                    c,
+                    row["kind"],
+                    row["offset_key"],
+                    row["channel"],
+                    row["hearing_start_at"],
+                )
+            except TemplateError as exc:
+                row["preview_error"] = f"template error: {exc}"[:500]
+
     def count(self) -> PlanResult:
         """Fill the result's counters from the written difference."""
         result = self.result
         flows = {flow.name: flow for flow in self.config.flows}
+        self._preview()
         for row in self.inserts:
             result.inserted[row["status"]] += 1
             if row["status"] == "suppressed":
@@ -418,11 +558,13 @@ class _Planner:
             result.languages[row["language"]] += 1
             if row["preferred_language"] and row["preferred_language"] != row["language"]:
                 result.fallbacks[row["preferred_language"]] += 1
-            if row["channel"] == "sms":
-                result.segments[row["segments"]] += 1
-                result.encodings[row["encoding"]] += 1
+            rendered = row.get("preview") if row["body"] is None else row
+            if row["channel"] == "sms" and rendered is not None:
+                segments = _get(rendered, "segments")
+                result.segments[segments] += 1
+                result.encodings[_get(rendered, "encoding")] += 1
                 limit = flows[row["flow"]].max_sms_segments
-                result.over_segment_limit += int(row["segments"] > limit)
+                result.over_segment_limit += int(segments > limit)
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
         result.refreshed = len(self.updates)
@@ -440,6 +582,7 @@ def plan_reminders(
 ) -> PlanResult:
     """Refresh the STOP list, then plan, refresh and suppress the agency's messages, on one
     open connection (tests, tools). Runs use :func:`plan_reminders_unlocked`."""
+
     @contextlib.contextmanager
     def same() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con

@@ -28,9 +28,19 @@ from court_pipeline.reminders.templates import display_name
 from court_pipeline.reminders.timing import localize
 
 REFRESHED = (
-    "case_number", "channel", "recipient", "preferred_language", "language", "template",
-    "subject", "body", "segments", "encoding",
+    "case_number",
+    "channel",
+    "recipient",
+    "preferred_language",
+    "language",
+    "template",
+    "subject",
+    "body",
+    "segments",
+    "encoding",
 )
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One party on one hearing, with everything a message needs."""
@@ -86,7 +96,7 @@ def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
         return default
 
 
-_CANDIDATES_SQL = """
+_CANDIDATES_SELECT = """
 WITH cs AS (
     SELECT * FROM cases WHERE agency_id = $agency
     QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated_at DESC) = 1
@@ -96,9 +106,6 @@ WITH cs AS (
 ), cpr AS (
     SELECT case_id, party_id, min(role) AS role FROM case_parties
     WHERE agency_id = $agency GROUP BY case_id, party_id
-), pending AS (
-    SELECT DISTINCT hearing_id FROM reminder_outbox
-    WHERE agency_id = $agency AND status IN ('planned', 'ready')
 )
 SELECT h.hearing_id, hp.party_id, coalesce(hp.role, cpr.role) AS role,
        coalesce(h.case_number, cs.case_number) AS case_number,
@@ -115,13 +122,29 @@ LEFT JOIN parties p ON p.agency_id = h.agency_id AND p.party_id = hp.party_id
 LEFT JOIN cs ON cs.case_id = h.case_id
 LEFT JOIN cn ON cs.case_id IS NULL AND cn.case_number = h.case_number
 LEFT JOIN cpr ON cpr.case_id = h.case_id AND cpr.party_id = hp.party_id
+"""
+_CANDIDATES_SQL = (
+    _CANDIDATES_SELECT
+    + """
 WHERE h.agency_id = $agency AND (
     (h.start_at > $now AND h.start_at <= $until)
     OR (h.start_at IS NULL AND h.start_local BETWEEN $now_naive - INTERVAL 2 DAY
                                              AND $until_naive + INTERVAL 2 DAY)
-    OR h.hearing_id IN (SELECT hearing_id FROM pending)
+    OR h.hearing_id IN (SELECT DISTINCT hearing_id FROM reminder_outbox
+                        WHERE agency_id = $agency AND status IN ('planned', 'ready'))
 )
-"""  # no ORDER BY: build_candidates sorts, after the lock is released
+"""
+)  # no ORDER BY: build_candidates sorts, after the lock is released
+# The same inputs for the (hearing_id, party_id) pairs of stored messages (registered as
+# _render_keys): what rendering a message at delivery or review reads.
+KEYED_CANDIDATES_SQL = (
+    _CANDIDATES_SELECT
+    + """
+JOIN (SELECT DISTINCT hearing_id, party_id FROM _render_keys) k
+  ON k.hearing_id = h.hearing_id AND k.party_id = hp.party_id
+WHERE h.agency_id = $agency
+"""
+)
 
 
 def _rows(table: pa.Table) -> Iterator[tuple]:
@@ -136,21 +159,50 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: object) -> pa.Table
 def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
     """Candidate rows -> :class:`Candidate` (rows without any start time are dropped)."""
     out = []
-    for (hearing_id, party_id, role, case_number, htype, htype_code, status, start_utc,
-         start_local, tz_name, location, courtroom, judge, removed, first_name, business,
-         language, payment_status, amount_due) in _rows(table):
+    for (
+        hearing_id,
+        party_id,
+        role,
+        case_number,
+        htype,
+        htype_code,
+        status,
+        start_utc,
+        start_local,
+        tz_name,
+        location,
+        courtroom,
+        judge,
+        removed,
+        first_name,
+        business,
+        language,
+        payment_status,
+        amount_due,
+    ) in _rows(table):
         zone = _zone(tz_name, agency.zone)
         start = as_utc(start_utc) or (localize(start_local, zone) if start_local else None)
         if start is None:
             continue  # no time: nothing can be scheduled (the loaders reject such rows)
         out.append(
             Candidate(
-                hearing_id=hearing_id, party_id=party_id, role=role, case_number=case_number,
-                hearing_type=htype, hearing_type_code=htype_code, status=status,
-                start_at=start, zone=zone, location=location, courtroom=courtroom,
-                judge=judge, removed=bool(removed), name=display_name(first_name, business),
+                hearing_id=hearing_id,
+                party_id=party_id,
+                role=role,
+                case_number=case_number,
+                hearing_type=htype,
+                hearing_type_code=htype_code,
+                status=status,
+                start_at=start,
+                zone=zone,
+                location=location,
+                courtroom=courtroom,
+                judge=judge,
+                removed=bool(removed),
+                name=display_name(first_name, business),
                 preferred_language=(language or "").strip().lower() or None,
-                payment_status=payment_status, amount_due=amount_due,
+                payment_status=payment_status,
+                amount_due=amount_due,
             )
         )
     out.sort(key=lambda c: (c.hearing_id, c.party_id))
@@ -237,11 +289,17 @@ def read_raw(
     until = now + timedelta(days=horizon_days)
     con.begin()
     try:
-        candidates = _arrow(con, _CANDIDATES_SQL, {
-            "agency": agency.id, "now": now, "until": until,
-            "now_naive": now.astimezone(agency.zone).replace(tzinfo=None),
-            "until_naive": until.astimezone(agency.zone).replace(tzinfo=None),
-        })
+        candidates = _arrow(
+            con,
+            _CANDIDATES_SQL,
+            {
+                "agency": agency.id,
+                "now": now,
+                "until": until,
+                "now_naive": now.astimezone(agency.zone).replace(tzinfo=None),
+                "until_naive": until.astimezone(agency.zone).replace(tzinfo=None),
+            },
+        )
         con.register("_plan_candidates", candidates)
         try:
             agency_param = {"agency": agency.id}
@@ -263,13 +321,28 @@ def read_raw(
 def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     """Python objects for the planner (no warehouse access: runs without the lock)."""
     replaced = dict(_rows(raw.replacements))
-    candidates = [c if c.hearing_id not in replaced
-                  else dataclasses.replace(c, replaced_by=replaced[c.hearing_id])
-                  for c in build_candidates(raw.candidates, agency)]
+    candidates = [
+        c
+        if c.hearing_id not in replaced
+        else dataclasses.replace(c, replaced_by=replaced[c.hearing_id])
+        for c in build_candidates(raw.candidates, agency)
+    ]
     existing: dict[str, list[Existing]] = defaultdict(list)
     for row in _rows(raw.existing):
-        existing[row[0]].append(Existing(row[1], row[2], row[3], row[4], row[5], as_utc(row[6]),
-                                         row[7], as_utc(row[8]), row[9], row[10]))
+        existing[row[0]].append(
+            Existing(
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                as_utc(row[6]),
+                row[7],
+                as_utc(row[8]),
+                row[9],
+                row[10],
+            )
+        )
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))

@@ -171,6 +171,28 @@ class _Planner:
         )
         self.retired = snapshot.retired
         self._bases: dict[tuple[str, str, str], str] = {}
+        # due times depend only on (flow, start, zone): a docket shares a few thousand starts
+        # over hundreds of thousands of messages, so each is computed once per pass
+        self._dues: dict[tuple, tuple[datetime, datetime | None]] = {}
+        self._notices: dict[tuple, datetime | None] = {}
+
+    def _offset_due(
+        self, c: Candidate, flow: Flow, offset: Any, quiet: Any
+    ) -> tuple[datetime, datetime | None]:
+        """(raw due, due after quiet hours) of one offset reminder (memoized)."""
+        key = (flow.name, offset.key, c.start_at, c.zone)
+        hit = self._dues.get(key)
+        if hit is None:
+            raw = offset_due(c.start_at, c.zone, offset)
+            hit = self._dues[key] = (raw, apply_quiet_hours(raw, c.start_at, c.zone, quiet))
+        return hit
+
+    def _notice_due(self, c: Candidate, flow: Flow, quiet: Any) -> datetime | None:
+        """When a notice planned now is due (memoized, see :meth:`_offset_due`)."""
+        key = (flow.name, c.start_at, c.zone)
+        if key not in self._notices:
+            self._notices[key] = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+        return self._notices[key]
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
@@ -360,7 +382,7 @@ class _Planner:
                 self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled", c.start_at
             )
             if notify and contacted and all(e.dedupe_key != key for e in group):
-                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+                due = self._notice_due(c, flow, quiet)
                 content = self._message(c, flow, "cancelled", None, None, recipient)
                 if due is None:
                     self._add(
@@ -397,7 +419,7 @@ class _Planner:
                     self._refresh(by_key[key], content)
             else:
                 content = self._message(c, flow, "changed", None, None, recipient, old_start)
-                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+                due = self._notice_due(c, flow, quiet)
                 if due is None:
                     self._add(
                         c,
@@ -434,8 +456,7 @@ class _Planner:
             if key in by_key:
                 self._refresh(by_key[key], content)
                 continue
-            raw_due = offset_due(c.start_at, c.zone, offset)
-            due = apply_quiet_hours(raw_due, c.start_at, c.zone, quiet)
+            raw_due, due = self._offset_due(c, flow, offset, quiet)
             if raw_due >= c.start_at or due is None:
                 why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
                 self._add(
@@ -449,7 +470,7 @@ class _Planner:
         past.sort(key=lambda item: item[0])
         catch_up = None
         if past and first_sight and not changed_now:
-            due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+            due = self._notice_due(c, flow, quiet)
             if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]

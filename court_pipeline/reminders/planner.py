@@ -175,16 +175,24 @@ class _Planner:
         # over hundreds of thousands of messages, so each is computed once per pass
         self._dues: dict[tuple, tuple[datetime, datetime | None]] = {}
         self._notices: dict[tuple, datetime | None] = {}
+        self._offset_keys: dict[str, list[tuple[Any, str]]] = {}
 
     def _offset_due(
         self, c: Candidate, flow: Flow, offset: Any, quiet: Any
     ) -> tuple[datetime, datetime | None]:
         """(raw due, due after quiet hours) of one offset reminder (memoized)."""
-        key = (flow.name, offset.key, c.start_at, c.zone)
+        key = (flow.name, id(offset), c.start_at, c.zone)
         hit = self._dues.get(key)
         if hit is None:
             raw = offset_due(c.start_at, c.zone, offset)
             hit = self._dues[key] = (raw, apply_quiet_hours(raw, c.start_at, c.zone, quiet))
+        return hit
+
+    def _offsets(self, flow: Flow) -> list[tuple[Any, str]]:
+        """(offset, its key) of a flow (``Offset.key`` is computed on every access)."""
+        hit = self._offset_keys.get(flow.name)
+        if hit is None:
+            hit = self._offset_keys[flow.name] = [(o, o.key) for o in flow.offsets]
         return hit
 
     def _notice_due(self, c: Candidate, flow: Flow, quiet: Any) -> datetime | None:
@@ -441,18 +449,18 @@ class _Planner:
         )
         future: list[datetime] = []
         past: list[tuple[datetime, Any]] = []
-        for offset in flow.offsets:
+        for offset, offset_key in self._offsets(flow):
             key = dedupe_key(
-                self.agency.id, c.hearing_id, c.party_id, flow.name, offset.key, c.start_at
+                self.agency.id, c.hearing_id, c.party_id, flow.name, offset_key, c.start_at
             )
             if key in by_key and (
                 by_key[key].status not in PENDING
                 or self._unchanged(
-                    by_key[key], c, flow, "reminder", offset.key, offset.days, recipient
+                    by_key[key], c, flow, "reminder", offset_key, offset.days, recipient
                 )
             ):
                 continue  # history never changes; a message with unchanged inputs neither
-            content = self._message(c, flow, "reminder", offset.key, offset.days, recipient)
+            content = self._message(c, flow, "reminder", offset_key, offset.days, recipient)
             if key in by_key:
                 self._refresh(by_key[key], content)
                 continue
@@ -460,10 +468,10 @@ class _Planner:
             if raw_due >= c.start_at or due is None:
                 why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
                 self._add(
-                    c, flow, "reminder", offset.key, offset.key, raw_due, content, "suppressed", why
+                    c, flow, "reminder", offset_key, offset_key, raw_due, content, "suppressed", why
                 )
             elif due > self.now:
-                self._add(c, flow, "reminder", offset.key, offset.key, due, content)
+                self._add(c, flow, "reminder", offset_key, offset_key, due, content)
                 future.append(due)
             else:
                 past.append((due, offset, content))

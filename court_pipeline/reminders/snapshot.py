@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
@@ -65,9 +66,10 @@ class Candidate:
     replaced_by: str | None = None  # the new hearing of a reset (hearing_changes 'reset')
 
 
-@dataclass(frozen=True)
-class Existing:
-    """An outbox row already there (what it was rendered from, not its content)."""
+class Existing(NamedTuple):
+    """An outbox row already there (what it was rendered from, not its content). A named
+    tuple: a rerun builds one per outbox row (541,200 at 150,000 hearings), and a frozen
+    dataclass cost three times as much to build."""
 
     message_id: str
     dedupe_key: str
@@ -79,6 +81,14 @@ class Existing:
     created_at: datetime
     recipient: str | None
     input_digest: str | None = None  # what it was rendered from (None: before the column)
+
+
+def _utc_list(values: list[datetime | None]) -> list[datetime | None]:
+    """:func:`as_utc` over a column, without a call per value."""
+    return [
+        v if v is None else v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        for v in values
+    ]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -328,21 +338,10 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
         for c in build_candidates(raw.candidates, agency)
     ]
     existing: dict[str, list[Existing]] = defaultdict(list)
-    for row in _rows(raw.existing):
-        existing[row[0]].append(
-            Existing(
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                as_utc(row[6]),
-                row[7],
-                as_utc(row[8]),
-                row[9],
-                row[10],
-            )
-        )
+    columns = [column.to_pylist() for column in raw.existing.columns]
+    columns[6], columns[8] = _utc_list(columns[6]), _utc_list(columns[8])
+    for hearing_id, *fields in zip(*columns, strict=True):
+        existing[hearing_id].append(Existing(*fields))
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))

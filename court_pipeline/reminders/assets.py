@@ -339,6 +339,8 @@ def build_reminder_assets(
             "sent": dg.MetadataValue.int(result.sent),
             "readied": dg.MetadataValue.int(result.readied),
             "failed": dg.MetadataValue.int(result.failed),
+            # of failed: the body could not be rendered (flow and template in last_error)
+            "render_failed": dg.MetadataValue.int(result.render_failed),
             "throttled": dg.MetadataValue.int(result.throttled),
             "held_for_quiet_hours": dg.MetadataValue.int(result.held_quiet_hours),
             "attempts": dg.MetadataValue.int(result.attempts),

@@ -25,8 +25,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from court_pipeline.registry import Agency
+from court_pipeline.reminders import setplan
 from court_pipeline.reminders.flows import NOT_REMINDED, Flow, RemindersConfig
 from court_pipeline.reminders.optouts import (
     OptOuts,
@@ -159,8 +162,10 @@ class _Planner:
         config: RemindersConfig,
         templates: TemplateSet,
         now: datetime,
+        set_based: bool = True,
     ) -> None:
         self.snapshot, self.agency, self.config = snapshot, agency, config
+        self.set_based = set_based
         self.templates, self.now = templates, now
         self.result = PlanResult(agency_id=agency.id, as_of=now)
         self.diff = PlanDiff()
@@ -176,6 +181,10 @@ class _Planner:
         self._dues: dict[tuple, tuple[datetime, datetime | None]] = {}
         self._notices: dict[tuple, datetime | None] = {}
         self._offset_keys: dict[str, list[tuple[Any, str]]] = {}
+        self._step_ids: dict[tuple, int] = {}
+        self._step_rows: list[tuple] = []
+        self._fast_preview: list[dict[str, Any]] = []
+        self._fast_counts: dict[str, Counter] | None = None
 
     def _offset_due(
         self, c: Candidate, flow: Flow, offset: Any, quiet: Any
@@ -215,6 +224,8 @@ class _Planner:
         days: int | None,
         recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
+        *,
+        digest: bool = True,
     ) -> dict[str, Any]:
         """The content columns of a message (rendered, or the reason it cannot be).
 
@@ -234,7 +245,9 @@ class _Planner:
             "encoding": None,
             "status": "planned",
             "status_reason": None,
-            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start),
+            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start)
+            if digest
+            else None,
         }
         if channel is None:
             values.update(status="suppressed", status_reason=reason)
@@ -284,6 +297,14 @@ class _Planner:
     ) -> str:
         """Digest of everything a message is rendered from: equal digests, equal message.
         The part shared by a party's messages on one hearing is hashed once per pass."""
+        base = self._base(c, flow, recipient)
+        tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
+        return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
+
+    def _base(
+        self, c: Candidate, flow: Flow, recipient: tuple[str | None, str | None, str | None]
+    ) -> str:
+        """The digest part shared by a party's messages on one hearing under one flow."""
         group = (c.hearing_id, c.party_id, flow.name)
         base = self._bases.get(group)
         if base is None:
@@ -299,8 +320,7 @@ class _Planner:
             )
             digest = hashlib.md5(repr(shared).encode("utf-8"))  # noqa: S324 - change detection
             base = self._bases[group] = digest.hexdigest()
-        tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
-        return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
+        return base
 
     def _unchanged(
         self,
@@ -512,10 +532,14 @@ class _Planner:
 
     # -- the pass ----------------------------------------------------------------------------
     def run(self) -> PlanDiff:
-        """Decide every message (no warehouse access): the difference to write."""
+        """Decide every message (no warehouse access): the difference to write.
+
+        Simple groups (see ``setplan``) are expanded into messages in one query; the others,
+        and the simple ones whose messages changed, are planned message by message."""
         snap = self.snapshot
         self.result.candidates = len(snap.candidates)
         touched: set[tuple[str, str, str]] = set()
+        simple: list[tuple] = []
         for c in snap.candidates:
             for flow in self.config.flows:
                 if not (
@@ -540,19 +564,127 @@ class _Planner:
                     *snap.reschedules.get((c.hearing_id, None), []),
                     *snap.reschedules.get((c.hearing_id, c.party_id), []),
                 ]
-                self.plan_group(c, flow, group, moves, recipient)
+                if (
+                    self.set_based
+                    and c.start_at > self.now
+                    and not moves
+                    and all(e.hearing_start_at == c.start_at for e in group)
+                    and hearing_state(c, flow)[0] == "active"
+                ):
+                    simple.append((c, flow, group, moves, recipient))
+                else:
+                    self.plan_group(c, flow, group, moves, recipient)
+        if simple:
+            self._plan_simple(simple)
         for hearing_id, rows in snap.existing.items():
             for e in rows:
                 if e.status in PENDING and (hearing_id, e.party_id, e.flow) not in touched:
                     self.suppress.setdefault(e.message_id, "no longer planned")
         return self.diff
 
+    def _steps(self, c: Candidate, flow: Flow) -> int:
+        """The id of the offset plan of a first-sight group with this flow, start and zone:
+        for each offset its due time and forced status, in the order ``plan_group`` adds
+        them (memoized: it depends on nothing else)."""
+        key = (flow.name, c.start_at, c.zone)
+        tid = self._step_ids.get(key)
+        if tid is not None:
+            return tid
+        tid = self._step_ids[key] = len(self._step_ids)
+        quiet = self.config.quiet_hours_for(flow)
+        entries: list[tuple] = []
+        future: list[datetime] = []
+        past: list[tuple] = []
+        for offset, offset_key in self._offsets(flow):
+            raw_due, due = self._offset_due(c, flow, offset, quiet)
+            if raw_due >= c.start_at or due is None:
+                why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
+                entries.append((offset_key, offset.days, raw_due, "suppressed", why, False))
+            elif due > self.now:
+                entries.append((offset_key, offset.days, due, None, None, False))
+                future.append(due)
+            else:
+                past.append((due, offset, offset_key))
+        past.sort(key=lambda item: item[0])
+        catch_up = None
+        if past:
+            due = self._notice_due(c, flow, quiet)
+            if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
+                catch_up = (due, *past[-1][1:])
+                past = past[:-1]
+        for due, offset, offset_key in past:
+            entries.append((offset_key, offset.days, due, "suppressed", "too late", False))
+        if catch_up is not None:
+            due, offset, offset_key = catch_up
+            entries.append((offset_key, offset.days, due, None, None, True))
+        for seq, entry in enumerate(entries):
+            self._step_rows.append((tid, seq, *entry))
+        return tid
+
+    def _plan_simple(self, simple: list[tuple]) -> None:
+        """Expand the simple groups in one query; plan the changed ones one by one."""
+        columns: list[list] = [[] for _ in setplan.GROUP_SCHEMA]
+        for gid, (c, flow, group, _moves, recipient) in enumerate(simple):
+            content = self._message(c, flow, "reminder", None, None, recipient, digest=False)
+            row = (
+                gid,
+                c.hearing_id,
+                c.party_id,
+                flow.name,
+                c.start_at,
+                _utc_minute(c.start_at),
+                c.case_number,
+                content["channel"],
+                content["recipient"],
+                c.preferred_language,
+                content["language"],
+                content["template"],
+                content["status"],
+                content["status_reason"],
+                self._base(c, flow, recipient),
+                self._steps(c, flow),
+                not group,
+            )
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        groups = pa.table(
+            [pa.array(col, f.type) for col, f in zip(columns, setplan.GROUP_SCHEMA, strict=True)],
+            schema=setplan.GROUP_SCHEMA,
+        )
+        steps = pa.table(
+            [
+                pa.array(list(col), f.type)
+                for col, f in zip(
+                    zip(*self._step_rows, strict=True), setplan.STEP_SCHEMA, strict=True
+                )
+            ],
+            schema=setplan.STEP_SCHEMA,
+        )
+        rows, stale = setplan.expand(
+            groups,
+            steps,
+            self.snapshot.existing_table,
+            self.agency.id,
+            MESSAGE_NAMESPACE,
+            self.now,
+        )
+        for gid in stale:
+            c, flow, group, moves, recipient = simple[gid]
+            self.plan_group(c, flow, group, moves, recipient)
+        self.diff.extra = rows.drop_columns(["gid"]) if rows.num_rows else None
+        self._fast_counts = setplan.count_rows(rows) if rows.num_rows else None
+        planned = rows.filter(pa.compute.equal(rows["status"], "planned")).slice(0, PREVIEW_RENDERS)
+        for row in planned.to_pylist():
+            c, flow = simple[row.pop("gid")][:2]
+            row["_render"] = (c, flow)
+            self._fast_preview.append(row)
+
     def _preview(self) -> None:
         """Render the first few new reminders (bodies are rendered at delivery): what the
         segment and encoding counts of the metadata are measured on. A failure here is
         kept on the row as ``preview_error``; delivery marks that message failed."""
         done = 0
-        for row in self.inserts:
+        for row in [*self.inserts, *self._fast_preview]:
             if done >= PREVIEW_RENDERS:
                 return
             if row["status"] != "planned" or row["body"] is not None or "_render" not in row:
@@ -594,10 +726,24 @@ class _Planner:
                 result.encodings[_get(rendered, "encoding")] += 1
                 limit = flows[row["flow"]].max_sms_segments
                 result.over_segment_limit += int(segments > limit)
+        fast = self._fast_counts
+        if fast is not None:
+            result.inserted.update(fast["inserted"])
+            result.suppressed_reasons.update(fast["suppressed"])
+            result.planned_kinds.update(fast["kinds"])
+            result.languages.update(fast["languages"])
+            result.fallbacks.update(fast["fallbacks"])
+        for row in self._fast_preview:
+            preview = row.get("preview")
+            if row["channel"] == "sms" and preview is not None:
+                result.segments[preview.segments] += 1
+                result.encodings[preview.encoding] += 1
+                limit = flows[row["flow"]].max_sms_segments
+                result.over_segment_limit += int(preview.segments > limit)
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
         result.refreshed = len(self.updates)
-        result.new_rows = self.inserts
+        result.new_rows = [*self.inserts, *self._fast_preview]
         return result
 
 
@@ -608,6 +754,7 @@ def plan_reminders(
     *,
     now: datetime | None = None,
     templates: TemplateSet | None = None,
+    set_based: bool = True,
 ) -> PlanResult:
     """Refresh the STOP list, then plan, refresh and suppress the agency's messages, on one
     open connection (tests, tools). Runs use :func:`plan_reminders_unlocked`."""
@@ -616,7 +763,9 @@ def plan_reminders(
     def same() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
-    return plan_reminders_unlocked(same, agency, config, now=now, templates=templates)
+    return plan_reminders_unlocked(
+        same, agency, config, now=now, templates=templates, set_based=set_based
+    )
 
 
 def plan_reminders_unlocked(
@@ -626,13 +775,16 @@ def plan_reminders_unlocked(
     *,
     now: datetime | None = None,
     templates: TemplateSet | None = None,
+    set_based: bool = True,
 ) -> PlanResult:
     """Plan with the warehouse writer lock held only to read and to write.
 
     ``connect()`` opens the warehouse under its writer lock. First connection: refresh the
     STOP list, import reply files and read the snapshot. No lock: decide and render every
     message. Second connection: write the difference in one transaction (guarded against
-    what other runs did in between, see ``outbox``). The result carries the three times."""
+    what other runs did in between, see ``outbox``). The result carries the three times.
+    ``set_based=False`` plans every group message by message (the reference the set-based
+    path is tested against)."""
     as_of = as_utc(now) if now is not None else datetime.now(UTC)
     templates = templates or TemplateSet(config)
     t0 = time.perf_counter()
@@ -642,7 +794,7 @@ def plan_reminders_unlocked(
         imports = import_reply_folder(con, agency.id, replies) if replies else []
         raw = read_raw(con, agency, as_of, config.horizon_days)
     t1 = time.perf_counter()
-    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of)
+    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of, set_based)
     prepared = prepare(planner.run())
     t2 = time.perf_counter()
     with connect() as con:

@@ -235,7 +235,7 @@ _EXISTING_SQL = """
 SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
        timezone('UTC', hearing_start_at), status, timezone('UTC', created_at),
        CASE WHEN status IN ('planned', 'ready') THEN recipient END,
-       CASE WHEN status IN ('planned', 'ready') THEN input_digest END
+       CASE WHEN status IN ('planned', 'ready') THEN input_digest END AS input_digest
 FROM reminder_outbox JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) USING (hearing_id)
 WHERE agency_id = $agency
 """  # history rows need no recipient or digest: they never change
@@ -289,6 +289,7 @@ class Snapshot:
     contacts: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
     retired: dict[tuple[str, str], str] = field(default_factory=dict)
     opt_outs: OptOuts | None = None
+    existing_table: pa.Table | None = None  # dedupe_key, status, input_digest (set-based)
 
 
 def read_raw(
@@ -349,4 +350,12 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     for party_id, kind, value, phone_type in _rows(raw.contacts):
         contacts[party_id].append((kind, value, phone_type))
     retired = {(party_id, value): why for party_id, value, why in _rows(raw.retired)}
-    return Snapshot(candidates, existing, reschedules, contacts, retired, raw.opt_outs)
+    return Snapshot(
+        candidates,
+        existing,
+        reschedules,
+        contacts,
+        retired,
+        raw.opt_outs,
+        raw.existing.select(["dedupe_key", "status", "input_digest"]),
+    )

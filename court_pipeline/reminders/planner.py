@@ -182,6 +182,8 @@ class _Planner:
         self._notices: dict[tuple, datetime | None] = {}
         self._offset_keys: dict[str, list[tuple[Any, str]]] = {}
         self._step_ids: dict[tuple, int] = {}
+        self._match_memo: dict[tuple, bool] = {}
+        self._state_memo: dict[tuple, str] = {}
         self._step_rows: list[tuple] = []
         self._fast_preview: list[dict[str, Any]] = []
         self._fast_counts: dict[str, Counter] | None = None
@@ -195,6 +197,24 @@ class _Planner:
         if hit is None:
             raw = offset_due(c.start_at, c.zone, offset)
             hit = self._dues[key] = (raw, apply_quiet_hours(raw, c.start_at, c.zone, quiet))
+        return hit
+
+    def _matches(self, c: Candidate, flow: Flow) -> bool:
+        """Whether the flow covers this party's role and hearing type (memoized)."""
+        key = (flow.name, c.role, c.hearing_type, c.hearing_type_code)
+        hit = self._match_memo.get(key)
+        if hit is None:
+            hit = self._match_memo[key] = flow.matches_role(c.role) and flow.matches_type(
+                c.hearing_type, c.hearing_type_code
+            )
+        return hit
+
+    def _state(self, c: Candidate, flow: Flow) -> str:
+        """:func:`hearing_state` (memoized on what it reads)."""
+        key = (flow.name, c.status, c.replaced_by, c.removed)
+        hit = self._state_memo.get(key)
+        if hit is None:
+            hit = self._state_memo[key] = hearing_state(c, flow)[0]
         return hit
 
     def _offsets(self, flow: Flow) -> list[tuple[Any, str]]:
@@ -538,21 +558,16 @@ class _Planner:
         and the simple ones whose messages changed, are planned message by message."""
         snap = self.snapshot
         self.result.candidates = len(snap.candidates)
-        touched: set[tuple[str, str, str]] = set()
+        touched: tuple[list, list, list] = ([], [], [])
         simple: list[tuple] = []
+        one_by_one: list[tuple] = []
         for c in snap.candidates:
             for flow in self.config.flows:
-                if not (
-                    flow.matches_role(c.role)
-                    and flow.matches_type(c.hearing_type, c.hearing_type_code)
-                ):
+                if not self._matches(c, flow):
                     continue
-                touched.add((c.hearing_id, c.party_id, flow.name))
-                group = [
-                    e
-                    for e in snap.existing.get(c.hearing_id, [])
-                    if e.party_id == c.party_id and e.flow == flow.name
-                ]
+                touched[0].append(c.hearing_id)
+                touched[1].append(c.party_id)
+                touched[2].append(flow.name)
                 recipient = choose_recipient(
                     flow,
                     self.config,
@@ -568,18 +583,23 @@ class _Planner:
                     self.set_based
                     and c.start_at > self.now
                     and not moves
-                    and all(e.hearing_start_at == c.start_at for e in group)
-                    and hearing_state(c, flow)[0] == "active"
+                    and self._state(c, flow) == "active"
                 ):
-                    simple.append((c, flow, group, moves, recipient))
+                    simple.append((c, flow, moves, recipient))
                 else:
-                    self.plan_group(c, flow, group, moves, recipient)
+                    one_by_one.append((c, flow, moves, recipient))
         if simple:
-            self._plan_simple(simple)
-        for hearing_id, rows in snap.existing.items():
-            for e in rows:
-                if e.status in PENDING and (hearing_id, e.party_id, e.flow) not in touched:
-                    self.suppress.setdefault(e.message_id, "no longer planned")
+            one_by_one += self._plan_simple(simple)
+        existing = snap.existing_for({c.hearing_id for c, *_ in one_by_one})
+        for c, flow, moves, recipient in one_by_one:
+            group = [
+                e
+                for e in existing.get(c.hearing_id, [])
+                if e.party_id == c.party_id and e.flow == flow.name
+            ]
+            self.plan_group(c, flow, group, moves, recipient)
+        for message_id in setplan.untouched_pending(snap.existing_table, touched):
+            self.suppress.setdefault(message_id, "no longer planned")
         return self.diff
 
     def _steps(self, c: Candidate, flow: Flow) -> int:
@@ -621,10 +641,11 @@ class _Planner:
             self._step_rows.append((tid, seq, *entry))
         return tid
 
-    def _plan_simple(self, simple: list[tuple]) -> None:
-        """Expand the simple groups in one query; plan the changed ones one by one."""
+    def _plan_simple(self, simple: list[tuple]) -> list[tuple]:
+        """Expand the simple groups in one query; return those to plan one by one (their
+        outbox rows are for another start, or a message is missing or changed)."""
         columns: list[list] = [[] for _ in setplan.GROUP_SCHEMA]
-        for gid, (c, flow, group, _moves, recipient) in enumerate(simple):
+        for gid, (c, flow, _moves, recipient) in enumerate(simple):
             content = self._message(c, flow, "reminder", None, None, recipient, digest=False)
             row = (
                 gid,
@@ -643,7 +664,6 @@ class _Planner:
                 content["status_reason"],
                 self._base(c, flow, recipient),
                 self._steps(c, flow),
-                not group,
             )
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
@@ -668,9 +688,6 @@ class _Planner:
             MESSAGE_NAMESPACE,
             self.now,
         )
-        for gid in stale:
-            c, flow, group, moves, recipient = simple[gid]
-            self.plan_group(c, flow, group, moves, recipient)
         self.diff.extra = rows.drop_columns(["gid"]) if rows.num_rows else None
         self._fast_counts = setplan.count_rows(rows) if rows.num_rows else None
         planned = rows.filter(pa.compute.equal(rows["status"], "planned")).slice(0, PREVIEW_RENDERS)
@@ -678,6 +695,7 @@ class _Planner:
             c, flow = simple[row.pop("gid")][:2]
             row["_render"] = (c, flow)
             self._fast_preview.append(row)
+        return [simple[gid] for gid in stale]
 
     def _preview(self) -> None:
         """Render the first few new reminders (bodies are rendered at delivery): what the

@@ -54,7 +54,6 @@ GROUP_SCHEMA = pa.schema(
         ("c_reason", pa.string()),
         ("base", pa.string()),
         ("tid", pa.int64()),
-        ("fresh", pa.bool_()),
     ]
 )
 STEP_SCHEMA = pa.schema(
@@ -87,9 +86,10 @@ def expand(
     namespace: uuid.UUID,
     now: datetime,
 ) -> tuple[pa.Table, list[int]]:
-    """(new outbox rows of the fresh groups, gids of existing groups that need the Python
-    planner). An existing group needs nothing when every offset's message is there and is
-    history or has today's input digest."""
+    """(new outbox rows of the first-sight groups, gids of the groups the Python planner
+    must plan). A group with outbox rows needs nothing when all of them are for its current
+    start and every offset's message is there and is history or has today's input digest;
+    a group with rows for another start (it moved) always goes to the Python planner."""
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -99,13 +99,22 @@ def expand(
         key = _key_sql(agency_id)
         digest = "md5(g.base || '|reminder|' || s.offset_key || '|' || s.days::VARCHAR || '|')"
         con.execute(
-            f"CREATE TEMP TABLE expanded AS SELECT g.*, s.seq, s.offset_key, s.days, s.due_at, "
-            f"s.o_status, s.o_reason, s.catch_up, {key} AS dedupe_key, {digest} AS digest "
-            "FROM g_in g JOIN s_in s USING (tid)"
+            "CREATE TEMP TABLE gstat AS SELECT g.gid, count(e.hearing_id) AS n, "
+            "count(e.hearing_id) FILTER (WHERE e.hearing_start_utc <> "
+            "timezone('UTC', g.start_at)) AS other FROM g_in g LEFT JOIN e_in e "
+            "ON e.hearing_id = g.hearing_id AND e.party_id = g.party_id AND e.flow = g.flow "
+            "GROUP BY g.gid"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE expanded AS SELECT g.*, st.n = 0 AS fresh, s.seq, s.offset_key, "
+            f"s.days, s.due_at, s.o_status, s.o_reason, s.catch_up, {key} AS dedupe_key, "
+            f"{digest} AS digest FROM g_in g JOIN gstat st USING (gid) JOIN s_in s USING (tid) "
+            "WHERE st.other = 0"
         )
         stale = [
             r[0]
             for r in con.execute(
+                "SELECT gid FROM gstat WHERE other > 0 UNION "
                 "SELECT x.gid FROM expanded x LEFT JOIN e_in e ON e.dedupe_key = x.dedupe_key "
                 "WHERE NOT x.fresh GROUP BY x.gid HAVING NOT bool_and(e.dedupe_key IS NOT NULL "
                 "AND (e.status NOT IN ('planned', 'ready') OR "
@@ -134,6 +143,33 @@ def expand(
             params={"agency": agency_id, "now": now},
         ).to_arrow_table()
         return rows, stale
+    finally:
+        con.close()
+
+
+def untouched_pending(existing: pa.Table | None, touched: tuple[list, list, list]) -> list[str]:
+    """Message ids of pending outbox rows whose (hearing, party, flow) no flow plans now."""
+    if existing is None or existing.num_rows == 0:
+        return []
+    groups = pa.table(
+        {
+            "hearing_id": pa.array(touched[0], pa.string()),
+            "party_id": pa.array(touched[1], pa.string()),
+            "flow": pa.array(touched[2], pa.string()),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("e_in", existing)
+        con.register("t_in", groups)
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT e.message_id FROM e_in e WHERE e.status IN ('planned', 'ready') AND NOT "
+                "EXISTS (SELECT 1 FROM t_in t WHERE t.hearing_id = e.hearing_id AND "
+                "t.party_id = e.party_id AND t.flow = e.flow) ORDER BY e.message_id"
+            ).fetchall()
+        ]
     finally:
         con.close()
 

@@ -11,7 +11,6 @@ inputs would render them differently.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from court_pipeline.registry import Agency
 from court_pipeline.reminders.optouts import OptOuts, load_opt_outs
@@ -42,9 +42,9 @@ REFRESHED = (
 )
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One party on one hearing, with everything a message needs."""
+class Candidate(NamedTuple):
+    """One party on one hearing, with everything a message needs (a named tuple: one is
+    built per party and hearing, 150,000 a pass for a large agency)."""
 
     hearing_id: str
     party_id: str
@@ -233,8 +233,9 @@ GROUP BY party_id, value
 """
 _EXISTING_SQL = """
 SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
-       timezone('UTC', hearing_start_at), status, timezone('UTC', created_at),
-       CASE WHEN status IN ('planned', 'ready') THEN recipient END,
+       timezone('UTC', hearing_start_at) AS hearing_start_utc, status,
+       timezone('UTC', created_at) AS created_utc,
+       CASE WHEN status IN ('planned', 'ready') THEN recipient END AS recipient,
        CASE WHEN status IN ('planned', 'ready') THEN input_digest END AS input_digest
 FROM reminder_outbox JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) USING (hearing_id)
 WHERE agency_id = $agency
@@ -284,12 +285,26 @@ class Snapshot:
     """Everything one planning pass decides from, as Python objects."""
 
     candidates: list[Candidate]
-    existing: dict[str, list[Existing]] = field(default_factory=dict)
     reschedules: dict[tuple[str, str | None], list] = field(default_factory=dict)
     contacts: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
     retired: dict[tuple[str, str], str] = field(default_factory=dict)
     opt_outs: OptOuts | None = None
-    existing_table: pa.Table | None = None  # dedupe_key, status, input_digest (set-based)
+    existing_table: pa.Table | None = None  # the outbox rows of the candidates' hearings
+
+    def existing_for(self, hearing_ids: set[str]) -> dict[str, list[Existing]]:
+        """The outbox rows of these hearings as objects, by hearing. Only the groups planned
+        message by message need them: building one per outbox row cost a rerun seconds."""
+        table = self.existing_table
+        if table is None or table.num_rows == 0 or not hearing_ids:
+            return {}
+        wanted = pa.array(sorted(hearing_ids), pa.string())
+        table = table.filter(pc.is_in(table["hearing_id"], value_set=wanted))
+        existing: dict[str, list[Existing]] = defaultdict(list)
+        columns = [column.to_pylist() for column in table.columns]
+        columns[6], columns[8] = _utc_list(columns[6]), _utc_list(columns[8])
+        for hearing_id, *fields in zip(*columns, strict=True):
+            existing[hearing_id].append(Existing(*fields))
+        return existing
 
 
 def read_raw(
@@ -333,16 +348,9 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     """Python objects for the planner (no warehouse access: runs without the lock)."""
     replaced = dict(_rows(raw.replacements))
     candidates = [
-        c
-        if c.hearing_id not in replaced
-        else dataclasses.replace(c, replaced_by=replaced[c.hearing_id])
+        c if c.hearing_id not in replaced else c._replace(replaced_by=replaced[c.hearing_id])
         for c in build_candidates(raw.candidates, agency)
     ]
-    existing: dict[str, list[Existing]] = defaultdict(list)
-    columns = [column.to_pylist() for column in raw.existing.columns]
-    columns[6], columns[8] = _utc_list(columns[6]), _utc_list(columns[8])
-    for hearing_id, *fields in zip(*columns, strict=True):
-        existing[hearing_id].append(Existing(*fields))
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))
@@ -350,12 +358,4 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     for party_id, kind, value, phone_type in _rows(raw.contacts):
         contacts[party_id].append((kind, value, phone_type))
     retired = {(party_id, value): why for party_id, value, why in _rows(raw.retired)}
-    return Snapshot(
-        candidates,
-        existing,
-        reschedules,
-        contacts,
-        retired,
-        raw.opt_outs,
-        raw.existing.select(["dedupe_key", "status", "input_digest"]),
-    )
+    return Snapshot(candidates, reschedules, contacts, retired, raw.opt_outs, raw.existing)

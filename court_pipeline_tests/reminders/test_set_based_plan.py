@@ -114,3 +114,25 @@ def test_set_based_and_per_message_plans_write_the_same_rows(tmp_path, agency, f
     _plan_both(tmp_path, agency, flows, again)
     assert _counts(results[True][2]) == _counts(results[False][2])
     assert sum(results[True][2].inserted.values()) == 0 and results[True][2].refreshed == 0
+
+
+def test_a_hearing_moved_back_is_planned_one_by_one(tmp_path, agency, flows):
+    """A -> B -> A: every message of A is there (history), but B's pending ones must be
+    suppressed and a change notice planned: such a group never takes the set-based path."""
+    a, b = local(2026, 11, 2, 9), local(2026, 11, 9, 9)
+
+    def moves(con, set_based):
+        _seed(con)
+        for hours, start in enumerate((a, b, a)):
+            add_hearing(con, "far", start, party_ids=("p1", "p3"))
+            plan_reminders(
+                con, agency, flows, now=NOW + timedelta(hours=hours), set_based=set_based
+            )
+
+    rows = _plan_both(tmp_path, agency, flows, moves)
+    assert rows[True] == rows[False]
+    far_p1 = [(r[6], r[7], r[8], r[19], r[20]) for r in rows[True] if r[2:4] == ("far", "p1")]
+    assert ("changed", None, datetime(2026, 11, 2, 15, 0), "planned", None) in far_p1
+    assert {r[3:] for r in far_p1 if r[2] == datetime(2026, 11, 9, 15, 0)} == {
+        ("suppressed", "rescheduled")
+    }

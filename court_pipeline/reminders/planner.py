@@ -5,9 +5,10 @@ offset or kind, hearing start), so a rerun or an hourly sync adds only what is n
 not yet sent are refreshed (a new phone number, courtroom or language reaches them) but keep
 their due time; sent, failed and suppressed messages are history and never change.
 
-A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides and renders
-with the lock released (this module), and writes the difference in one short guarded
-transaction (``outbox``), so a 150,000-hearing agency does not hold up the other agencies.
+A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides with the
+lock released (this module; the simple groups set-based, see ``setplan``), and writes the
+difference in one short guarded transaction (``outbox``), so a 150,000-hearing agency does
+not hold up the other agencies. Reminder bodies are rendered at delivery (``render``).
 """
 
 from __future__ import annotations

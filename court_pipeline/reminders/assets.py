@@ -32,8 +32,12 @@ from court_pipeline.reminders.planner import PlanResult, plan_reminders_unlocked
 from court_pipeline.table_metadata import table_rows_reporter
 from court_pipeline.warehouse import WarehouseResource
 
-UPSTREAM = [dg.AssetKey("hearings"), dg.AssetKey("contacts"), dg.AssetKey("parties"),
-            dg.AssetKey("cases")]
+UPSTREAM = [
+    dg.AssetKey("hearings"),
+    dg.AssetKey("contacts"),
+    dg.AssetKey("parties"),
+    dg.AssetKey("cases"),
+]
 CHECK_NO_DUPLICATES = "no_duplicate_dedupe_keys"
 CHECK_NO_OPTED_OUT = "no_pending_message_to_opted_out"
 CHECK_NOT_AFTER_HEARING = "no_message_due_after_hearing"
@@ -75,8 +79,9 @@ def _check_queries(con: duckdb.DuckDBPyConnection, agency_id: str) -> dict[str, 
             SELECT count(*) FROM reminder_outbox WHERE agency_id = $a
               AND status IN ('planned', 'ready') AND due_at >= hearing_start_at""",
     }
-    return {name: int(con.execute(sql, {"a": agency_id}).fetchone()[0])
-            for name, sql in queries.items()}
+    return {
+        name: int(con.execute(sql, {"a": agency_id}).fetchone()[0]) for name, sql in queries.items()
+    }
 
 
 def _check_results(counts: dict[str, int] | None, note: str | None = None) -> list:
@@ -92,8 +97,12 @@ def _check_results(counts: dict[str, int] | None, note: str | None = None) -> li
         if note:
             metadata["note"] = note
         results.append(
-            dg.AssetCheckResult(check_name=name, passed=bad == 0, metadata=metadata,
-                                severity=dg.AssetCheckSeverity.ERROR)
+            dg.AssetCheckResult(
+                check_name=name,
+                passed=bad == 0,
+                metadata=metadata,
+                severity=dg.AssetCheckSeverity.ERROR,
+            )
         )
     return results
 
@@ -112,8 +121,9 @@ def _preview(rows: list[dict], limit: int = 10) -> str:
                     r["recipient"]
                 ),
                 "language": r["language"],
-                "segments": r["segments"],
-                "encoding": r["encoding"],
+                # reminder bodies are rendered at delivery: a few are rendered for this
+                "segments": r["segments"] if r.get("preview") is None else r["preview"].segments,
+                "encoding": r["encoding"] if r.get("preview") is None else r["preview"].encoding,
                 "due_at_utc": r["due_at"].strftime("%Y-%m-%d %H:%M"),
                 "status": r["status"],
                 "reason": r["status_reason"],
@@ -148,7 +158,8 @@ def _plan_metadata(result: PlanResult) -> dict[str, object]:
         "reply_rows_rejected": dg.MetadataValue.int(reply_rejects),
         "preview": dg.MetadataValue.md(_preview(result.new_rows)),
         "lock_held_seconds": dg.MetadataValue.float(
-            round(result.read_seconds + result.write_seconds, 3)),
+            round(result.read_seconds + result.write_seconds, 3)
+        ),
         "plan_seconds_unlocked": dg.MetadataValue.float(round(result.plan_seconds, 3)),
     }
 
@@ -201,13 +212,24 @@ def build_reminder_assets(
         group_name="reminders",
         kinds={"duckdb"},
         check_specs=[
-            dg.AssetCheckSpec(CHECK_NO_DUPLICATES, asset="reminder_outbox",
-                              description="no two outbox rows share a dedupe key or a "
-                              "message id (the table has no key index: this proves it)"),
-            dg.AssetCheckSpec(CHECK_NO_OPTED_OUT, asset="reminder_outbox", blocking=True,
-                              description="no planned/ready message to an opted-out party"),
-            dg.AssetCheckSpec(CHECK_NOT_AFTER_HEARING, asset="reminder_outbox", blocking=True,
-                              description="no planned/ready message due after its hearing"),
+            dg.AssetCheckSpec(
+                CHECK_NO_DUPLICATES,
+                asset="reminder_outbox",
+                description="no two outbox rows share a dedupe key or a "
+                "message id (the table has no key index: this proves it)",
+            ),
+            dg.AssetCheckSpec(
+                CHECK_NO_OPTED_OUT,
+                asset="reminder_outbox",
+                blocking=True,
+                description="no planned/ready message to an opted-out party",
+            ),
+            dg.AssetCheckSpec(
+                CHECK_NOT_AFTER_HEARING,
+                asset="reminder_outbox",
+                blocking=True,
+                description="no planned/ready message due after its hearing",
+            ),
         ],
     )
     def reminder_outbox(
@@ -231,14 +253,15 @@ def build_reminder_assets(
                 notes.append(note)
                 continue
             # the writer lock is held to read and to write the difference, not to render
-            result = plan_reminders_unlocked(warehouse.connect, agency, flows,
-                                             now=config.moment())
+            result = plan_reminders_unlocked(warehouse.connect, agency, flows, now=config.moment())
             with warehouse.connect() as con:
                 found = _check_queries(con, agency.id)
             counts = found if counts is None else {k: counts[k] + found[k] for k in counts}
             context.log.info(
                 "%s: %d candidates, %d planned, suppressed %s",
-                agency.id, result.candidates, result.inserted.get("planned", 0),
+                agency.id,
+                result.candidates,
+                result.inserted.get("planned", 0),
                 dict(result.suppressed_reasons),
             )
             per_agency[agency.id] = {**_plan_metadata(result), **range_metadata(group)}
@@ -269,11 +292,16 @@ def build_reminder_assets(
         What is due depends on now, not on the partition's day: a backfill range delivers
         once per agency (later per-day runs would find nothing new to send).
         """
-        return dg.MaterializeResult(metadata=combine_agency_metadata({
-            group.agency_id: deliver_agency(context, config, warehouse, reminder_delivery,
-                                            group)
-            for group in context_agencies(context)
-        }))
+        return dg.MaterializeResult(
+            metadata=combine_agency_metadata(
+                {
+                    group.agency_id: deliver_agency(
+                        context, config, warehouse, reminder_delivery, group
+                    )
+                    for group in context_agencies(context)
+                }
+            )
+        )
 
     def deliver_agency(
         context: dg.AssetExecutionContext,
@@ -288,7 +316,10 @@ def build_reminder_assets(
             context.log.info(note)
             return {"note": note}
         result = reminder_delivery.deliver(
-            warehouse.connect, agency, flows, now=config.moment(),
+            warehouse.connect,
+            agency,
+            flows,
+            now=config.moment(),
             lock_path=Path(str(warehouse.db_path) + f".delivery-{agency.id}.lock"),
         )
         context.log.info(
@@ -308,6 +339,8 @@ def build_reminder_assets(
             "sent": dg.MetadataValue.int(result.sent),
             "readied": dg.MetadataValue.int(result.readied),
             "failed": dg.MetadataValue.int(result.failed),
+            # of failed: the body could not be rendered (flow and template in last_error)
+            "render_failed": dg.MetadataValue.int(result.render_failed),
             "throttled": dg.MetadataValue.int(result.throttled),
             "held_for_quiet_hours": dg.MetadataValue.int(result.held_quiet_hours),
             "attempts": dg.MetadataValue.int(result.attempts),

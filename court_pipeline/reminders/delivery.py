@@ -32,10 +32,21 @@ from pydantic import Field
 from court_pipeline.registry import Agency
 from court_pipeline.reminders.flows import RemindersConfig
 from court_pipeline.reminders.optouts import load_opt_outs, sync_party_opt_outs
+from court_pipeline.reminders.render import apply_renders, read_inputs, render_keys, render_stored
+from court_pipeline.reminders.templates import TemplateSet
 from court_pipeline.reminders.timing import in_quiet_hours
 
 ConnectFn = Callable[[], contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]]
 WRITE_CHUNK = 50
+# what a delivery rendered is kept on the row: the outbox shows what was sent
+RENDERED_COLUMNS = {
+    "body": pa.string(),
+    "subject": pa.string(),
+    "segments": pa.int32(),
+    "encoding": pa.string(),
+    "language": pa.string(),
+    "template": pa.string(),
+}
 THROTTLED = "throttled"  # an outcome, not a status: the message keeps its status
 
 
@@ -69,6 +80,7 @@ class DeliveryResult:
     readied: int = 0
     sent: int = 0
     failed: int = 0
+    render_failed: int = 0  # of failed: the body could not be rendered (last_error says why)
     throttled: int = 0  # still rate-limited (429) after max_attempts: stays due, next run
     held_quiet_hours: int = 0
     attempts: int = 0
@@ -197,7 +209,8 @@ class ReminderDelivery(dg.ConfigurableResource):
             cursor = con.execute(
                 """
                 SELECT message_id, dedupe_key, party_id, hearing_id, case_number, flow, kind,
-                       channel, recipient, subject, body, language, encoding, segments,
+                       offset_key, template, channel, recipient, subject, body, language,
+                       encoding, segments,
                        timezone('UTC', hearing_start_at) AS start_utc,
                        EXISTS (SELECT 1 FROM contacts c
                                WHERE c.agency_id = o.agency_id AND c.party_id = o.party_id
@@ -228,8 +241,12 @@ class ReminderDelivery(dg.ConfigurableResource):
             if suppress:
                 _update_by_id(
                     con,
-                    pa.table({"message_id": pa.array([m for m, _ in suppress], pa.string()),
-                              "reason": pa.array([r for _, r in suppress], pa.string())}),
+                    pa.table(
+                        {
+                            "message_id": pa.array([m for m, _ in suppress], pa.string()),
+                            "reason": pa.array([r for _, r in suppress], pa.string()),
+                        }
+                    ),
                     "status = 'suppressed', status_reason = u.reason, updated_at = now()",
                     "o.status IN ('planned', 'ready')",
                 )
@@ -242,7 +259,13 @@ class ReminderDelivery(dg.ConfigurableResource):
                     )
                 result.readied = len(sendable)
                 return result
-        self._send_all(connect, sendable, agency, now, result)
+            inputs = read_inputs(con, agency, render_keys(sendable))
+        # bodies are rendered here, not at planning (lock released): one failure fails
+        # that message only, with the flow and template in last_error
+        failures = apply_renders(
+            sendable, render_stored(TemplateSet(config), agency, config, sendable, inputs)
+        )
+        self._send_all(connect, sendable, agency, now, result, failures)
         return result
 
     def _send_all(
@@ -252,11 +275,18 @@ class ReminderDelivery(dg.ConfigurableResource):
         agency: Agency,
         now: datetime,
         result: DeliveryResult,
+        failures: dict[str, str],
     ) -> None:
         with httpx.Client(timeout=self.timeout_seconds) as client:
             for chunk in _chunks(rows, WRITE_CHUNK):
                 outcomes = []
                 for row in chunk:
+                    if row["message_id"] in failures:
+                        outcomes.append(
+                            (row["message_id"], "failed", 0, failures[row["message_id"]], None)
+                        )
+                        result.render_failed += 1
+                        continue
                     payload = {
                         "message_id": row["message_id"],
                         "agency_id": agency.id,
@@ -283,20 +313,28 @@ class ReminderDelivery(dg.ConfigurableResource):
                         outcomes.append((row["message_id"], status, attempts, error, None))
                 with connect() as con:
                     columns = list(zip(*outcomes, strict=True))
+                    by_id = {row["message_id"]: row for row in chunk}
+                    content = {
+                        name: pa.array([by_id[m][name] for m in columns[0]], kind)
+                        for name, kind in RENDERED_COLUMNS.items()
+                    }
                     _update_by_id(
                         con,
-                        pa.table({
-                            "message_id": pa.array(columns[0], pa.string()),
-                            "status": pa.array(columns[1], pa.string()),
-                            "attempts": pa.array(columns[2], pa.int32()),
-                            "error": pa.array(columns[3], pa.string()),
-                            "ref": pa.array(columns[4], pa.string()),
-                        }),
+                        pa.table(
+                            {
+                                "message_id": pa.array(columns[0], pa.string()),
+                                "status": pa.array(columns[1], pa.string()),
+                                "attempts": pa.array(columns[2], pa.int32()),
+                                "error": pa.array(columns[3], pa.string()),
+                                "ref": pa.array(columns[4], pa.string()),
+                                **content,
+                            }
+                        ),
                         f"status = CASE WHEN u.status = '{THROTTLED}' THEN o.status "
-                        "ELSE u.status END, "
-                        "attempts = o.attempts + u.attempts, "
+                        "ELSE u.status END, attempts = o.attempts + u.attempts, "
                         "last_error = u.error, provider_ref = u.ref, updated_at = now(), "
-                        "sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE o.sent_at END",
+                        "sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE o.sent_at END, "
+                        + ", ".join(f"{name} = u.{name}" for name in RENDERED_COLUMNS),
                     )
                 for _, status, attempts, error, _ in outcomes:
                     result.attempts += attempts

@@ -18,10 +18,32 @@ import pyarrow as pa
 from court_pipeline.reminders.snapshot import REFRESHED
 
 OUTBOX_COLUMNS = (
-    "message_id", "dedupe_key", "agency_id", "hearing_id", "party_id", "case_number", "flow",
-    "kind", "offset_key", "hearing_start_at", "channel", "recipient", "preferred_language",
-    "language", "template", "subject", "body", "segments", "encoding", "due_at", "status",
-    "status_reason", "attempts", "created_at", "updated_at", "input_digest",
+    "message_id",
+    "dedupe_key",
+    "agency_id",
+    "hearing_id",
+    "party_id",
+    "case_number",
+    "flow",
+    "kind",
+    "offset_key",
+    "hearing_start_at",
+    "channel",
+    "recipient",
+    "preferred_language",
+    "language",
+    "template",
+    "subject",
+    "body",
+    "segments",
+    "encoding",
+    "due_at",
+    "status",
+    "status_reason",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "input_digest",
 )
 
 
@@ -32,21 +54,37 @@ class PlanDiff:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     suppress: dict[str, str] = field(default_factory=dict)
+    extra: pa.Table | None = None  # new rows planned set-based (``setplan``), outbox columns
 
 
 _TYPES = {
-    "hearing_start_at": pa.timestamp("us", tz="UTC"), "due_at": pa.timestamp("us", tz="UTC"),
-    "created_at": pa.timestamp("us", tz="UTC"), "updated_at": pa.timestamp("us", tz="UTC"),
-    "segments": pa.int32(), "attempts": pa.int32(),
+    "hearing_start_at": pa.timestamp("us", tz="UTC"),
+    "due_at": pa.timestamp("us", tz="UTC"),
+    "created_at": pa.timestamp("us", tz="UTC"),
+    "updated_at": pa.timestamp("us", tz="UTC"),
+    "segments": pa.int32(),
+    "attempts": pa.int32(),
 }
 
 
 # columns with a handful of distinct values: dictionary-encoded, they are ~40 MB less to copy
 # into the outbox under the lock on a 541,200-row first plan (measured 10-20% of the write)
-_FEW_VALUES = frozenset({
-    "agency_id", "flow", "kind", "offset_key", "channel", "preferred_language", "language",
-    "template", "encoding", "status", "status_reason", "subject",
-})
+_FEW_VALUES = frozenset(
+    {
+        "agency_id",
+        "flow",
+        "kind",
+        "offset_key",
+        "channel",
+        "preferred_language",
+        "language",
+        "template",
+        "encoding",
+        "status",
+        "status_reason",
+        "subject",
+    }
+)
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
@@ -66,6 +104,7 @@ class PreparedDiff:
     inserts: pa.Table | None
     updates: pa.Table | None
     suppress: pa.Table | None
+    extra: pa.Table | None = None
 
 
 def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,15 +118,29 @@ def _first_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _typed(table: pa.Table) -> pa.Table:
+    """Set-based rows with the types and dictionary encoding of :func:`_frame`."""
+    arrays = {}
+    for c in OUTBOX_COLUMNS:
+        array = table[c].cast(_TYPES.get(c, pa.string()))
+        arrays[c] = array.dictionary_encode() if c in _FEW_VALUES else array
+    return pa.table(arrays)
+
+
 def prepare(diff: PlanDiff) -> PreparedDiff:
     """Arrow tables for :func:`write_plan` (built outside the lock)."""
     return PreparedDiff(
         _frame(_first_per_key(diff.inserts), list(OUTBOX_COLUMNS)) if diff.inserts else None,
-        _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates
+        _frame(diff.updates, ["message_id", *REFRESHED, "input_digest"]) if diff.updates else None,
+        pa.table(
+            {
+                "message_id": pa.array(list(diff.suppress), pa.string()),
+                "reason": pa.array(list(diff.suppress.values()), pa.string()),
+            }
+        )
+        if diff.suppress
         else None,
-        pa.table({"message_id": pa.array(list(diff.suppress), pa.string()),
-                  "reason": pa.array(list(diff.suppress.values()), pa.string())})
-        if diff.suppress else None,
+        _typed(diff.extra) if diff.extra is not None else None,
     )
 
 
@@ -96,10 +149,12 @@ def write_plan(con: duckdb.DuckDBPyConnection, diff: PlanDiff | PreparedDiff) ->
     frames = prepare(diff) if isinstance(diff, PlanDiff) else diff
     con.begin()
     try:
-        if frames.inserts is not None:
+        for inserts in (frames.inserts, frames.extra):
+            if inserts is None:
+                continue
             # an anti-join, not INSERT OR IGNORE: the outbox has no ART index to ignore on
             # (see 60_reminders.sql); a hash join on the keys is what keeps them unique
-            con.register("_new_outbox", frames.inserts)
+            con.register("_new_outbox", inserts)
             con.execute(
                 "INSERT INTO reminder_outbox BY NAME SELECT * FROM _new_outbox n WHERE NOT EXISTS "
                 "(SELECT 1 FROM reminder_outbox o WHERE o.agency_id = n.agency_id "

@@ -5,9 +5,10 @@ offset or kind, hearing start), so a rerun or an hourly sync adds only what is n
 not yet sent are refreshed (a new phone number, courtroom or language reaches them) but keep
 their due time; sent, failed and suppressed messages are history and never change.
 
-A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides and renders
-with the lock released (this module), and writes the difference in one short guarded
-transaction (``outbox``), so a 150,000-hearing agency does not hold up the other agencies.
+A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides with the
+lock released (this module; the simple groups set-based, see ``setplan``), and writes the
+difference in one short guarded transaction (``outbox``), so a 150,000-hearing agency does
+not hold up the other agencies. Reminder bodies are rendered at delivery (``render``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from court_pipeline.registry import Agency
+from court_pipeline.reminders import setplan
 from court_pipeline.reminders.flows import NOT_REMINDED, Flow, RemindersConfig
 from court_pipeline.reminders.optouts import (
     OptOuts,
@@ -35,6 +39,7 @@ from court_pipeline.reminders.optouts import (
     sync_party_opt_outs,
 )
 from court_pipeline.reminders.outbox import OUTBOX_COLUMNS, PlanDiff, prepare, write_plan
+from court_pipeline.reminders.render import DEFERRED_KINDS, message_context, render_reminder
 from court_pipeline.reminders.snapshot import (
     Candidate,
     Existing,
@@ -43,10 +48,11 @@ from court_pipeline.reminders.snapshot import (
     build_snapshot,
     read_raw,
 )
-from court_pipeline.reminders.templates import TemplateError, TemplateSet, money
+from court_pipeline.reminders.templates import TemplateError, TemplateSet
 from court_pipeline.reminders.timing import apply_quiet_hours, offset_due
 
 PENDING = ("planned", "ready")
+PREVIEW_RENDERS = 10  # new reminders rendered per pass for the metadata counts
 MESSAGE_NAMESPACE = uuid.UUID("0f6b3c52-6f1e-4c33-9a4e-3d1c6c2b7a10")
 CATCH_UP_GAP = timedelta(hours=12)
 CANCELLED_STATUSES = {"cancelled", "canceled"}
@@ -78,6 +84,11 @@ class PlanResult:
     read_seconds: float = 0.0  # writer lock held: reading the snapshot
     plan_seconds: float = 0.0  # lock released: deciding and rendering
     write_seconds: float = 0.0  # writer lock held: writing the difference
+
+
+def _get(row: object, name: str) -> Any:
+    """A field of an outbox row dict or of a ``Rendered`` preview."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
 def dedupe_key(
@@ -152,31 +163,78 @@ class _Planner:
         config: RemindersConfig,
         templates: TemplateSet,
         now: datetime,
+        set_based: bool = True,
     ) -> None:
         self.snapshot, self.agency, self.config = snapshot, agency, config
+        self.set_based = set_based
         self.templates, self.now = templates, now
         self.result = PlanResult(agency_id=agency.id, as_of=now)
         self.diff = PlanDiff()
         self.inserts, self.updates, self.suppress = (
-            self.diff.inserts, self.diff.updates, self.diff.suppress)
+            self.diff.inserts,
+            self.diff.updates,
+            self.diff.suppress,
+        )
         self.retired = snapshot.retired
         self._bases: dict[tuple[str, str, str], str] = {}
+        # due times depend only on (flow, start, zone): a docket shares a few thousand starts
+        # over hundreds of thousands of messages, so each is computed once per pass
+        self._dues: dict[tuple, tuple[datetime, datetime | None]] = {}
+        self._notices: dict[tuple, datetime | None] = {}
+        self._offset_keys: dict[str, list[tuple[Any, str]]] = {}
+        self._step_ids: dict[tuple, int] = {}
+        self._match_memo: dict[tuple, bool] = {}
+        self._state_memo: dict[tuple, str] = {}
+        self._step_rows: list[tuple] = []
+        self._fast_preview: list[dict[str, Any]] = []
+        self._fast_counts: dict[str, Counter] | None = None
+
+    def _offset_due(
+        self, c: Candidate, flow: Flow, offset: Any, quiet: Any
+    ) -> tuple[datetime, datetime | None]:
+        """(raw due, due after quiet hours) of one offset reminder (memoized)."""
+        key = (flow.name, id(offset), c.start_at, c.zone)
+        hit = self._dues.get(key)
+        if hit is None:
+            raw = offset_due(c.start_at, c.zone, offset)
+            hit = self._dues[key] = (raw, apply_quiet_hours(raw, c.start_at, c.zone, quiet))
+        return hit
+
+    def _matches(self, c: Candidate, flow: Flow) -> bool:
+        """Whether the flow covers this party's role and hearing type (memoized)."""
+        key = (flow.name, c.role, c.hearing_type, c.hearing_type_code)
+        hit = self._match_memo.get(key)
+        if hit is None:
+            hit = self._match_memo[key] = flow.matches_role(c.role) and flow.matches_type(
+                c.hearing_type, c.hearing_type_code
+            )
+        return hit
+
+    def _state(self, c: Candidate, flow: Flow) -> str:
+        """:func:`hearing_state` (memoized on what it reads)."""
+        key = (flow.name, c.status, c.replaced_by, c.removed)
+        hit = self._state_memo.get(key)
+        if hit is None:
+            hit = self._state_memo[key] = hearing_state(c, flow)[0]
+        return hit
+
+    def _offsets(self, flow: Flow) -> list[tuple[Any, str]]:
+        """(offset, its key) of a flow (``Offset.key`` is computed on every access)."""
+        hit = self._offset_keys.get(flow.name)
+        if hit is None:
+            hit = self._offset_keys[flow.name] = [(o, o.key) for o in flow.offsets]
+        return hit
+
+    def _notice_due(self, c: Candidate, flow: Flow, quiet: Any) -> datetime | None:
+        """When a notice planned now is due (memoized, see :meth:`_offset_due`)."""
+        key = (flow.name, c.start_at, c.zone)
+        if key not in self._notices:
+            self._notices[key] = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+        return self._notices[key]
 
     # -- message construction ---------------------------------------------------------
     def _context(self, c: Candidate, flow: Flow, offset_key: str | None, days: int | None):
-        return {
-            "agency_name": self.agency.name,
-            "name": c.name,
-            "hearing_type": c.hearing_type,
-            "location": c.location,
-            "courtroom": c.courtroom,
-            "judge": c.judge,
-            "case_number": c.case_number,
-            "payment_status": c.payment_status,
-            "amount_due": money(c.amount_due),
-            "offset": offset_key,
-            "days_before": days,
-        }
+        return message_context(self.agency, c, offset_key, days)
 
     def _message(
         self,
@@ -187,72 +245,148 @@ class _Planner:
         days: int | None,
         recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
+        *,
+        digest: bool = True,
     ) -> dict[str, Any]:
-        """The content columns of a message (rendered, or the reason it cannot be)."""
+        """The content columns of a message (rendered, or the reason it cannot be).
+
+        A reminder is not rendered here: it keeps its template, language and keys, and its
+        body is rendered at delivery or review (``render``)."""
         channel, value, reason = recipient
         values: dict[str, Any] = {
-            "case_number": c.case_number, "channel": channel, "recipient": value,
-            "preferred_language": c.preferred_language, "language": None, "template": None,
-            "subject": None, "body": None, "segments": None, "encoding": None,
-            "status": "planned", "status_reason": None,
-            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start),
+            "case_number": c.case_number,
+            "channel": channel,
+            "recipient": value,
+            "preferred_language": c.preferred_language,
+            "language": None,
+            "template": None,
+            "subject": None,
+            "body": None,
+            "segments": None,
+            "encoding": None,
+            "status": "planned",
+            "status_reason": None,
+            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start)
+            if digest
+            else None,
         }
         if channel is None:
             values.update(status="suppressed", status_reason=reason)
+            return values
+        if kind in DEFERRED_KINDS:
+            try:
+                language, template = self.templates.pick(flow, kind, c.preferred_language, channel)
+            except TemplateError as exc:
+                values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
+                return values
+            values.update(language=language, template=template, _render=(c, flow))
             return values
         local = c.start_at.astimezone(c.zone).replace(tzinfo=None)
         old_local = old_start.astimezone(c.zone).replace(tzinfo=None) if old_start else None
         try:
             rendered = self.templates.render(
-                flow, kind, c.preferred_language, channel,
-                self._context(c, flow, offset_key, days), local, old_local,
+                flow,
+                kind,
+                c.preferred_language,
+                channel,
+                self._context(c, flow, offset_key, days),
+                local,
+                old_local,
             )
         except TemplateError as exc:
             values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
             return values
         values.update(
-            language=rendered.language, template=rendered.template, subject=rendered.subject,
-            body=rendered.body, segments=rendered.segments, encoding=rendered.encoding,
+            language=rendered.language,
+            template=rendered.template,
+            subject=rendered.subject,
+            body=rendered.body,
+            segments=rendered.segments,
+            encoding=rendered.encoding,
         )
         return values
 
     def _inputs(
-        self, c: Candidate, flow: Flow, kind: str, offset_key: str | None, days: int | None,
-        recipient: tuple[str | None, str | None, str | None], old_start: datetime | None,
+        self,
+        c: Candidate,
+        flow: Flow,
+        kind: str,
+        offset_key: str | None,
+        days: int | None,
+        recipient: tuple[str | None, str | None, str | None],
+        old_start: datetime | None,
     ) -> str:
         """Digest of everything a message is rendered from: equal digests, equal message.
         The part shared by a party's messages on one hearing is hashed once per pass."""
+        base = self._base(c, flow, recipient)
+        tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
+        return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
+
+    def _base(
+        self, c: Candidate, flow: Flow, recipient: tuple[str | None, str | None, str | None]
+    ) -> str:
+        """The digest part shared by a party's messages on one hearing under one flow."""
         group = (c.hearing_id, c.party_id, flow.name)
         base = self._bases.get(group)
         if base is None:
             fields = sorted(self._context(c, flow, None, None).items())
-            base = self._bases[group] = hashlib.md5(repr((  # noqa: S324 - change detection
-                self.templates.version, flow.name, recipient, c.preferred_language,
-                str(c.zone), c.start_at.isoformat(), fields)).encode("utf-8")).hexdigest()
-        tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
-        return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
+            shared = (
+                self.templates.version,
+                flow.name,
+                recipient,
+                c.preferred_language,
+                str(c.zone),
+                c.start_at.isoformat(),
+                fields,
+            )
+            digest = hashlib.md5(repr(shared).encode("utf-8"))  # noqa: S324 - change detection
+            base = self._bases[group] = digest.hexdigest()
+        return base
 
     def _unchanged(
-        self, old: Existing, c: Candidate, flow: Flow, kind: str, offset_key: str | None,
-        days: int | None, recipient: tuple[str | None, str | None, str | None],
+        self,
+        old: Existing,
+        c: Candidate,
+        flow: Flow,
+        kind: str,
+        offset_key: str | None,
+        days: int | None,
+        recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
     ) -> bool:
         """A pending message rendered from exactly today's inputs needs no new render."""
         return old.input_digest is not None and old.input_digest == self._inputs(
-            c, flow, kind, offset_key, days, recipient, old_start)
+            c, flow, kind, offset_key, days, recipient, old_start
+        )
 
     def _add(
-        self, c: Candidate, flow: Flow, kind: str, what: str, offset_key: str | None,
-        due: datetime, content: dict[str, Any], status: str | None = None,
+        self,
+        c: Candidate,
+        flow: Flow,
+        kind: str,
+        what: str,
+        offset_key: str | None,
+        due: datetime,
+        content: dict[str, Any],
+        status: str | None = None,
         reason: str | None = None,
     ) -> None:
         key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, what, c.start_at)
         row = {
             **content,
-            "message_id": message_id_for(key), "dedupe_key": key, "agency_id": self.agency.id,
-            "hearing_id": c.hearing_id, "party_id": c.party_id, "flow": flow.name,
-            "kind": kind, "offset_key": offset_key, "hearing_start_at": c.start_at,
-            "due_at": due, "attempts": 0, "created_at": self.now, "updated_at": self.now,
+            "message_id": message_id_for(key),
+            "dedupe_key": key,
+            "agency_id": self.agency.id,
+            "hearing_id": c.hearing_id,
+            "party_id": c.party_id,
+            "flow": flow.name,
+            "kind": kind,
+            "offset_key": offset_key,
+            "hearing_start_at": c.start_at,
+            "due_at": due,
+            "attempts": 0,
+            "created_at": self.now,
+            "updated_at": self.now,
         }
         if status is not None:
             row.update(status=status, status_reason=reason)
@@ -272,7 +406,11 @@ class _Planner:
 
     # -- one party on one hearing under one flow -------------------------------------------
     def plan_group(
-        self, c: Candidate, flow: Flow, group: list[Existing], reschedules: list,
+        self,
+        c: Candidate,
+        flow: Flow,
+        group: list[Existing],
+        reschedules: list,
         recipient: tuple[str | None, str | None, str | None],
     ) -> None:
         pending = [e for e in group if e.status in PENDING]
@@ -289,14 +427,24 @@ class _Planner:
                 state == "removed" and flow.notify_removed
             )
             contacted = any(e.status in (*PENDING, "sent") for e in group)
-            key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled",
-                             c.start_at)
+            key = dedupe_key(
+                self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled", c.start_at
+            )
             if notify and contacted and all(e.dedupe_key != key for e in group):
-                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+                due = self._notice_due(c, flow, quiet)
                 content = self._message(c, flow, "cancelled", None, None, recipient)
                 if due is None:
-                    self._add(c, flow, "cancelled", "cancelled", None, self.now, content,
-                              "suppressed", NO_SEND_TIME)
+                    self._add(
+                        c,
+                        flow,
+                        "cancelled",
+                        "cancelled",
+                        None,
+                        self.now,
+                        content,
+                        "suppressed",
+                        NO_SEND_TIME,
+                    )
                 else:
                     self._add(c, flow, "cancelled", "cancelled", None, due, content)
             return
@@ -309,19 +457,30 @@ class _Planner:
         old_start = self._old_start(c, group, reschedules)
         changed_now = False
         if old_start is not None and flow.notify_changes:
-            key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, "changed",
-                             c.start_at)
+            key = dedupe_key(
+                self.agency.id, c.hearing_id, c.party_id, flow.name, "changed", c.start_at
+            )
             if key in by_key:
                 if by_key[key].status in PENDING and not self._unchanged(
-                        by_key[key], c, flow, "changed", None, None, recipient, old_start):
+                    by_key[key], c, flow, "changed", None, None, recipient, old_start
+                ):
                     content = self._message(c, flow, "changed", None, None, recipient, old_start)
                     self._refresh(by_key[key], content)
             else:
                 content = self._message(c, flow, "changed", None, None, recipient, old_start)
-                due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+                due = self._notice_due(c, flow, quiet)
                 if due is None:
-                    self._add(c, flow, "changed", "changed", None, self.now, content,
-                              "suppressed", NO_SEND_TIME)
+                    self._add(
+                        c,
+                        flow,
+                        "changed",
+                        "changed",
+                        None,
+                        self.now,
+                        content,
+                        "suppressed",
+                        NO_SEND_TIME,
+                    )
                 else:
                     self._add(c, flow, "changed", "changed", None, due, content)
                     changed_now = True
@@ -331,37 +490,43 @@ class _Planner:
         )
         future: list[datetime] = []
         past: list[tuple[datetime, Any]] = []
-        for offset in flow.offsets:
-            key = dedupe_key(self.agency.id, c.hearing_id, c.party_id, flow.name, offset.key,
-                             c.start_at)
-            if key in by_key and (by_key[key].status not in PENDING or self._unchanged(
-                    by_key[key], c, flow, "reminder", offset.key, offset.days, recipient)):
+        for offset, offset_key in self._offsets(flow):
+            key = dedupe_key(
+                self.agency.id, c.hearing_id, c.party_id, flow.name, offset_key, c.start_at
+            )
+            if key in by_key and (
+                by_key[key].status not in PENDING
+                or self._unchanged(
+                    by_key[key], c, flow, "reminder", offset_key, offset.days, recipient
+                )
+            ):
                 continue  # history never changes; a message with unchanged inputs neither
-            content = self._message(c, flow, "reminder", offset.key, offset.days, recipient)
+            content = self._message(c, flow, "reminder", offset_key, offset.days, recipient)
             if key in by_key:
                 self._refresh(by_key[key], content)
                 continue
-            raw_due = offset_due(c.start_at, c.zone, offset)
-            due = apply_quiet_hours(raw_due, c.start_at, c.zone, quiet)
+            raw_due, due = self._offset_due(c, flow, offset, quiet)
             if raw_due >= c.start_at or due is None:
                 why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
-                self._add(c, flow, "reminder", offset.key, offset.key, raw_due, content,
-                          "suppressed", why)
+                self._add(
+                    c, flow, "reminder", offset_key, offset_key, raw_due, content, "suppressed", why
+                )
             elif due > self.now:
-                self._add(c, flow, "reminder", offset.key, offset.key, due, content)
+                self._add(c, flow, "reminder", offset_key, offset_key, due, content)
                 future.append(due)
             else:
                 past.append((due, offset, content))
         past.sort(key=lambda item: item[0])
         catch_up = None
         if past and first_sight and not changed_now:
-            due = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+            due = self._notice_due(c, flow, quiet)
             if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]
         for due, offset, content in past:
-            self._add(c, flow, "reminder", offset.key, offset.key, due, content,
-                      "suppressed", "too late")
+            self._add(
+                c, flow, "reminder", offset.key, offset.key, due, content, "suppressed", "too late"
+            )
         if catch_up is not None:
             due, offset, content = catch_up
             self._add(c, flow, "reminder", offset.key, offset.key, due, content)
@@ -370,45 +535,200 @@ class _Planner:
 
     def _old_start(self, c: Candidate, group: list[Existing], reschedules: list):
         """The start the party knew before, if the hearing moved (outbox, then changes)."""
-        told = [e for e in group if e.hearing_start_at != c.start_at and e.kind != "cancelled"
-                and e.status in (*PENDING, "sent")]
+        told = [
+            e
+            for e in group
+            if e.hearing_start_at != c.start_at
+            and e.kind != "cancelled"
+            and e.status in (*PENDING, "sent")
+        ]
         if told:
             return max(told, key=lambda e: e.created_at).hearing_start_at
-        moves = [(seen, old) for old, new, seen in reschedules
-                 if new == c.start_at and old != c.start_at and old > seen]
+        moves = [
+            (seen, old)
+            for old, new, seen in reschedules
+            if new == c.start_at and old != c.start_at and old > seen
+        ]
         return max(moves)[1] if moves else None
 
     # -- the pass ----------------------------------------------------------------------------
     def run(self) -> PlanDiff:
-        """Decide every message (no warehouse access): the difference to write."""
+        """Decide every message (no warehouse access): the difference to write.
+
+        Simple groups (see ``setplan``) are expanded into messages in one query; the others,
+        and the simple ones whose messages changed, are planned message by message."""
         snap = self.snapshot
         self.result.candidates = len(snap.candidates)
-        touched: set[tuple[str, str, str]] = set()
+        touched: tuple[list, list, list] = ([], [], [])
+        simple: list[tuple] = []
+        one_by_one: list[tuple] = []
         for c in snap.candidates:
             for flow in self.config.flows:
-                if not (flow.matches_role(c.role)
-                        and flow.matches_type(c.hearing_type, c.hearing_type_code)):
+                if not self._matches(c, flow):
                     continue
-                touched.add((c.hearing_id, c.party_id, flow.name))
-                group = [e for e in snap.existing.get(c.hearing_id, [])
-                         if e.party_id == c.party_id and e.flow == flow.name]
+                touched[0].append(c.hearing_id)
+                touched[1].append(c.party_id)
+                touched[2].append(flow.name)
                 recipient = choose_recipient(
-                    flow, self.config, c.party_id, snap.contacts.get(c.party_id, []),
+                    flow,
+                    self.config,
+                    c.party_id,
+                    snap.contacts.get(c.party_id, []),
                     snap.opt_outs,
                 )
-                moves = [*snap.reschedules.get((c.hearing_id, None), []),
-                         *snap.reschedules.get((c.hearing_id, c.party_id), [])]
-                self.plan_group(c, flow, group, moves, recipient)
-        for hearing_id, rows in snap.existing.items():
-            for e in rows:
-                if e.status in PENDING and (hearing_id, e.party_id, e.flow) not in touched:
-                    self.suppress.setdefault(e.message_id, "no longer planned")
+                moves = [
+                    *snap.reschedules.get((c.hearing_id, None), []),
+                    *snap.reschedules.get((c.hearing_id, c.party_id), []),
+                ]
+                if (
+                    self.set_based
+                    and c.start_at > self.now
+                    and not moves
+                    and self._state(c, flow) == "active"
+                ):
+                    simple.append((c, flow, moves, recipient))
+                else:
+                    one_by_one.append((c, flow, moves, recipient))
+        if simple:
+            one_by_one += self._plan_simple(simple)
+        existing = snap.existing_for({c.hearing_id for c, *_ in one_by_one})
+        for c, flow, moves, recipient in one_by_one:
+            group = [
+                e
+                for e in existing.get(c.hearing_id, [])
+                if e.party_id == c.party_id and e.flow == flow.name
+            ]
+            self.plan_group(c, flow, group, moves, recipient)
+        for message_id in setplan.untouched_pending(snap.existing_table, touched):
+            self.suppress.setdefault(message_id, "no longer planned")
         return self.diff
+
+    def _steps(self, c: Candidate, flow: Flow) -> int:
+        """The id of the offset plan of a first-sight group with this flow, start and zone:
+        for each offset its due time and forced status, in the order ``plan_group`` adds
+        them (memoized: it depends on nothing else)."""
+        key = (flow.name, c.start_at, c.zone)
+        tid = self._step_ids.get(key)
+        if tid is not None:
+            return tid
+        tid = self._step_ids[key] = len(self._step_ids)
+        quiet = self.config.quiet_hours_for(flow)
+        entries: list[tuple] = []
+        future: list[datetime] = []
+        past: list[tuple] = []
+        for offset, offset_key in self._offsets(flow):
+            raw_due, due = self._offset_due(c, flow, offset, quiet)
+            if raw_due >= c.start_at or due is None:
+                why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
+                entries.append((offset_key, offset.days, raw_due, "suppressed", why, False))
+            elif due > self.now:
+                entries.append((offset_key, offset.days, due, None, None, False))
+                future.append(due)
+            else:
+                past.append((due, offset, offset_key))
+        past.sort(key=lambda item: item[0])
+        catch_up = None
+        if past:
+            due = self._notice_due(c, flow, quiet)
+            if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
+                catch_up = (due, *past[-1][1:])
+                past = past[:-1]
+        for due, offset, offset_key in past:
+            entries.append((offset_key, offset.days, due, "suppressed", "too late", False))
+        if catch_up is not None:
+            due, offset, offset_key = catch_up
+            entries.append((offset_key, offset.days, due, None, None, True))
+        for seq, entry in enumerate(entries):
+            self._step_rows.append((tid, seq, *entry))
+        return tid
+
+    def _plan_simple(self, simple: list[tuple]) -> list[tuple]:
+        """Expand the simple groups in one query; return those to plan one by one (their
+        outbox rows are for another start, or a message is missing or changed)."""
+        columns: list[list] = [[] for _ in setplan.GROUP_SCHEMA]
+        for gid, (c, flow, _moves, recipient) in enumerate(simple):
+            content = self._message(c, flow, "reminder", None, None, recipient, digest=False)
+            row = (
+                gid,
+                c.hearing_id,
+                c.party_id,
+                flow.name,
+                c.start_at,
+                _utc_minute(c.start_at),
+                c.case_number,
+                content["channel"],
+                content["recipient"],
+                c.preferred_language,
+                content["language"],
+                content["template"],
+                content["status"],
+                content["status_reason"],
+                self._base(c, flow, recipient),
+                self._steps(c, flow),
+            )
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        groups = pa.table(
+            [pa.array(col, f.type) for col, f in zip(columns, setplan.GROUP_SCHEMA, strict=True)],
+            schema=setplan.GROUP_SCHEMA,
+        )
+        steps = pa.table(
+            [
+                pa.array(list(col), f.type)
+                for col, f in zip(
+                    zip(*self._step_rows, strict=True), setplan.STEP_SCHEMA, strict=True
+                )
+            ],
+            schema=setplan.STEP_SCHEMA,
+        )
+        rows, stale = setplan.expand(
+            groups,
+            steps,
+            self.snapshot.existing_table,
+            self.agency.id,
+            MESSAGE_NAMESPACE,
+            self.now,
+        )
+        self.diff.extra = rows.drop_columns(["gid"]) if rows.num_rows else None
+        self._fast_counts = setplan.count_rows(rows) if rows.num_rows else None
+        planned = rows.filter(pa.compute.equal(rows["status"], "planned")).slice(0, PREVIEW_RENDERS)
+        for row in planned.to_pylist():
+            c, flow = simple[row.pop("gid")][:2]
+            row["_render"] = (c, flow)
+            self._fast_preview.append(row)
+        return [simple[gid] for gid in stale]
+
+    def _preview(self) -> None:
+        """Render the first few new reminders (bodies are rendered at delivery): what the
+        segment and encoding counts of the metadata are measured on. A failure here is
+        kept on the row as ``preview_error``; delivery marks that message failed."""
+        done = 0
+        for row in [*self.inserts, *self._fast_preview]:
+            if done >= PREVIEW_RENDERS:
+                return
+            if row["status"] != "planned" or row["body"] is not None or "_render" not in row:
+                continue
+            c, flow = row["_render"]
+            done += 1
+            try:
+                row["preview"] = render_reminder(
+                    self.templates,
+                    self.agency,
+                    flow,
+                    c,
+                    row["kind"],
+                    row["offset_key"],
+                    row["channel"],
+                    row["hearing_start_at"],
+                )
+            except TemplateError as exc:
+                row["preview_error"] = f"template error: {exc}"[:500]
 
     def count(self) -> PlanResult:
         """Fill the result's counters from the written difference."""
         result = self.result
         flows = {flow.name: flow for flow in self.config.flows}
+        self._preview()
         for row in self.inserts:
             result.inserted[row["status"]] += 1
             if row["status"] == "suppressed":
@@ -418,15 +738,31 @@ class _Planner:
             result.languages[row["language"]] += 1
             if row["preferred_language"] and row["preferred_language"] != row["language"]:
                 result.fallbacks[row["preferred_language"]] += 1
-            if row["channel"] == "sms":
-                result.segments[row["segments"]] += 1
-                result.encodings[row["encoding"]] += 1
+            rendered = row.get("preview") if row["body"] is None else row
+            if row["channel"] == "sms" and rendered is not None:
+                segments = _get(rendered, "segments")
+                result.segments[segments] += 1
+                result.encodings[_get(rendered, "encoding")] += 1
                 limit = flows[row["flow"]].max_sms_segments
-                result.over_segment_limit += int(row["segments"] > limit)
+                result.over_segment_limit += int(segments > limit)
+        fast = self._fast_counts
+        if fast is not None:
+            result.inserted.update(fast["inserted"])
+            result.suppressed_reasons.update(fast["suppressed"])
+            result.planned_kinds.update(fast["kinds"])
+            result.languages.update(fast["languages"])
+            result.fallbacks.update(fast["fallbacks"])
+        for row in self._fast_preview:
+            preview = row.get("preview")
+            if row["channel"] == "sms" and preview is not None:
+                result.segments[preview.segments] += 1
+                result.encodings[preview.encoding] += 1
+                limit = flows[row["flow"]].max_sms_segments
+                result.over_segment_limit += int(preview.segments > limit)
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
         result.refreshed = len(self.updates)
-        result.new_rows = self.inserts
+        result.new_rows = [*self.inserts, *self._fast_preview]
         return result
 
 
@@ -437,14 +773,18 @@ def plan_reminders(
     *,
     now: datetime | None = None,
     templates: TemplateSet | None = None,
+    set_based: bool = True,
 ) -> PlanResult:
     """Refresh the STOP list, then plan, refresh and suppress the agency's messages, on one
     open connection (tests, tools). Runs use :func:`plan_reminders_unlocked`."""
+
     @contextlib.contextmanager
     def same() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
-    return plan_reminders_unlocked(same, agency, config, now=now, templates=templates)
+    return plan_reminders_unlocked(
+        same, agency, config, now=now, templates=templates, set_based=set_based
+    )
 
 
 def plan_reminders_unlocked(
@@ -454,13 +794,16 @@ def plan_reminders_unlocked(
     *,
     now: datetime | None = None,
     templates: TemplateSet | None = None,
+    set_based: bool = True,
 ) -> PlanResult:
     """Plan with the warehouse writer lock held only to read and to write.
 
     ``connect()`` opens the warehouse under its writer lock. First connection: refresh the
     STOP list, import reply files and read the snapshot. No lock: decide and render every
     message. Second connection: write the difference in one transaction (guarded against
-    what other runs did in between, see ``outbox``). The result carries the three times."""
+    what other runs did in between, see ``outbox``). The result carries the three times.
+    ``set_based=False`` plans every group message by message (the reference the set-based
+    path is tested against)."""
     as_of = as_utc(now) if now is not None else datetime.now(UTC)
     templates = templates or TemplateSet(config)
     t0 = time.perf_counter()
@@ -470,7 +813,7 @@ def plan_reminders_unlocked(
         imports = import_reply_folder(con, agency.id, replies) if replies else []
         raw = read_raw(con, agency, as_of, config.horizon_days)
     t1 = time.perf_counter()
-    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of)
+    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of, set_based)
     prepared = prepare(planner.run())
     t2 = time.perf_counter()
     with connect() as con:

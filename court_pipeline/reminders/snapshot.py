@@ -11,16 +11,17 @@ inputs would render them differently.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from court_pipeline.registry import Agency
 from court_pipeline.reminders.optouts import OptOuts, load_opt_outs
@@ -28,12 +29,22 @@ from court_pipeline.reminders.templates import display_name
 from court_pipeline.reminders.timing import localize
 
 REFRESHED = (
-    "case_number", "channel", "recipient", "preferred_language", "language", "template",
-    "subject", "body", "segments", "encoding",
+    "case_number",
+    "channel",
+    "recipient",
+    "preferred_language",
+    "language",
+    "template",
+    "subject",
+    "body",
+    "segments",
+    "encoding",
 )
-@dataclass(frozen=True)
-class Candidate:
-    """One party on one hearing, with everything a message needs."""
+
+
+class Candidate(NamedTuple):
+    """One party on one hearing, with everything a message needs (a named tuple: one is
+    built per party and hearing, 150,000 a pass for a large agency)."""
 
     hearing_id: str
     party_id: str
@@ -55,9 +66,10 @@ class Candidate:
     replaced_by: str | None = None  # the new hearing of a reset (hearing_changes 'reset')
 
 
-@dataclass(frozen=True)
-class Existing:
-    """An outbox row already there (what it was rendered from, not its content)."""
+class Existing(NamedTuple):
+    """An outbox row already there (what it was rendered from, not its content). A named
+    tuple: a rerun builds one per outbox row (541,200 at 150,000 hearings), and a frozen
+    dataclass cost three times as much to build."""
 
     message_id: str
     dedupe_key: str
@@ -69,6 +81,14 @@ class Existing:
     created_at: datetime
     recipient: str | None
     input_digest: str | None = None  # what it was rendered from (None: before the column)
+
+
+def _utc_list(values: list[datetime | None]) -> list[datetime | None]:
+    """:func:`as_utc` over a column, without a call per value."""
+    return [
+        v if v is None else v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        for v in values
+    ]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -86,7 +106,7 @@ def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
         return default
 
 
-_CANDIDATES_SQL = """
+_CANDIDATES_SELECT = """
 WITH cs AS (
     SELECT * FROM cases WHERE agency_id = $agency
     QUALIFY row_number() OVER (PARTITION BY case_id ORDER BY updated_at DESC) = 1
@@ -96,9 +116,6 @@ WITH cs AS (
 ), cpr AS (
     SELECT case_id, party_id, min(role) AS role FROM case_parties
     WHERE agency_id = $agency GROUP BY case_id, party_id
-), pending AS (
-    SELECT DISTINCT hearing_id FROM reminder_outbox
-    WHERE agency_id = $agency AND status IN ('planned', 'ready')
 )
 SELECT h.hearing_id, hp.party_id, coalesce(hp.role, cpr.role) AS role,
        coalesce(h.case_number, cs.case_number) AS case_number,
@@ -115,13 +132,29 @@ LEFT JOIN parties p ON p.agency_id = h.agency_id AND p.party_id = hp.party_id
 LEFT JOIN cs ON cs.case_id = h.case_id
 LEFT JOIN cn ON cs.case_id IS NULL AND cn.case_number = h.case_number
 LEFT JOIN cpr ON cpr.case_id = h.case_id AND cpr.party_id = hp.party_id
+"""
+_CANDIDATES_SQL = (
+    _CANDIDATES_SELECT
+    + """
 WHERE h.agency_id = $agency AND (
     (h.start_at > $now AND h.start_at <= $until)
     OR (h.start_at IS NULL AND h.start_local BETWEEN $now_naive - INTERVAL 2 DAY
                                              AND $until_naive + INTERVAL 2 DAY)
-    OR h.hearing_id IN (SELECT hearing_id FROM pending)
+    OR h.hearing_id IN (SELECT DISTINCT hearing_id FROM reminder_outbox
+                        WHERE agency_id = $agency AND status IN ('planned', 'ready'))
 )
-"""  # no ORDER BY: build_candidates sorts, after the lock is released
+"""
+)  # no ORDER BY: build_candidates sorts, after the lock is released
+# The same inputs for the (hearing_id, party_id) pairs of stored messages (registered as
+# _render_keys): what rendering a message at delivery or review reads.
+KEYED_CANDIDATES_SQL = (
+    _CANDIDATES_SELECT
+    + """
+JOIN (SELECT DISTINCT hearing_id, party_id FROM _render_keys) k
+  ON k.hearing_id = h.hearing_id AND k.party_id = hp.party_id
+WHERE h.agency_id = $agency
+"""
+)
 
 
 def _rows(table: pa.Table) -> Iterator[tuple]:
@@ -136,21 +169,50 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: object) -> pa.Table
 def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
     """Candidate rows -> :class:`Candidate` (rows without any start time are dropped)."""
     out = []
-    for (hearing_id, party_id, role, case_number, htype, htype_code, status, start_utc,
-         start_local, tz_name, location, courtroom, judge, removed, first_name, business,
-         language, payment_status, amount_due) in _rows(table):
+    for (
+        hearing_id,
+        party_id,
+        role,
+        case_number,
+        htype,
+        htype_code,
+        status,
+        start_utc,
+        start_local,
+        tz_name,
+        location,
+        courtroom,
+        judge,
+        removed,
+        first_name,
+        business,
+        language,
+        payment_status,
+        amount_due,
+    ) in _rows(table):
         zone = _zone(tz_name, agency.zone)
         start = as_utc(start_utc) or (localize(start_local, zone) if start_local else None)
         if start is None:
             continue  # no time: nothing can be scheduled (the loaders reject such rows)
         out.append(
             Candidate(
-                hearing_id=hearing_id, party_id=party_id, role=role, case_number=case_number,
-                hearing_type=htype, hearing_type_code=htype_code, status=status,
-                start_at=start, zone=zone, location=location, courtroom=courtroom,
-                judge=judge, removed=bool(removed), name=display_name(first_name, business),
+                hearing_id=hearing_id,
+                party_id=party_id,
+                role=role,
+                case_number=case_number,
+                hearing_type=htype,
+                hearing_type_code=htype_code,
+                status=status,
+                start_at=start,
+                zone=zone,
+                location=location,
+                courtroom=courtroom,
+                judge=judge,
+                removed=bool(removed),
+                name=display_name(first_name, business),
                 preferred_language=(language or "").strip().lower() or None,
-                payment_status=payment_status, amount_due=amount_due,
+                payment_status=payment_status,
+                amount_due=amount_due,
             )
         )
     out.sort(key=lambda c: (c.hearing_id, c.party_id))
@@ -171,9 +233,10 @@ GROUP BY party_id, value
 """
 _EXISTING_SQL = """
 SELECT hearing_id, message_id, dedupe_key, party_id, flow, kind,
-       timezone('UTC', hearing_start_at), status, timezone('UTC', created_at),
-       CASE WHEN status IN ('planned', 'ready') THEN recipient END,
-       CASE WHEN status IN ('planned', 'ready') THEN input_digest END
+       timezone('UTC', hearing_start_at) AS hearing_start_utc, status,
+       timezone('UTC', created_at) AS created_utc,
+       CASE WHEN status IN ('planned', 'ready') THEN recipient END AS recipient,
+       CASE WHEN status IN ('planned', 'ready') THEN input_digest END AS input_digest
 FROM reminder_outbox JOIN (SELECT DISTINCT hearing_id FROM _plan_candidates) USING (hearing_id)
 WHERE agency_id = $agency
 """  # history rows need no recipient or digest: they never change
@@ -222,11 +285,26 @@ class Snapshot:
     """Everything one planning pass decides from, as Python objects."""
 
     candidates: list[Candidate]
-    existing: dict[str, list[Existing]] = field(default_factory=dict)
     reschedules: dict[tuple[str, str | None], list] = field(default_factory=dict)
     contacts: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
     retired: dict[tuple[str, str], str] = field(default_factory=dict)
     opt_outs: OptOuts | None = None
+    existing_table: pa.Table | None = None  # the outbox rows of the candidates' hearings
+
+    def existing_for(self, hearing_ids: set[str]) -> dict[str, list[Existing]]:
+        """The outbox rows of these hearings as objects, by hearing. Only the groups planned
+        message by message need them: building one per outbox row cost a rerun seconds."""
+        table = self.existing_table
+        if table is None or table.num_rows == 0 or not hearing_ids:
+            return {}
+        wanted = pa.array(sorted(hearing_ids), pa.string())
+        table = table.filter(pc.is_in(table["hearing_id"], value_set=wanted))
+        existing: dict[str, list[Existing]] = defaultdict(list)
+        columns = [column.to_pylist() for column in table.columns]
+        columns[6], columns[8] = _utc_list(columns[6]), _utc_list(columns[8])
+        for hearing_id, *fields in zip(*columns, strict=True):
+            existing[hearing_id].append(Existing(*fields))
+        return existing
 
 
 def read_raw(
@@ -237,11 +315,17 @@ def read_raw(
     until = now + timedelta(days=horizon_days)
     con.begin()
     try:
-        candidates = _arrow(con, _CANDIDATES_SQL, {
-            "agency": agency.id, "now": now, "until": until,
-            "now_naive": now.astimezone(agency.zone).replace(tzinfo=None),
-            "until_naive": until.astimezone(agency.zone).replace(tzinfo=None),
-        })
+        candidates = _arrow(
+            con,
+            _CANDIDATES_SQL,
+            {
+                "agency": agency.id,
+                "now": now,
+                "until": until,
+                "now_naive": now.astimezone(agency.zone).replace(tzinfo=None),
+                "until_naive": until.astimezone(agency.zone).replace(tzinfo=None),
+            },
+        )
         con.register("_plan_candidates", candidates)
         try:
             agency_param = {"agency": agency.id}
@@ -263,13 +347,10 @@ def read_raw(
 def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     """Python objects for the planner (no warehouse access: runs without the lock)."""
     replaced = dict(_rows(raw.replacements))
-    candidates = [c if c.hearing_id not in replaced
-                  else dataclasses.replace(c, replaced_by=replaced[c.hearing_id])
-                  for c in build_candidates(raw.candidates, agency)]
-    existing: dict[str, list[Existing]] = defaultdict(list)
-    for row in _rows(raw.existing):
-        existing[row[0]].append(Existing(row[1], row[2], row[3], row[4], row[5], as_utc(row[6]),
-                                         row[7], as_utc(row[8]), row[9], row[10]))
+    candidates = [
+        c if c.hearing_id not in replaced else c._replace(replaced_by=replaced[c.hearing_id])
+        for c in build_candidates(raw.candidates, agency)
+    ]
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))
@@ -277,4 +358,4 @@ def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
     for party_id, kind, value, phone_type in _rows(raw.contacts):
         contacts[party_id].append((kind, value, phone_type))
     retired = {(party_id, value): why for party_id, value, why in _rows(raw.retired)}
-    return Snapshot(candidates, existing, reschedules, contacts, retired, raw.opt_outs)
+    return Snapshot(candidates, reschedules, contacts, retired, raw.opt_outs, raw.existing)

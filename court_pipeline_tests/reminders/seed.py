@@ -7,16 +7,20 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from court_pipeline.reminders.render import fill_bodies
+
 CHICAGO = ZoneInfo("America/Chicago")
 AGENCY = "harris_jp"
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, key: dict[str, object], sql: str,
-             params: list) -> None:
+def _replace(
+    con: duckdb.DuckDBPyConnection, table: str, key: dict[str, object], sql: str, params: list
+) -> None:
     """Insert a row, replacing the one with the same key (the core tables have no primary key,
     so no INSERT OR REPLACE: delete by key first, as the merge keeps one row per key)."""
-    con.execute(f"DELETE FROM {table} WHERE " + " AND ".join(f"{k} = ?" for k in key),
-                list(key.values()))
+    con.execute(
+        f"DELETE FROM {table} WHERE " + " AND ".join(f"{k} = ?" for k in key), list(key.values())
+    )
     con.execute(sql, params)
 
 
@@ -34,7 +38,10 @@ def add_party(
     sms_opt_out: bool = False,
     agency: str = AGENCY,
 ) -> None:
-    _replace(con, "parties", {"agency_id": agency, "party_id": party_id},
+    _replace(
+        con,
+        "parties",
+        {"agency_id": agency, "party_id": party_id},
         "INSERT INTO parties (agency_id, party_id, first_name, last_name, "
         "preferred_language, sms_opt_out, source) VALUES (?, ?, ?, ?, ?, ?, 'odyssey_api')",
         [agency, party_id, first, last, language, sms_opt_out],
@@ -50,11 +57,22 @@ def add_contact(
     status: str = "valid",
     agency: str = AGENCY,
 ) -> None:
-    _replace(con, "contacts", {"agency_id": agency, "contact_id": f"{party_id}:{kind}:{value}"},
+    _replace(
+        con,
+        "contacts",
+        {"agency_id": agency, "contact_id": f"{party_id}:{kind}:{value}"},
         "INSERT INTO contacts (agency_id, contact_id, party_id, kind, raw_value, value, "
         "phone_type, status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'odyssey_api')",
-        [agency, f"{party_id}:{kind}:{value}", party_id, kind, value,
-         value if status == "valid" else None, phone_type if kind == "phone" else None, status],
+        [
+            agency,
+            f"{party_id}:{kind}:{value}",
+            party_id,
+            kind,
+            value,
+            value if status == "valid" else None,
+            phone_type if kind == "phone" else None,
+            status,
+        ],
     )
 
 
@@ -66,7 +84,10 @@ def add_case(
     amount_due: str | None = "350.00",
     agency: str = AGENCY,
 ) -> None:
-    _replace(con, "cases", {"agency_id": agency, "case_id": case_id},
+    _replace(
+        con,
+        "cases",
+        {"agency_id": agency, "case_id": case_id},
         "INSERT INTO cases (agency_id, case_id, case_number, judge_name, payment_status,"
         " amount_due, source) VALUES (?, ?, ?, 'Hon. B. Chen', ?, ?, 'odyssey_api')",
         [agency, case_id, case_number, payment_status, amount_due],
@@ -87,30 +108,50 @@ def add_hearing(
     agency: str = AGENCY,
 ) -> None:
     """Insert or update a hearing (as a sync would: same id, new values) and its parties."""
-    _replace(con, "hearings", {"agency_id": agency, "hearing_id": hearing_id},
+    _replace(
+        con,
+        "hearings",
+        {"agency_id": agency, "hearing_id": hearing_id},
         "INSERT INTO hearings (agency_id, hearing_id, case_id, case_number, "
         "hearing_type, start_at, start_local, court_timezone, status, location, courtroom, judge, "
         "removed_at, removed_reason, source) VALUES (?, ?, ?, ?, ?, ?, ?, 'America/Chicago', ?, "
         "'Harris County Criminal Justice Center, 1201 Franklin St', 'Courtroom 5B', "
         "'Hon. B. Chen', ?, ?, 'odyssey_api')",
-        [agency, hearing_id, case_id, case_number, hearing_type, start,
-         start.astimezone(CHICAGO).replace(tzinfo=None), status,
-         start if removed else None, "missing from snapshot" if removed else None],
+        [
+            agency,
+            hearing_id,
+            case_id,
+            case_number,
+            hearing_type,
+            start,
+            start.astimezone(CHICAGO).replace(tzinfo=None),
+            status,
+            start if removed else None,
+            "missing from snapshot" if removed else None,
+        ],
     )
     for party_id in party_ids:
-        _replace(con, "hearing_parties",
-                 {"agency_id": agency, "hearing_id": hearing_id, "party_id": party_id},
+        _replace(
+            con,
+            "hearing_parties",
+            {"agency_id": agency, "hearing_id": hearing_id, "party_id": party_id},
             "INSERT INTO hearing_parties (agency_id, hearing_id, party_id, role, source)"
             " VALUES (?, ?, ?, ?, 'odyssey_api')",
             [agency, hearing_id, party_id, role],
         )
 
 
-def outbox(con: duckdb.DuckDBPyConnection, where: str = "TRUE") -> list[dict]:
-    """Outbox rows as dicts (UTC times), oldest due first."""
+def outbox(
+    con: duckdb.DuckDBPyConnection, where: str = "TRUE", render: tuple | None = None
+) -> list[dict]:
+    """Outbox rows as dicts (UTC times), oldest due first. With ``render`` (agency, flows)
+    the reminder bodies, which are rendered at delivery, are rendered as review does."""
     cur = con.execute(
         "SELECT *, timezone('UTC', due_at) AS due_utc, timezone('UTC', hearing_start_at) AS "
         f"start_utc FROM reminder_outbox WHERE {where} ORDER BY due_at, kind, offset_key"
     )
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    if render is not None:
+        assert fill_bodies(con, *render, rows) == {}
+    return rows

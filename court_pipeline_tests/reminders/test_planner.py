@@ -30,7 +30,8 @@ def test_plans_every_offset_in_local_time_across_dst(con, agency, flows):
     _seed_maria(con)
     add_hearing(con, "9900017", local(2026, 11, 2, 9))  # Monday after DST ends (Nov 1)
     result = plan_reminders(con, agency, flows, now=NOW)
-    rows = outbox(con)
+    assert {r[0] for r in con.execute("SELECT body FROM reminder_outbox").fetchall()} == {None}
+    rows = outbox(con, render=(agency, flows))
     assert [(r["offset_key"], r["due_utc"]) for r in rows] == [
         ("7d", datetime(2026, 10, 26, 14, 0)),  # 9:00 CDT
         ("3d", datetime(2026, 10, 30, 14, 0)),  # 9:00 CDT
@@ -108,12 +109,25 @@ def test_cancellation_suppresses_and_notifies_held_sends_nothing(con, agency, fl
     add_party(con, "200111", "JOHN", language="en")
     add_contact(con, "200111", "+15125550100", phone_type="unknown")
     add_hearing(con, "c1", local(2026, 11, 10, 9), party_ids=("100234",))
-    add_hearing(con, "c2", local(2026, 11, 12, 9), party_ids=("200111",), case_id="5550002",
-                case_number="CR-26-000124")
+    add_hearing(
+        con,
+        "c2",
+        local(2026, 11, 12, 9),
+        party_ids=("200111",),
+        case_id="5550002",
+        case_number="CR-26-000124",
+    )
     plan_reminders(con, agency, flows, now=NOW)
     add_hearing(con, "c1", local(2026, 11, 10, 9), party_ids=("100234",), status="Cancelled")
-    add_hearing(con, "c2", local(2026, 11, 12, 9), party_ids=("200111",), status="Held",
-                case_id="5550002", case_number="CR-26-000124")
+    add_hearing(
+        con,
+        "c2",
+        local(2026, 11, 12, 9),
+        party_ids=("200111",),
+        status="Held",
+        case_id="5550002",
+        case_number="CR-26-000124",
+    )
     result = plan_reminders(con, agency, flows, now=NOW + timedelta(hours=2))
     c1 = outbox(con, "hearing_id = 'c1' AND kind = 'reminder'")
     assert {(r["status"], r["status_reason"]) for r in c1} == {("suppressed", "cancelled")}
@@ -163,7 +177,7 @@ def test_odyssey_sms_opt_out_falls_back_to_email_or_suppresses(con, agency, flow
     add_contact(con, "p2", "+17135550112")
     add_hearing(con, "o1", local(2026, 11, 10, 9), party_ids=("p1", "p2"))
     result = plan_reminders(con, agency, flows, now=NOW)
-    p1 = outbox(con, "party_id = 'p1'")
+    p1 = outbox(con, "party_id = 'p1'", render=(agency, flows))
     assert {(r["channel"], r["recipient"], r["status"]) for r in p1} == {
         ("email", "ana.lopez@example.com", "planned")
     }
@@ -237,8 +251,10 @@ def test_late_first_sight_sends_only_the_latest_missed_reminder(con, agency, flo
     plan_reminders(con, agency, flows, now=NOW)
     rows = {r["offset_key"]: r for r in outbox(con, "hearing_id = 'l1'")}
     assert (rows["7d"]["status"], rows["7d"]["status_reason"]) == ("suppressed", "too late")
-    assert (rows["3d"]["status"], rows["3d"]["status_reason"]) == ("planned",
-                                                                   "late: planned after its time")
+    assert (rows["3d"]["status"], rows["3d"]["status_reason"]) == (
+        "planned",
+        "late: planned after its time",
+    )
     assert rows["3d"]["due_utc"] == NOW.replace(tzinfo=None)
     assert rows["1d"]["due_utc"] == datetime(2026, 10, 22, 14, 0)
     assert rows["morning_of"]["due_utc"] == datetime(2026, 10, 23, 13, 0)
@@ -255,7 +271,9 @@ def test_quiet_hours_apply_to_planned_messages(con, agency, flows):
     q2 = {r["offset_key"]: r for r in outbox(con, "hearing_id = 'q2'")}
     # morning-of 08:00 is after a 07:30 hearing: recorded, never sent
     assert (q2["morning_of"]["status"], q2["morning_of"]["status_reason"]) == (
-        "suppressed", "due after hearing")
+        "suppressed",
+        "due after hearing",
+    )
     # 1d at 07:30 is quiet and 08:00 that day is fine (the hearing is the next day)
     assert q2["1d"]["due_utc"] == datetime(2026, 11, 9, 14, 0)
     for row in outbox(con, "status = 'planned'"):
@@ -277,7 +295,9 @@ def test_pending_messages_follow_a_new_phone_and_language(con, agency, flows):
         ("+17135550150", "es", "planned")
     }
     assert [r["due_utc"] for r in rows] == [
-        datetime(2026, 11, 3, 15), datetime(2026, 11, 7, 15), datetime(2026, 11, 9, 15),
+        datetime(2026, 11, 3, 15),
+        datetime(2026, 11, 7, 15),
+        datetime(2026, 11, 9, 15),
         datetime(2026, 11, 10, 14),
     ]
 
@@ -338,16 +358,20 @@ def test_planning_releases_the_lock_between_reading_and_writing(db_path, agency,
         opened.append("closed")
         if len(opened) == 2:  # the snapshot is read: another run gets the lock at once
             with connect_warehouse(db_path, lock_timeout_seconds=0.5) as other:
-                other.execute("UPDATE reminder_outbox SET status = 'sent' "
-                              "WHERE offset_key = '7d'")
+                other.execute("UPDATE reminder_outbox SET status = 'sent' WHERE offset_key = '7d'")
 
     result = plan_reminders_unlocked(connect, agency, flows, now=NOW + timedelta(hours=2))
     assert opened == ["open", "closed", "open", "closed"]
     with connect_warehouse(db_path) as con:
-        old = {r["offset_key"]: (r["status"], r["status_reason"]) for r in outbox(
-            con, "hearing_start_at = TIMESTAMPTZ '2026-11-02 15:00+00'")}
-    assert old == {"7d": ("sent", None), "3d": ("suppressed", "rescheduled"),
-                   "1d": ("suppressed", "rescheduled"),
-                   "morning_of": ("suppressed", "rescheduled")}
+        old = {
+            r["offset_key"]: (r["status"], r["status_reason"])
+            for r in outbox(con, "hearing_start_at = TIMESTAMPTZ '2026-11-02 15:00+00'")
+        }
+    assert old == {
+        "7d": ("sent", None),
+        "3d": ("suppressed", "rescheduled"),
+        "1d": ("suppressed", "rescheduled"),
+        "morning_of": ("suppressed", "rescheduled"),
+    }
     assert result.inserted["planned"] == 5  # 4 reminders and the change notice
     assert result.read_seconds > 0 and result.write_seconds > 0

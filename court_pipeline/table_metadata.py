@@ -24,7 +24,7 @@ import duckdb
 
 from court_pipeline.pii import FIELDS as PII_FIELDS
 from court_pipeline.warehouse import WarehouseResource
-from court_pipeline.warehouse.dictionary import ASSET_TABLES, table_doc
+from court_pipeline.warehouse.dictionary import ASSET_TABLES, CLEAN_TABLES, table_doc
 
 UNKNOWN = "unknown"
 
@@ -43,20 +43,7 @@ _CLEAN = Stamps("first_seen_at", "updated_at")
 # Tables whose rows the code only ever inserts or updates (no DELETE anywhere): rows_removed
 # is then a known 0. Tables rebuilt by DELETE + INSERT use diff_rows instead.
 STAMPED: dict[str, Stamps] = {
-    **dict.fromkeys(
-        (
-            "parties",
-            "contacts",
-            "cases",
-            "case_parties",
-            "hearings",
-            "hearing_parties",
-            "charges",
-            "attorneys",
-            "case_events",
-        ),
-        _CLEAN,
-    ),
+    **dict.fromkeys((t for t in CLEAN_TABLES if t != "hearing_changes"), _CLEAN),
     "hearing_changes": Stamps("changed_at", None, append_only=True),
     "received_files": Stamps("received_at", None, append_only=True),
     "file_loads": Stamps("coalesce(first_loaded_at, loaded_at)", "loaded_at"),

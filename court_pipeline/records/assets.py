@@ -23,22 +23,8 @@ from court_pipeline.pii import masked_preview
 from court_pipeline.records.merge import RECORD_KEYS, duplicate_keys
 from court_pipeline.table_metadata import run_started_at, stamped_metadata
 from court_pipeline.warehouse import WarehouseResource
+from court_pipeline.warehouse.dictionary import CLEAN_TABLES, table_doc
 
-CLEAN_TABLES: dict[str, str] = {
-    "parties": "People and organisations on the agency's cases (attorneys included).",
-    "contacts": "One row per phone or email of a party; phones in E.164 with their type, "
-    "invalid ones kept as rejected with the reason, ones no source lists any more kept as "
-    "retired with when and why.",
-    "cases": "Cases with court, judge, status and financial status.",
-    "case_parties": "Which party is on which case, in which role.",
-    "hearings": "Hearings with a timezone-aware start, status, location, courtroom and judge; "
-    "removed hearings are kept with when and why.",
-    "hearing_parties": "Which parties are expected at which hearing.",
-    "hearing_changes": "History of new hearings, reschedules, status changes and removals.",
-    "charges": "Charges with plea, disposition and sentence (Odyssey API).",
-    "attorneys": "Attorney assignments per case and represented party (Odyssey API).",
-    "case_events": "Case events such as orders and filings (Odyssey API).",
-}
 SOURCE_ASSETS = (dg.AssetKey("ecr_records"), dg.AssetKey("odyssey_records"))
 _ORDER_BY = {
     "hearings": "start_at DESC NULLS LAST",
@@ -67,14 +53,14 @@ def build_clean_table_assets(partitions_def: dg.PartitionsDefinition) -> list:
         specs=[
             dg.AssetSpec(
                 name,
-                description=text,
+                description=table_doc(name).description,
                 deps=list(SOURCE_ASSETS),
                 group_name="court_records",
                 partitions_def=partitions_def,
                 kinds={"duckdb"},
                 skippable=False,
             )
-            for name, text in CLEAN_TABLES.items()
+            for name in CLEAN_TABLES
         ],
         partitions_def=partitions_def,
         backfill_policy=RANGE_BACKFILL_POLICY,

@@ -17,6 +17,19 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
+# The clean tables both sources merge into (records/merge.py), each its own Dagster asset.
+CLEAN_TABLES: tuple[str, ...] = (
+    "parties",
+    "contacts",
+    "cases",
+    "case_parties",
+    "hearings",
+    "hearing_parties",
+    "hearing_changes",
+    "charges",
+    "attorneys",
+    "case_events",
+)
 # The Dagster asset that materializes each table (or view). Explicit, so the docs know it
 # without loading Dagster; a test checks it against the assembled Definitions.
 ASSET_TABLES: dict[str, str] = {
@@ -26,16 +39,7 @@ ASSET_TABLES: dict[str, str] = {
     **{
         name: name
         for name in (
-            "parties",
-            "contacts",
-            "cases",
-            "case_parties",
-            "hearings",
-            "hearing_parties",
-            "hearing_changes",
-            "charges",
-            "attorneys",
-            "case_events",
+            *CLEAN_TABLES,
             "oca_case_status",
             "oca_case_events",
             "oca_charges",

@@ -296,14 +296,7 @@ class _Planner:
         except TemplateError as exc:
             values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
             return values
-        values.update(
-            language=rendered.language,
-            template=rendered.template,
-            subject=rendered.subject,
-            body=rendered.body,
-            segments=rendered.segments,
-            encoding=rendered.encoding,
-        )
+        values.update(rendered.outbox_columns())
         return values
 
     def _inputs(

@@ -159,14 +159,7 @@ def apply_renders(
         if isinstance(result, RenderFailure):
             failures[row["message_id"]] = result.reason
         elif result is not None:
-            row.update(
-                body=result.body,
-                subject=result.subject,
-                segments=result.segments,
-                encoding=result.encoding,
-                language=result.language,
-                template=result.template,
-            )
+            row.update(result.outbox_columns())
     return failures
 
 

@@ -15,7 +15,7 @@ import collections
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -63,6 +63,10 @@ class Rendered:
     template: str  # the file used, e.g. 'es/reminder.j2'
     encoding: str | None  # 'GSM-7' / 'UCS-2' for SMS, None for email
     segments: int | None
+
+    def outbox_columns(self) -> dict[str, str | int | None]:
+        """The reminder_outbox columns a render fills (planning and delivery write the same)."""
+        return asdict(self)
 
 
 def _one_line(text: str) -> str:

@@ -13,8 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from court_pipeline.odyssey import elements as E
-from court_pipeline.odyssey.client import OdysseyClient
+from court_pipeline.odyssey.client import REQUEST_HEADERS, OdysseyClient
 from court_pipeline.odyssey.errors import OdysseyTransportError
 
 
@@ -28,13 +27,7 @@ class AiohttpOdysseyClient(OdysseyClient):
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=5.0),
             auth=aiohttp.BasicAuth(self._credentials.username, self._credentials.password),
-            headers={
-                "Accept": "*/*",
-                "Accept-Encoding": "gzip, deflate",
-                "User-Agent": "court-pipeline-odyssey",
-                "Content-Type": E.CONTENT_TYPE,
-                "SOAPAction": E.SOAP_ACTION,
-            },
+            headers=REQUEST_HEADERS,
             timeout=aiohttp.ClientTimeout(total=self.timeout_seconds),
             trust_env=True,
         )

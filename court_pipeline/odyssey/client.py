@@ -160,6 +160,15 @@ class _Deadline:
         return self.seconds if self.at is None else self.at - time.monotonic()
 
 
+REQUEST_HEADERS = {
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+    "User-Agent": "court-pipeline-odyssey",
+    "Content-Type": E.CONTENT_TYPE,
+    "SOAPAction": E.SOAP_ACTION,
+}
+
+
 class OdysseyClient:
     """Async client. Use as ``async with OdysseyClient(...) as client``."""
 
@@ -234,13 +243,7 @@ class OdysseyClient:
             timeout_seconds=self.timeout_seconds,
             verify=self.verify,
             proxy=self.proxy,
-            headers={
-                "Accept": "*/*",
-                "Accept-Encoding": "gzip, deflate",
-                "User-Agent": "court-pipeline-odyssey",
-                "Content-Type": E.CONTENT_TYPE,
-                "SOAPAction": E.SOAP_ACTION,
-            },
+            headers=REQUEST_HEADERS,
             auth=httpx.BasicAuth(self._credentials.username, self._credentials.password),
         )
         return self

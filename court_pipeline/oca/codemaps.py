@@ -226,12 +226,9 @@ def apply_codemap(
         frame = frame.drop(columns=[column])
         if not targets:
             continue
-        if not codemap.has_kind(kind):
-            for target in targets:
-                if target not in frame.columns:
-                    frame[target] = None
-            continue
-        entries = codemap.maps[kind]
+        # a kind the map lacks has no entries: its codes are held back like any unmapped code
+        # (sending null would report "no value" for a value the agency has)
+        entries = codemap.maps.get(kind) or {}
         known = codes.isin(list(entries))
         unmapped = ~known & (codes != "")
         if spec.decides_row:
@@ -291,18 +288,16 @@ GROUP BY 2
 def unmapped_codes(con, agency_id: str, codemap: CodeMap) -> pd.DataFrame:
     """Every local code in the agency's clean tables that its code map does not cover.
 
-    Kinds absent from the map are skipped (their fields are sent as null, by choice).
+    A kind absent from the map counts as one with no entries (its codes are held back).
     Columns: code_kind, local_code, local_description, count (rows carrying the code).
     """
     frames = []
     for kind, spec in KINDS.items():
-        if not codemap.has_kind(kind):
-            continue
         sql = UNMAPPED_SQL.format(
             code=spec.code_column, description=spec.description_column, table=spec.table
         )
         found = con.execute(sql, [kind, agency_id]).fetchdf()
-        found = found[~found["local_code"].isin(list(codemap.maps[kind]))]
+        found = found[~found["local_code"].isin(list(codemap.maps.get(kind) or {}))]
         frames.append(found)
     if not frames:
         return pd.DataFrame(columns=["code_kind", "local_code", "local_description", "count"])

@@ -200,9 +200,10 @@ CODED_CHARGE_FIELDS = [
 ]
 
 
-def test_no_code_map_sends_null_codes_and_names_the_missing_map(tmp_path, warehouse_file):
-    """An agency without ``oca.code_map``: every field a code map fills is sent as null (the
-    contract allows null), no row is held back, and the metadata says there is no code map."""
+def test_no_code_map_holds_everything_back_and_names_what_to_add(tmp_path, warehouse_file):
+    """An agency without ``oca.code_map``: every row carrying a local code is held back with
+    the code map entry to add (a missing mapping is never sent as null, which would report
+    "no value" for a value the agency has), and nothing reaches the dataset."""
     from court_pipeline.registry.loader import load_registry
 
     from .conftest import write_registry
@@ -212,24 +213,36 @@ def test_no_code_map_sends_null_codes_and_names_the_missing_map(tmp_path, wareho
     result = _run(load_registry(registry_file), registry_file, warehouse_file, {"oca_charges"})
     meta = result.asset_materializations_for_node("oca_charges")[0].metadata
     counts = (meta["rows"].value, meta["rows_passed"].value, meta["rows_held_back"].value)
-    assert counts == (3, 3, 0)
+    assert counts == (3, 0, 3)
     assert meta["code_map"].value == "(no code map)"
     con = duckdb.connect(str(warehouse_file), read_only=True)
-    coded = con.execute(
-        f"SELECT recordid, {', '.join(CODED_CHARGE_FIELDS)} FROM oca_charges ORDER BY recordid"
+    sent = con.execute("SELECT count(*) FROM oca_charges").fetchone()[0]
+    held = con.execute(
+        "SELECT recordid, count(*), min(rule), max(rule), bool_and(message LIKE '%(no code map)%')"
+        " FROM oca_dataset_held_back WHERE entity_type = 'di-texas-oca-court-charges'"
+        " GROUP BY 1 ORDER BY 1"
     ).fetchall()
-    kept = con.execute(
-        "SELECT recordid, statute_citation, filing_offense_code FROM oca_charges ORDER BY 1"
-    ).fetchall()
+    entries = {
+        row[0]
+        for row in con.execute(
+            "SELECT code_map_entry FROM oca_dataset_held_back "
+            "WHERE entity_type = 'di-texas-oca-court-charges'"
+        ).fetchall()
+    }
     con.close()
-    nulls = (None,) * len(CODED_CHARGE_FIELDS)
-    assert coded == [("5550001-7001", *nulls), ("5550002-7002", *nulls), ("5550002-7003", *nulls)]
-    # fields that need no code map are still sent
-    assert kept == [
-        ("5550001-7001", "49.04", "5499"),
-        ("5550002-7002", "29.02", "1299"),
-        ("5550002-7003", "31.03", "2399"),
+    assert sent == 0
+    assert [(r[0], r[2], r[3], r[4]) for r in held] == [
+        ("5550001-7001", "code_map", "code_map", True),
+        ("5550002-7002", "code_map", "code_map", True),
+        ("5550002-7003", "code_map", "code_map", True),
     ]
+    assert all(r[1] >= 1 for r in held)
+    # what the operator is told to add (code_map_entries_to_add), kind by kind
+    assert {e.split(".")[1] for e in entries} == {
+        "case_category", "case_type", "charge_degree", "court_type", "disposition",
+        "ethnicity", "judicial_officer_type", "offense", "plea", "race", "sex", "statute",
+    }
+    assert {'maps.plea."NG"', 'maps.plea."G"', 'maps.offense."5499"'} <= entries
 
 
 def _metadata_text(result: dg.ExecuteInJobResult) -> str:

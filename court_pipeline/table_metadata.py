@@ -72,7 +72,7 @@ def asset_table(asset_name: str) -> str | None:
 def column_schema(table: str) -> dg.TableSchema:
     """The table's columns as Dagster's TableSchema (descriptions from the dictionary)."""
     doc = table_doc(table)
-    keys = [c.name for c in doc.columns if c.primary_key]
+    keys = doc.primary_key
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -152,7 +152,7 @@ def diff_rows(
     For tables rebuilt by DELETE + INSERT: a row whose key stays and whose values (bar the
     ``ignore`` bookkeeping columns) are equal is unchanged, not removed and inserted."""
     doc = table_doc(table)
-    keys = [c.name for c in doc.columns if c.primary_key]
+    keys = doc.primary_key
     if not keys:
         raise ValueError(f"{table} has no primary key: its changes cannot be counted by key")
     values = [c.name for c in doc.columns if not c.primary_key and c.name not in ignore]

@@ -252,10 +252,11 @@ class ReminderDelivery(dg.ConfigurableResource):
                 )
             if self.mode == "dry-run":
                 if sendable:
-                    con.execute(
-                        "UPDATE reminder_outbox SET status = 'ready', updated_at = now() "
-                        "WHERE list_contains(?, message_id) AND status = 'planned'",
-                        [[row["message_id"] for row in sendable]],
+                    _update_by_id(
+                        con,
+                        pa.table({"message_id": [r["message_id"] for r in sendable]}),
+                        "status = 'ready', updated_at = now()",
+                        "o.status = 'planned'",
                     )
                 result.readied = len(sendable)
                 return result

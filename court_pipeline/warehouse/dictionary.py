@@ -81,6 +81,11 @@ class TableDoc:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def primary_key(self) -> list[str]:
+        """The primary-key columns in table order (empty: the table declares none)."""
+        return [c.name for c in self.columns if c.primary_key]
+
 
 def schema_files() -> list[Path]:
     """Schema files in the order they are applied (one per domain)."""

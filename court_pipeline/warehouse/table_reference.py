@@ -50,7 +50,7 @@ def _table_section(doc: TableDoc, assets: dict[str, list[str]], pii: dict[str, s
     if doc.name in assets:
         names = ", ".join(f"`{a}`" for a in assets[doc.name])
         lines += [f"Dagster asset: {names}.", ""]
-    keys = [c.name for c in doc.columns if c.primary_key]
+    keys = doc.primary_key
     if keys:
         lines += [f"Primary key: ({', '.join(keys)}).", ""]
     lines += ["| Column | Type | Nullable | PII | Description |", "|---|---|---|---|---|"]

@@ -8,8 +8,7 @@ use both and the same Odyssey ids land on the same rows. Per field:
   report of it);
 * the winner's NULL does not erase a value the other source provided (an ECR file carries no
   charges or birth dates), but the same source sending NULL clears the field (a courtroom
-  that was emptied in Odyssey is emptied here), except in ``unknown_when_null`` columns, where
-  NULL means "not learned this run" (unknown is not empty);
+  that was emptied in Odyssey is emptied here);
 * columns a frame does not carry are never touched;
 * a row may say which of its columns the source did not send at all (``ABSENT_COLUMN``, e.g.
   an Odyssey element missing from a partial reply, or an attorney's birth date that an ECR
@@ -24,7 +23,7 @@ handful of statements, not a Python loop.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -144,13 +143,8 @@ def merge_records(
     source: str,
     source_ref: str,
     unique_keys: bool = False,
-    unknown_when_null: Collection[str] = (),
 ) -> MergeStats:
     """Upsert ``frame`` into ``table`` for one agency; see the module docstring for precedence.
-
-    ``unknown_when_null`` names columns whose NULL means "not learned this run" rather than
-    "the source says empty" (a value derived from another reply that did not arrive): a NULL
-    there never clears a known value, even from the same source.
 
     ``unique_keys=True`` is the caller's promise that the frame holds each key once (the ECR
     normalizer already keeps the file's last line per key): it skips the duplicate check, a
@@ -214,7 +208,7 @@ def merge_records(
             if existing is None:
                 return _insert_all(con, table, carried, has_modified, source, source_ref)
             return _merge_existing(con, table, keys, data_cols, carried, has_modified, source,
-                                   source_ref, frozenset(unknown_when_null))
+                                   source_ref)
         finally:
             _quietly(con, "DROP VIEW IF EXISTS _incoming")
             _quietly(con, "DROP TABLE IF EXISTS _incoming_dedup")
@@ -252,7 +246,6 @@ def _insert_all(
 def _merge_existing(
     con: duckdb.DuckDBPyConnection, table: str, keys: Sequence[str], data_cols: Sequence[str],
     carried: Sequence[str], has_modified: bool, source: str, source_ref: str,
-    unknown_when_null: frozenset[str] = frozenset(),
 ) -> MergeStats:
     """Upsert when the agency already has rows: one join computes every merged value once."""
     match = _key_match(keys, "t", "i")
@@ -278,10 +271,9 @@ def _merge_existing(
 
     def merged(col: str) -> str:
         i_c, t_c = _q("i_" + col), _q("t_" + col)
-        same = f"coalesce({i_c}, {t_c})" if col in unknown_when_null else i_c
         absent = _lit("|" + col + "|")
         return (f"CASE WHEN contains(_absent_cols, {absent}) THEN {t_c} "
-                f"WHEN _wins THEN (CASE WHEN _same THEN {same} ELSE coalesce({i_c}, {t_c}) "
+                f"WHEN _wins THEN (CASE WHEN _same THEN {i_c} ELSE coalesce({i_c}, {t_c}) "
                 f"END) ELSE coalesce({t_c}, {i_c}) END AS {_q(col)}")
 
     # level 2: merged values (each CASE once); level 3: _changed against the current values

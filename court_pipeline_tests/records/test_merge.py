@@ -375,16 +375,21 @@ def test_arrow_frames_merge_like_pandas_frames(con):
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
 
 
-def test_unknown_is_not_empty_in_unknown_when_null_columns(con):
+def test_a_column_the_row_marks_absent_keeps_its_known_value(con):
     first = pd.DataFrame(
         {"hearing_id": ["h1", "h2"], "party_id": ["p", "p"], "role": ["Defendant", "Witness"]}
     )
     merge_records(
         con, "hearing_parties", first, agency_id="a", source="odyssey_api", source_ref="s1"
     )
-    # a later run: h1's role not learned (NULL), h2's role learned anew
+    # a later run: h1's role not learned (absent), h2's role learned anew
     later = pd.DataFrame(
-        {"hearing_id": ["h1", "h2"], "party_id": ["p", "p"], "role": [None, "Victim"]}
+        {
+            "hearing_id": ["h1", "h2"],
+            "party_id": ["p", "p"],
+            "role": [None, "Victim"],
+            "_absent": ["|role|", None],
+        }
     )
     stats = merge_records(
         con,
@@ -393,7 +398,6 @@ def test_unknown_is_not_empty_in_unknown_when_null_columns(con):
         agency_id="a",
         source="odyssey_api",
         source_ref="s2",
-        unknown_when_null=("role",),
     )
     rows = con.execute("SELECT hearing_id, role FROM hearing_parties ORDER BY 1").fetchall()
     assert rows == [("h1", "Defendant"), ("h2", "Victim")]

@@ -107,8 +107,9 @@ def _check_replace(value: object, new: object) -> None:
     if isinstance(value, str) and isinstance(new, str):
         worst = len(value) * (len(new) + 1) + len(new)
         if worst > MAX_OUTPUT_CHARS and len(new) > 1:
-            raise RenderLimit(f"replace could grow the text to {worst:,} (cap "
-                              f"{MAX_OUTPUT_CHARS:,})")
+            raise RenderLimit(
+                f"replace could grow the text to {worst:,} (cap {MAX_OUTPUT_CHARS:,})"
+            )
 
 
 class _BoundedCodeGenerator(CodeGenerator):
@@ -141,25 +142,41 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if (operator == "**" and isinstance(left, int) and isinstance(right, int)
-                and right > 0 and max(left.bit_length(), 1) * right > MAX_INT_BITS):
+        if (
+            operator == "**"
+            and isinstance(left, int)
+            and isinstance(right, int)
+            and right > 0
+            and max(left.bit_length(), 1) * right > MAX_INT_BITS
+        ):
             raise RenderLimit(f"{left}**{right} is too large a number")
         if operator == "*":
             for seq, n in ((left, right), (right, left)):
                 if isinstance(seq, str | list | tuple) and isinstance(n, int):
                     _check_len(len(seq) * max(n, 0), "a repeated text")
-            if isinstance(left, int) and isinstance(right, int) and (
-                    left.bit_length() + right.bit_length() > MAX_INT_BITS):
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and (left.bit_length() + right.bit_length() > MAX_INT_BITS)
+            ):
                 raise RenderLimit("a product too large a number")
-        if operator == "+" and isinstance(left, str | list | tuple) and (
-                isinstance(right, str | list | tuple)):
+        if (
+            operator == "+"
+            and isinstance(left, str | list | tuple)
+            and (isinstance(right, str | list | tuple))
+        ):
             _check_len(len(left) + len(right), "a joined text")
         if operator == "%" and isinstance(left, str):
             _check_widths(left, "a % format")
         return _check_size(super().call_binop(context, operator, left, right), "a result")
 
-    def call(__self, __context: Context, __obj: Any, *args: Any,  # noqa: N805
-             **kwargs: Any) -> Any:
+    def call(
+        __self,
+        __context: Context,
+        __obj: Any,
+        *args: Any,  # noqa: N805
+        **kwargs: Any,
+    ) -> Any:
         what = f"call of {getattr(__obj, '__name__', type(__obj).__name__)}"
         _check_args(args, kwargs, what)
         # str.format arrives wrapped by the sandbox (functools.update_wrapper keeps the method)
@@ -184,8 +201,9 @@ class _Watchdog:
     def start(self, seconds: float) -> int:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="template-watchdog")
+                self._thread = threading.Thread(
+                    target=self._run, daemon=True, name="template-watchdog"
+                )
                 self._thread.start()
             self._next += 1
             self._active[self._next] = (threading.get_ident(), time.monotonic() + seconds)
@@ -210,14 +228,16 @@ class _Watchdog:
                     if now > deadline and token not in self._fired:
                         self._fired.add(token)
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                            ctypes.c_ulong(thread_id), ctypes.py_object(RenderLimit))
+                            ctypes.c_ulong(thread_id), ctypes.py_object(RenderLimit)
+                        )
 
 
 _WATCHDOG = _Watchdog()
 
 
-def bounded_render(template: Any, values: dict[str, Any],
-                   seconds: float = MAX_RENDER_SECONDS) -> str:
+def bounded_render(
+    template: Any, values: dict[str, Any], seconds: float = MAX_RENDER_SECONDS
+) -> str:
     """Render with every cap on; :class:`RenderLimit` (or Jinja's own errors) otherwise."""
     reset = _budget.set([MAX_RANGE_ITEMS])
     token = _WATCHDOG.start(seconds)

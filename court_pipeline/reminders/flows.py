@@ -33,6 +33,9 @@ NEVER_SMS = ("fax", "pager")
 NOT_REMINDED = frozenset(
     {"reset", "continued", "cancelled", "canceled", "held", "disposed", "removed", "vacated"}
 )
+CANCELLED_STATUSES = frozenset({"cancelled", "canceled"})
+HELD_STATUSES = frozenset({"held", "disposed"})
+REMOVED_STATUSES = frozenset({"removed"})
 
 
 class FlowsError(ValueError):
@@ -119,7 +122,7 @@ class LanguageFormat(_Strict):
     """How dates read in one language (Babel/CLDR patterns) and the locale to use."""
 
     locale: str
-    date_format: str = Field(description="Babel date pattern, e.g. \"EEEE, MMMM d\"")
+    date_format: str = Field(description='Babel date pattern, e.g. "EEEE, MMMM d"')
     time_format: str = "h:mm a"
     when: str = Field(default="{date} at {time}", description="joins date and time")
     when_one_oclock: str | None = Field(
@@ -232,6 +235,20 @@ class Flow(_Strict):
     def wants_status(self, status: str | None) -> bool:
         return (status or "Scheduled").casefold() in {s.casefold() for s in self.statuses}
 
+    def status_state(self, status: str | None) -> tuple[str, str | None]:
+        """('active'|'removed'|'cancelled'|'held'|'inactive', reason for pending messages) of
+        a hearing status. Not Scheduled (Reset, Continued, ...) is never active at its date."""
+        folded = (status or "").strip().casefold()
+        if folded in REMOVED_STATUSES:
+            return "removed", "removed"
+        if folded in CANCELLED_STATUSES:
+            return "cancelled", "cancelled"
+        if folded in HELD_STATUSES:
+            return "held", "held"
+        if folded not in NOT_REMINDED and self.wants_status(status):
+            return "active", None
+        return "inactive", f"status {status}"
+
 
 class RemindersConfig(_Strict):
     """The whole flows file of one agency."""
@@ -241,7 +258,8 @@ class RemindersConfig(_Strict):
     horizon_days: int = Field(default=30, ge=1, le=365)
     quiet_hours: QuietHours | None = Field(default_factory=QuietHours)
     sms_phone_types: list[Literal["mobile", "unknown", "home", "work", "landline"]] = Field(
-        default_factory=lambda: list(DEFAULT_SMS_PHONE_TYPES), min_length=1,
+        default_factory=lambda: list(DEFAULT_SMS_PHONE_TYPES),
+        min_length=1,
         description="contacts.phone_type values that may get SMS, in order of preference",
     )
     templates_dir: str | None = Field(
@@ -309,8 +327,13 @@ def load_flows(path: str | Path, *, check_templates: bool = True) -> RemindersCo
         file, what="reminder flows", expected="a 'flows' list", error=FlowsError
     )
     config = validate_model(
-        RemindersConfig, {**raw, "source_file": file.resolve()}, raw=raw, file=file,
-        what="reminder flows", error=FlowsError, entries=Entries("flows", "flow", "name"),
+        RemindersConfig,
+        {**raw, "source_file": file.resolve()},
+        raw=raw,
+        file=file,
+        what="reminder flows",
+        error=FlowsError,
+        entries=Entries("flows", "flow", "name"),
     )
     if check_templates:
         from court_pipeline.reminders.templates import TemplateError, TemplateSet

@@ -20,8 +20,19 @@ import duckdb
 import phonenumbers
 
 STOP_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "ALTO",
-     "PARAR", "BASTA"}
+    {
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "OPTOUT",
+        "REVOKE",
+        "ALTO",
+        "PARAR",
+        "BASTA",
+    }
 )
 START_WORDS = frozenset({"START", "UNSTOP", "YES", "SUBSCRIBE", "OPTIN"})
 REPLY_COLUMNS = ("recipient", "keyword", "received_at", "channel", "agency_id")
@@ -255,8 +266,15 @@ def _apply_rows(
                      opted_out_at, source_ref, updated_at)
                 VALUES (?, 'reply', ?, ?, NULL, ?, ?, ?, ?, now())
                 """,
-                [agency_id, channel, recipient, recipient, keyword, received,
-                 f"{file.name}:{line}"],
+                [
+                    agency_id,
+                    channel,
+                    recipient,
+                    recipient,
+                    keyword,
+                    received,
+                    f"{file.name}:{line}",
+                ],
             )
         result.opted_out += 1
     result.rejected = [(line, reason) for line, reason, _ in rejects]

@@ -24,16 +24,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
 
 from court_pipeline.registry import Agency
 from court_pipeline.reminders import setplan
-from court_pipeline.reminders.flows import NOT_REMINDED, Flow, RemindersConfig
+from court_pipeline.reminders.flows import Flow, RemindersConfig
+from court_pipeline.reminders.groups import PassGroups, arrow_rows
 from court_pipeline.reminders.optouts import (
-    OptOuts,
     ReplyImport,
     import_reply_folder,
     sync_party_opt_outs,
@@ -55,10 +54,7 @@ PENDING = ("planned", "ready")
 PREVIEW_RENDERS = 10  # new reminders rendered per pass for the metadata counts
 MESSAGE_NAMESPACE = uuid.UUID("0f6b3c52-6f1e-4c33-9a4e-3d1c6c2b7a10")
 CATCH_UP_GAP = timedelta(hours=12)
-CANCELLED_STATUSES = {"cancelled", "canceled"}
 NO_SEND_TIME = "no allowed send time before hearing"
-HELD_STATUSES = {"held", "disposed"}
-REMOVED_STATUSES = {"removed"}
 __all__ = ["OUTBOX_COLUMNS", "PlanResult", "plan_reminders", "plan_reminders_unlocked"]
 
 
@@ -109,48 +105,14 @@ def message_id_for(key: str) -> str:
     return str(uuid.uuid5(MESSAGE_NAMESPACE, key))
 
 
-def choose_recipient(
-    flow: Flow,
-    config: RemindersConfig,
-    party_id: str,
-    contacts: list[tuple[str, str, str | None]],
-    opt_outs: OptOuts,
-) -> tuple[str | None, str | None, str | None]:
-    """(channel, recipient, None) by the flow's channel order, or (None, None, reason).
-
-    SMS goes to phones whose type ``sms_phone_types`` lists, in that list's order (newest
-    first within a type); fax and pager numbers can never be listed there."""
-    blocked = False
-    sms_rank = {t: i for i, t in enumerate(config.sms_phone_types)}
-    phones = sorted(
-        (c for c in contacts if c[0] == "phone" and c[2] in sms_rank),
-        key=lambda c: sms_rank[c[2]],
-    )
-    emails = [c for c in contacts if c[0] == "email"]
-    for channel in flow.channels:
-        for _kind, value, _phone_type in phones if channel == "sms" else emails:
-            if opt_outs.blocks(channel, party_id, value):
-                blocked = True
-                continue
-            return channel, value, None
-    return None, None, "opted out" if blocked else "no contact"
-
-
 def hearing_state(candidate: Candidate, flow: Flow) -> tuple[str, str | None]:
     """('active'|'replaced'|'cancelled'|'removed'|'held'|'inactive', reason for pending
     messages). A hearing not Scheduled (Reset, Continued, ...) is never active at its date."""
-    status = (candidate.status or "").strip().casefold()
     if candidate.replaced_by is not None:
         return "replaced", f"date changed: replaced by hearing {candidate.replaced_by}"
-    if candidate.removed or status in REMOVED_STATUSES:
+    if candidate.removed:
         return "removed", "removed"
-    if status in CANCELLED_STATUSES:
-        return "cancelled", "cancelled"
-    if status in HELD_STATUSES:
-        return "held", "held"
-    if status not in NOT_REMINDED and flow.wants_status(candidate.status):
-        return "active", None
-    return "inactive", f"status {candidate.status}"
+    return flow.status_state(candidate.status)
 
 
 class _Planner:
@@ -159,13 +121,14 @@ class _Planner:
     def __init__(
         self,
         snapshot: Snapshot,
+        groups: PassGroups,
         agency: Agency,
         config: RemindersConfig,
         templates: TemplateSet,
         now: datetime,
         set_based: bool = True,
     ) -> None:
-        self.snapshot, self.agency, self.config = snapshot, agency, config
+        self.snapshot, self.groups, self.agency, self.config = snapshot, groups, agency, config
         self.set_based = set_based
         self.templates, self.now = templates, now
         self.result = PlanResult(agency_id=agency.id, as_of=now)
@@ -183,39 +146,19 @@ class _Planner:
         self._notices: dict[tuple, datetime | None] = {}
         self._offset_keys: dict[str, list[tuple[Any, str]]] = {}
         self._step_ids: dict[tuple, int] = {}
-        self._match_memo: dict[tuple, bool] = {}
-        self._state_memo: dict[tuple, str] = {}
         self._step_rows: list[tuple] = []
         self._fast_preview: list[dict[str, Any]] = []
         self._fast_counts: dict[str, Counter] | None = None
 
     def _offset_due(
-        self, c: Candidate, flow: Flow, offset: Any, quiet: Any
+        self, start: datetime, zone: Any, flow: Flow, offset: Any, quiet: Any
     ) -> tuple[datetime, datetime | None]:
         """(raw due, due after quiet hours) of one offset reminder (memoized)."""
-        key = (flow.name, id(offset), c.start_at, c.zone)
+        key = (flow.name, id(offset), start, zone)
         hit = self._dues.get(key)
         if hit is None:
-            raw = offset_due(c.start_at, c.zone, offset)
-            hit = self._dues[key] = (raw, apply_quiet_hours(raw, c.start_at, c.zone, quiet))
-        return hit
-
-    def _matches(self, c: Candidate, flow: Flow) -> bool:
-        """Whether the flow covers this party's role and hearing type (memoized)."""
-        key = (flow.name, c.role, c.hearing_type, c.hearing_type_code)
-        hit = self._match_memo.get(key)
-        if hit is None:
-            hit = self._match_memo[key] = flow.matches_role(c.role) and flow.matches_type(
-                c.hearing_type, c.hearing_type_code
-            )
-        return hit
-
-    def _state(self, c: Candidate, flow: Flow) -> str:
-        """:func:`hearing_state` (memoized on what it reads)."""
-        key = (flow.name, c.status, c.replaced_by, c.removed)
-        hit = self._state_memo.get(key)
-        if hit is None:
-            hit = self._state_memo[key] = hearing_state(c, flow)[0]
+            raw = offset_due(start, zone, offset)
+            hit = self._dues[key] = (raw, apply_quiet_hours(raw, start, zone, quiet))
         return hit
 
     def _offsets(self, flow: Flow) -> list[tuple[Any, str]]:
@@ -225,11 +168,11 @@ class _Planner:
             hit = self._offset_keys[flow.name] = [(o, o.key) for o in flow.offsets]
         return hit
 
-    def _notice_due(self, c: Candidate, flow: Flow, quiet: Any) -> datetime | None:
+    def _notice_due(self, start: datetime, zone: Any, flow: Flow, quiet: Any) -> datetime | None:
         """When a notice planned now is due (memoized, see :meth:`_offset_due`)."""
-        key = (flow.name, c.start_at, c.zone)
+        key = (flow.name, start, zone)
         if key not in self._notices:
-            self._notices[key] = apply_quiet_hours(self.now, c.start_at, c.zone, quiet, self.now)
+            self._notices[key] = apply_quiet_hours(self.now, start, zone, quiet, self.now)
         return self._notices[key]
 
     # -- message construction ---------------------------------------------------------
@@ -318,23 +261,9 @@ class _Planner:
     def _base(
         self, c: Candidate, flow: Flow, recipient: tuple[str | None, str | None, str | None]
     ) -> str:
-        """The digest part shared by a party's messages on one hearing under one flow."""
-        group = (c.hearing_id, c.party_id, flow.name)
-        base = self._bases.get(group)
-        if base is None:
-            fields = sorted(self._context(c, flow, None, None).items())
-            shared = (
-                self.templates.version,
-                flow.name,
-                recipient,
-                c.preferred_language,
-                str(c.zone),
-                c.start_at.isoformat(),
-                fields,
-            )
-            digest = hashlib.md5(repr(shared).encode("utf-8"))  # noqa: S324 - change detection
-            base = self._bases[group] = digest.hexdigest()
-        return base
+        """The digest part shared by a party's messages on one hearing under one flow
+        (computed with the group, see ``groups``: the recipient is part of it)."""
+        return self._bases[(c.hearing_id, c.party_id, flow.name)]
 
     def _unchanged(
         self,
@@ -424,7 +353,7 @@ class _Planner:
                 self.agency.id, c.hearing_id, c.party_id, flow.name, "cancelled", c.start_at
             )
             if notify and contacted and all(e.dedupe_key != key for e in group):
-                due = self._notice_due(c, flow, quiet)
+                due = self._notice_due(c.start_at, c.zone, flow, quiet)
                 content = self._message(c, flow, "cancelled", None, None, recipient)
                 if due is None:
                     self._add(
@@ -461,7 +390,7 @@ class _Planner:
                     self._refresh(by_key[key], content)
             else:
                 content = self._message(c, flow, "changed", None, None, recipient, old_start)
-                due = self._notice_due(c, flow, quiet)
+                due = self._notice_due(c.start_at, c.zone, flow, quiet)
                 if due is None:
                     self._add(
                         c,
@@ -498,7 +427,7 @@ class _Planner:
             if key in by_key:
                 self._refresh(by_key[key], content)
                 continue
-            raw_due, due = self._offset_due(c, flow, offset, quiet)
+            raw_due, due = self._offset_due(c.start_at, c.zone, flow, offset, quiet)
             if raw_due >= c.start_at or due is None:
                 why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
                 self._add(
@@ -512,7 +441,7 @@ class _Planner:
         past.sort(key=lambda item: item[0])
         catch_up = None
         if past and first_sight and not changed_now:
-            due = self._notice_due(c, flow, quiet)
+            due = self._notice_due(c.start_at, c.zone, flow, quiet)
             if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]
@@ -550,57 +479,37 @@ class _Planner:
 
         Simple groups (see ``setplan``) are expanded into messages in one query; the others,
         and the simple ones whose messages changed, are planned message by message."""
-        snap = self.snapshot
-        self.result.candidates = len(snap.candidates)
-        touched: tuple[list, list, list] = ([], [], [])
-        simple: list[tuple] = []
-        one_by_one: list[tuple] = []
-        for c in snap.candidates:
-            for flow in self.config.flows:
-                if not self._matches(c, flow):
-                    continue
-                touched[0].append(c.hearing_id)
-                touched[1].append(c.party_id)
-                touched[2].append(flow.name)
-                recipient = choose_recipient(
-                    flow,
-                    self.config,
-                    c.party_id,
-                    snap.contacts.get(c.party_id, []),
-                    snap.opt_outs,
-                )
-                moves = [
-                    *snap.reschedules.get((c.hearing_id, None), []),
-                    *snap.reschedules.get((c.hearing_id, c.party_id), []),
-                ]
-                if (
-                    self.set_based
-                    and c.start_at > self.now
-                    and not moves
-                    and self._state(c, flow) == "active"
-                ):
-                    simple.append((c, flow, moves, recipient))
-                else:
-                    one_by_one.append((c, flow, moves, recipient))
-        if simple:
-            one_by_one += self._plan_simple(simple)
-        existing = snap.existing_for({c.hearing_id for c, *_ in one_by_one})
-        for c, flow, moves, recipient in one_by_one:
+        groups = self.groups
+        self.result.candidates = groups.candidate_count
+        which = "true"
+        if self.set_based:
+            self._plan_simple()
+            which = "NOT simple OR gid IN (SELECT gid FROM stale)"
+        one_by_one = groups.planned_one_by_one(which, self.snapshot.replaced)
+        existing = self.snapshot.existing_for({g.candidate.hearing_id for g in one_by_one})
+        flows = self.config.flows
+        for g in one_by_one:
+            c, flow = g.candidate, flows[g.flow_index]
+            self._bases[(c.hearing_id, c.party_id, flow.name)] = g.base
+            moves = [
+                *self.snapshot.reschedules.get((c.hearing_id, None), []),
+                *self.snapshot.reschedules.get((c.hearing_id, c.party_id), []),
+            ]
             group = [
                 e
                 for e in existing.get(c.hearing_id, [])
                 if e.party_id == c.party_id and e.flow == flow.name
             ]
-            self.plan_group(c, flow, group, moves, recipient)
-        for message_id in setplan.untouched_pending(snap.existing_table, touched):
+            self.plan_group(c, flow, group, moves, g.recipient)
+        for message_id in setplan.untouched_pending(groups.con):
             self.suppress.setdefault(message_id, "no longer planned")
         return self.diff
 
-    def _steps(self, c: Candidate, flow: Flow) -> int:
+    def _steps(self, flow: Flow, start: datetime, zone: Any) -> int:
         """The id of the offset plan of a first-sight group with this flow, start and zone:
         for each offset its due time and forced status, in the order ``plan_group`` adds
         them (memoized: it depends on nothing else)."""
-        key = (flow.name, c.start_at, c.zone)
+        key = (flow.name, start, zone)
         tid = self._step_ids.get(key)
         if tid is not None:
             return tid
@@ -610,9 +519,9 @@ class _Planner:
         future: list[datetime] = []
         past: list[tuple] = []
         for offset, offset_key in self._offsets(flow):
-            raw_due, due = self._offset_due(c, flow, offset, quiet)
-            if raw_due >= c.start_at or due is None:
-                why = "due after hearing" if raw_due >= c.start_at else NO_SEND_TIME
+            raw_due, due = self._offset_due(start, zone, flow, offset, quiet)
+            if raw_due >= start or due is None:
+                why = "due after hearing" if raw_due >= start else NO_SEND_TIME
                 entries.append((offset_key, offset.days, raw_due, "suppressed", why, False))
             elif due > self.now:
                 entries.append((offset_key, offset.days, due, None, None, False))
@@ -622,7 +531,7 @@ class _Planner:
         past.sort(key=lambda item: item[0])
         catch_up = None
         if past:
-            due = self._notice_due(c, flow, quiet)
+            due = self._notice_due(start, zone, flow, quiet)
             if due is not None and not any(f - due < CATCH_UP_GAP for f in future):
                 catch_up = (due, *past[-1][1:])
                 past = past[:-1]
@@ -635,61 +544,30 @@ class _Planner:
             self._step_rows.append((tid, seq, *entry))
         return tid
 
-    def _plan_simple(self, simple: list[tuple]) -> list[tuple]:
-        """Expand the simple groups in one query; return those to plan one by one (their
-        outbox rows are for another start, or a message is missing or changed)."""
-        columns: list[list] = [[] for _ in setplan.GROUP_SCHEMA]
-        for gid, (c, flow, _moves, recipient) in enumerate(simple):
-            content = self._message(c, flow, "reminder", None, None, recipient, digest=False)
-            row = (
-                gid,
-                c.hearing_id,
-                c.party_id,
-                flow.name,
-                c.start_at,
-                _utc_minute(c.start_at),
-                c.case_number,
-                content["channel"],
-                content["recipient"],
-                c.preferred_language,
-                content["language"],
-                content["template"],
-                content["status"],
-                content["status_reason"],
-                self._base(c, flow, recipient),
-                self._steps(c, flow),
-            )
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
-        groups = pa.table(
-            [pa.array(col, f.type) for col, f in zip(columns, setplan.GROUP_SCHEMA, strict=True)],
-            schema=setplan.GROUP_SCHEMA,
-        )
-        steps = pa.table(
-            [
-                pa.array(list(col), f.type)
-                for col, f in zip(
-                    zip(*self._step_rows, strict=True), setplan.STEP_SCHEMA, strict=True
-                )
-            ],
-            schema=setplan.STEP_SCHEMA,
-        )
-        rows, stale = setplan.expand(
-            groups,
-            steps,
-            self.snapshot.existing_table,
+    def _plan_simple(self) -> None:
+        """Expand the simple groups in one query (leaving in ``stale`` those to plan one by
+        one: their outbox rows are for another start, or a message is missing or changed)."""
+        flows = self.config.flows
+        times = [
+            (fi, start.replace(tzinfo=None), zone, self._steps(flows[fi], start, ZoneInfo(zone)))
+            for fi, start, zone in self.groups.simple_starts()
+        ]
+        rows = setplan.expand(
+            self.groups.con,
+            arrow_rows(self._step_rows, setplan.STEP_SCHEMA),
+            arrow_rows(times, setplan.TIMES_SCHEMA),
             self.agency.id,
             MESSAGE_NAMESPACE,
             self.now,
         )
-        self.diff.extra = rows.drop_columns(["gid"]) if rows.num_rows else None
-        self._fast_counts = setplan.count_rows(rows) if rows.num_rows else None
-        planned = rows.filter(pa.compute.equal(rows["status"], "planned")).slice(0, PREVIEW_RENDERS)
-        for row in planned.to_pylist():
-            c, flow = simple[row.pop("gid")][:2]
-            row["_render"] = (c, flow)
+        self.diff.extra = rows.drop_columns(["cid", "fi", "seq"]) if rows.num_rows else None
+        self._fast_counts = setplan.count_rows(self.groups.con, rows) if rows.num_rows else None
+        preview = setplan.first_planned(self.groups.con, rows, PREVIEW_RENDERS)
+        candidates = self.groups.candidates([row["cid"] for row in preview])
+        for row in preview:
+            row["_render"] = (candidates[row.pop("cid")], flows[row.pop("fi")])
+            del row["seq"]
             self._fast_preview.append(row)
-        return [simple[gid] for gid in stale]
 
     def _preview(self) -> None:
         """Render the first few new reminders (bodies are rendered at delivery): what the
@@ -806,8 +684,12 @@ def plan_reminders_unlocked(
         imports = import_reply_folder(con, agency.id, replies) if replies else []
         raw = read_raw(con, agency, as_of, config.horizon_days)
     t1 = time.perf_counter()
-    planner = _Planner(build_snapshot(raw, agency), agency, config, templates, as_of, set_based)
-    prepared = prepare(planner.run())
+    groups = PassGroups(raw, agency, config, templates, as_of)
+    try:
+        planner = _Planner(build_snapshot(raw), groups, agency, config, templates, as_of, set_based)
+        prepared = prepare(planner.run())
+    finally:
+        groups.close()
     t2 = time.perf_counter()
     with connect() as con:
         write_plan(con, prepared)

@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from court_pipeline.registry import Agency
-from court_pipeline.reminders.optouts import OptOuts, load_opt_outs
 from court_pipeline.reminders.templates import display_name
 from court_pipeline.reminders.timing import localize
 
@@ -97,7 +96,8 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+def zone_for(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    """The court's zone by name; the agency's when it is blank or unknown."""
     if not name:
         return default
     try:
@@ -166,10 +166,9 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: object) -> pa.Table
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
-    """Candidate rows -> :class:`Candidate` (rows without any start time are dropped)."""
-    out = []
-    for (
+def _candidate(row: tuple, agency: Agency) -> Candidate | None:
+    """One candidate row -> :class:`Candidate` (None when it has no start time at all)."""
+    (
         hearing_id,
         party_id,
         role,
@@ -189,41 +188,69 @@ def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
         language,
         payment_status,
         amount_due,
-    ) in _rows(table):
-        zone = _zone(tz_name, agency.zone)
-        start = as_utc(start_utc) or (localize(start_local, zone) if start_local else None)
-        if start is None:
-            continue  # no time: nothing can be scheduled (the loaders reject such rows)
-        out.append(
-            Candidate(
-                hearing_id=hearing_id,
-                party_id=party_id,
-                role=role,
-                case_number=case_number,
-                hearing_type=htype,
-                hearing_type_code=htype_code,
-                status=status,
-                start_at=start,
-                zone=zone,
-                location=location,
-                courtroom=courtroom,
-                judge=judge,
-                removed=bool(removed),
-                name=display_name(first_name, business),
-                preferred_language=(language or "").strip().lower() or None,
-                payment_status=payment_status,
-                amount_due=amount_due,
-            )
-        )
+    ) = row
+    zone = zone_for(tz_name, agency.zone)
+    start = as_utc(start_utc) or (localize(start_local, zone) if start_local else None)
+    if start is None:
+        return None  # no time: nothing can be scheduled (the loaders reject such rows)
+    return Candidate(
+        hearing_id=hearing_id,
+        party_id=party_id,
+        role=role,
+        case_number=case_number,
+        hearing_type=htype,
+        hearing_type_code=htype_code,
+        status=status,
+        start_at=start,
+        zone=zone,
+        location=location,
+        courtroom=courtroom,
+        judge=judge,
+        removed=bool(removed),
+        name=display_name(first_name, business),
+        preferred_language=normalize_language(language),
+        payment_status=payment_status,
+        amount_due=amount_due,
+    )
+
+
+def normalize_language(language: str | None) -> str | None:
+    """' ES ' -> 'es'; blank -> None (the planner then uses the default language)."""
+    return (language or "").strip().lower() or None
+
+
+def build_candidates(table: pa.Table, agency: Agency) -> list[Candidate]:
+    """Candidate rows -> :class:`Candidate` (rows without any start time are dropped)."""
+    out = [c for row in _rows(table) if (c := _candidate(row, agency)) is not None]
     out.sort(key=lambda c: (c.hearing_id, c.party_id))
     return out
 
 
+def candidates_at(table: pa.Table, agency: Agency, rows: list[int]) -> dict[int, Candidate]:
+    """The candidates at these row numbers of the snapshot's candidate table, by row number:
+    the planner builds objects only for the groups it plans message by message."""
+    wanted = sorted(set(rows))
+    if not wanted:
+        return {}
+    picked = table.take(pa.array(wanted, pa.int64()))
+    out = {}
+    for index, row in zip(wanted, _rows(picked), strict=True):
+        candidate = _candidate(row, agency)
+        if candidate is not None:
+            out[index] = candidate
+    return out
+
+
+# ord: the order recipients are tried in within a phone type (newest first)
 _CONTACTS_SQL = """
-SELECT party_id, kind, value, coalesce(phone_type, 'unknown') AS phone_type
+SELECT party_id, kind, value, coalesce(phone_type, 'unknown') AS phone_type,
+       row_number() OVER (ORDER BY party_id, coalesce(source_modified_at, updated_at) DESC,
+                          value) AS ord
 FROM contacts JOIN (SELECT DISTINCT party_id FROM _plan_candidates) USING (party_id)
 WHERE agency_id = $agency AND status = 'valid' AND value IS NOT NULL
-ORDER BY party_id, coalesce(source_modified_at, updated_at) DESC, value
+"""
+_OPT_OUTS_SQL = """
+SELECT DISTINCT channel, party_id, recipient FROM reminder_opt_outs WHERE agency_id = $agency
 """
 _RETIRED_SQL = """
 SELECT party_id, value, arg_max(retired_reason, retired_at)
@@ -268,8 +295,8 @@ WHERE hc.agency_id = $agency AND hc.change_kind = 'reset' GROUP BY 1
 
 @dataclass
 class RawSnapshot:
-    """What planning reads, as Arrow tables: copied out of the warehouse under the lock,
-    turned into Python objects after it is released."""
+    """What planning reads, as Arrow tables: copied out of the warehouse under the lock and
+    planned from after it is released (``groups`` joins them in an in-memory DuckDB)."""
 
     candidates: pa.Table
     existing: pa.Table
@@ -277,18 +304,16 @@ class RawSnapshot:
     replacements: pa.Table
     contacts: pa.Table
     retired: pa.Table
-    opt_outs: OptOuts
+    opt_outs: pa.Table  # channel ('sms', 'email' or 'all'), party_id, recipient
 
 
 @dataclass
 class Snapshot:
-    """Everything one planning pass decides from, as Python objects."""
+    """The lookups the message-by-message planner needs, as Python objects."""
 
-    candidates: list[Candidate]
     reschedules: dict[tuple[str, str | None], list] = field(default_factory=dict)
-    contacts: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
     retired: dict[tuple[str, str], str] = field(default_factory=dict)
-    opt_outs: OptOuts | None = None
+    replaced: dict[str, str] = field(default_factory=dict)  # old hearing -> its reset's new one
     existing_table: pa.Table | None = None  # the outbox rows of the candidates' hearings
 
     def existing_for(self, hearing_ids: set[str]) -> dict[str, list[Existing]]:
@@ -336,7 +361,7 @@ def read_raw(
                 replacements=_arrow(con, _REPLACEMENTS_SQL, agency_param),
                 contacts=_arrow(con, _CONTACTS_SQL, agency_param),
                 retired=_arrow(con, _RETIRED_SQL, agency_param),
-                opt_outs=load_opt_outs(con, agency.id),
+                opt_outs=_arrow(con, _OPT_OUTS_SQL, agency_param),
             )
         finally:
             con.unregister("_plan_candidates")
@@ -344,18 +369,10 @@ def read_raw(
         con.rollback()  # read only
 
 
-def build_snapshot(raw: RawSnapshot, agency: Agency) -> Snapshot:
-    """Python objects for the planner (no warehouse access: runs without the lock)."""
-    replaced = dict(_rows(raw.replacements))
-    candidates = [
-        c if c.hearing_id not in replaced else c._replace(replaced_by=replaced[c.hearing_id])
-        for c in build_candidates(raw.candidates, agency)
-    ]
+def build_snapshot(raw: RawSnapshot) -> Snapshot:
+    """The small lookups as Python objects (no warehouse access: runs without the lock)."""
     reschedules: dict[tuple[str, str | None], list] = defaultdict(list)
     for hearing_id, party_id, old, new, seen in _rows(raw.reschedules):
         reschedules[(hearing_id, party_id)].append((as_utc(old), as_utc(new), as_utc(seen)))
-    contacts: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
-    for party_id, kind, value, phone_type in _rows(raw.contacts):
-        contacts[party_id].append((kind, value, phone_type))
     retired = {(party_id, value): why for party_id, value, why in _rows(raw.retired)}
-    return Snapshot(candidates, reschedules, contacts, retired, raw.opt_outs, raw.existing)
+    return Snapshot(reschedules, retired, dict(_rows(raw.replacements)), raw.existing)

@@ -43,9 +43,26 @@ _DOUBLE_PERIOD = re.compile(r"(?<!\.)\.\.(?!\.)")  # 'a. m.' + '.' -> 'a. m.'; '
 _ODD_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " ", "\u2009": " "})
 
 TEMPLATE_FIELDS = (
-    "agency_name", "name", "hearing_type", "date", "time", "when", "location", "courtroom",
-    "judge", "case_number", "payment_status", "amount_due", "kind", "offset", "days_before",
-    "old_date", "old_time", "old_when", "channel", "language",
+    "agency_name",
+    "name",
+    "hearing_type",
+    "date",
+    "time",
+    "when",
+    "location",
+    "courtroom",
+    "judge",
+    "case_number",
+    "payment_status",
+    "amount_due",
+    "kind",
+    "offset",
+    "days_before",
+    "old_date",
+    "old_time",
+    "old_when",
+    "channel",
+    "language",
 )
 
 
@@ -210,10 +227,12 @@ class TemplateSet:
         if file not in self._fields:
             source = self.env.loader.get_source(self.env, file)[0]
             ast = self.env.parse(source)
-            linked = next(ast.find_all((nodes.Include, nodes.Import, nodes.FromImport,
-                                        nodes.Extends)), None)
-            self._fields[file] = (None if linked is not None
-                                  else frozenset(meta.find_undeclared_variables(ast)))
+            linked = next(
+                ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)), None
+            )
+            self._fields[file] = (
+                None if linked is not None else frozenset(meta.find_undeclared_variables(ast))
+            )
         return self._fields[file]
 
     def render(
@@ -269,7 +288,12 @@ class TemplateSet:
             return None
 
     def _render_message(
-        self, flow: Flow, file: str, subject_file: str, channel: str, lang: str,
+        self,
+        flow: Flow,
+        file: str,
+        subject_file: str,
+        channel: str,
+        lang: str,
         values: dict[str, Any],
     ) -> Rendered:
         body = _one_line(self._render(flow, file, values))
@@ -308,8 +332,13 @@ class TemplateSet:
                         continue  # falls back: checked under the default language
                     for channel in flow.channels:
                         rendered = self.render(
-                            flow, kind, lang, channel, dict(SAMPLE_CONTEXT),
-                            SAMPLE_START, SAMPLE_OLD_START if kind == "changed" else None,
+                            flow,
+                            kind,
+                            lang,
+                            channel,
+                            dict(SAMPLE_CONTEXT),
+                            SAMPLE_START,
+                            SAMPLE_OLD_START if kind == "changed" else None,
                         )
                         if channel == "sms" and (rendered.segments or 0) > flow.max_sms_segments:
                             warnings.append(

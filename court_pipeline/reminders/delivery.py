@@ -32,6 +32,7 @@ from pydantic import Field
 from court_pipeline.registry import Agency
 from court_pipeline.reminders.flows import RemindersConfig
 from court_pipeline.reminders.optouts import load_opt_outs, sync_party_opt_outs
+from court_pipeline.reminders.outbox import update_outbox
 from court_pipeline.reminders.render import apply_renders, read_inputs, render_keys, render_stored
 from court_pipeline.reminders.templates import TemplateSet
 from court_pipeline.reminders.timing import in_quiet_hours
@@ -239,7 +240,7 @@ class ReminderDelivery(dg.ConfigurableResource):
                     sendable.append(row)
             result.suppressed.update(reason for _, reason in suppress)
             if suppress:
-                _update_by_id(
+                update_outbox(
                     con,
                     pa.table(
                         {
@@ -252,7 +253,7 @@ class ReminderDelivery(dg.ConfigurableResource):
                 )
             if self.mode == "dry-run":
                 if sendable:
-                    _update_by_id(
+                    update_outbox(
                         con,
                         pa.table({"message_id": [r["message_id"] for r in sendable]}),
                         "status = 'ready', updated_at = now()",
@@ -319,7 +320,7 @@ class ReminderDelivery(dg.ConfigurableResource):
                         name: pa.array([by_id[m][name] for m in columns[0]], kind)
                         for name, kind in RENDERED_COLUMNS.items()
                     }
-                    _update_by_id(
+                    update_outbox(
                         con,
                         pa.table(
                             {
@@ -346,21 +347,6 @@ class ReminderDelivery(dg.ConfigurableResource):
                     else:
                         result.failed += 1
                         result.errors[error] += 1
-
-
-def _update_by_id(
-    con: duckdb.DuckDBPyConnection, rows: pa.Table, assignments: str, guard: str = "true"
-) -> None:
-    """One set-based UPDATE of the outbox rows named in ``rows`` (alias ``u``): the outbox
-    has no key index, so a statement per message id would scan the table once per message."""
-    con.register("_outbox_updates", rows)
-    try:
-        con.execute(
-            f"UPDATE reminder_outbox o SET {assignments} FROM _outbox_updates u "
-            f"WHERE o.message_id = u.message_id AND {guard}"
-        )
-    finally:
-        con.unregister("_outbox_updates")
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -167,6 +167,7 @@ class PassGroups:
             ("repl_in", raw.replacements),
             ("contacts_in", raw.contacts),
             ("opt_in", raw.opt_outs),
+            ("retired_in", raw.retired),
         ):
             self.con.register(name, table)
         self._lookups(templates)

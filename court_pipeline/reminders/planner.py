@@ -27,6 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from court_pipeline.registry import Agency
 from court_pipeline.reminders import setplan
@@ -561,6 +563,7 @@ class _Planner:
             self.now,
         )
         self.diff.extra = rows.drop_columns(["cid", "fi", "seq"]) if rows.num_rows else None
+        self._refresh_simple(setplan.refreshes(self.groups.con))
         self._fast_counts = setplan.count_rows(self.groups.con, rows) if rows.num_rows else None
         preview = setplan.first_planned(self.groups.con, rows, PREVIEW_RENDERS)
         candidates = self.groups.candidates([row["cid"] for row in preview])
@@ -568,6 +571,22 @@ class _Planner:
             row["_render"] = (candidates[row.pop("cid")], flows[row.pop("fi")])
             del row["seq"]
             self._fast_preview.append(row)
+
+    def _refresh_simple(self, rows: pa.Table) -> None:
+        """Apply the set-based refreshes: new content, or a suppression with its reason."""
+        if rows.num_rows == 0:
+            return
+        reason = rows["suppress_reason"]
+        kept = rows
+        if reason.null_count < rows.num_rows:  # some can no longer go
+            gone = rows.filter(pa.compute.is_valid(reason))
+            for message_id, why in zip(
+                gone["message_id"].to_pylist(), gone["suppress_reason"].to_pylist(), strict=True
+            ):
+                self.suppress[message_id] = why
+            kept = rows.filter(pa.compute.is_null(reason))
+        kept = kept.drop_columns(["suppress_reason"])
+        self.diff.extra_updates = kept if kept.num_rows else None
 
     def _preview(self) -> None:
         """Render the first few new reminders (bodies are rendered at delivery): what the
@@ -632,7 +651,8 @@ class _Planner:
                 result.over_segment_limit += int(preview.segments > limit)
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
-        result.refreshed = len(self.updates)
+        extra = self.diff.extra_updates
+        result.refreshed = len(self.updates) + (extra.num_rows if extra is not None else 0)
         result.new_rows = [*self.inserts, *self._fast_preview]
         return result
 

@@ -80,7 +80,8 @@ def expand(
     ``stale`` the simple groups the message-by-message planner must plan: a group with
     outbox rows needs nothing when all of them are for its current start and every
     offset's message is there and is history or has today's input digest; a group with
-    rows for another start (it moved) always goes there."""
+    rows for another start (it moved) always goes there. (A pending message whose inputs
+    changed is refreshed set-based too, see :func:`refreshes`.)"""
     con.register("s_in", steps)
     con.register("t_in", times)
     key = _key_sql(agency_id)
@@ -101,9 +102,7 @@ def expand(
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stale AS SELECT gid FROM gstat WHERE other > 0 UNION "
         "SELECT x.gid FROM expanded x LEFT JOIN e_in e ON e.dedupe_key = x.dedupe_key "
-        "WHERE NOT x.fresh GROUP BY x.gid HAVING NOT bool_and(e.dedupe_key IS NOT NULL "
-        "AND (e.status NOT IN ('planned', 'ready') OR "
-        "coalesce(e.input_digest = x.digest, false)))"
+        "WHERE NOT x.fresh GROUP BY x.gid HAVING NOT bool_and(e.dedupe_key IS NOT NULL)"
     )
     # content: no recipient or no template means suppressed with that reason (``_message``)
     return con.sql(
@@ -127,6 +126,28 @@ def expand(
         ORDER BY gid, seq
         """,
         params={"agency": agency_id, "now": now},
+    ).to_arrow_table()
+
+
+def refreshes(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The pending messages of the simple groups planned here (see :func:`expand`) whose
+    inputs changed: their new content (``message_id``, the refreshed columns and
+    ``input_digest``), or ``suppress_reason`` when they can no longer go (no recipient, or
+    no template; a recipient that was retired says so), as ``_Planner._refresh`` does."""
+    return con.sql(
+        """
+        SELECT e.message_id, x.case_number, x.channel, x.recipient, x.preferred_language,
+               x.language, x.template, NULL::VARCHAR AS subject, NULL::VARCHAR AS body,
+               NULL::INTEGER AS segments, NULL::VARCHAR AS encoding, x.digest AS input_digest,
+               CASE WHEN x.channel IS NULL AND x.reason = 'no contact' AND r.reason IS NOT NULL
+                    THEN 'recipient retired (' || r.reason || '); no current contact'
+                    WHEN x.channel IS NULL THEN x.reason
+                    ELSE x.error END AS suppress_reason
+        FROM expanded x JOIN e_in e ON e.dedupe_key = x.dedupe_key
+        LEFT JOIN retired_in r ON r.party_id = x.party_id AND r.value = e.recipient
+        WHERE NOT x.fresh AND x.gid NOT IN (SELECT gid FROM stale)
+          AND e.status IN ('planned', 'ready') AND e.input_digest IS DISTINCT FROM x.digest
+        """
     ).to_arrow_table()
 
 

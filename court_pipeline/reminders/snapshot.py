@@ -253,7 +253,7 @@ _OPT_OUTS_SQL = """
 SELECT DISTINCT channel, party_id, recipient FROM reminder_opt_outs WHERE agency_id = $agency
 """
 _RETIRED_SQL = """
-SELECT party_id, value, arg_max(retired_reason, retired_at)
+SELECT party_id, value, arg_max(retired_reason, retired_at) AS reason
 FROM contacts JOIN (SELECT DISTINCT party_id FROM _plan_candidates) USING (party_id)
 WHERE agency_id = $agency AND status = 'retired' AND value IS NOT NULL
 GROUP BY party_id, value

@@ -6,7 +6,8 @@ not yet sent are refreshed (a new phone number, courtroom or language reaches th
 their due time; sent, failed and suppressed messages are history and never change.
 
 A pass reads a snapshot under the warehouse writer lock (``snapshot``), decides with the
-lock released (this module; the simple groups set-based, see ``setplan``), and writes the
+lock released (every group's recipient, template and digest in SQL, see ``groups``; the
+simple groups expanded set-based, see ``setplan``; the rest here), and writes the
 difference in one short guarded transaction (``outbox``), so a 150,000-hearing agency does
 not hold up the other agencies. Reminder bodies are rendered at delivery (``render``).
 """

@@ -2,8 +2,8 @@
 
 Reading is separated from planning so the warehouse writer lock is held only to copy a few
 set-based query results out as Arrow tables (:func:`read_raw`) and, later, to write the
-difference (``outbox.write_plan``); turning rows into Python objects (:func:`build_snapshot`)
-and rendering thousands of messages happen with the lock released. Every lookup is a join on
+difference (``outbox.write_plan``); deciding (``groups``, ``setplan``, ``planner``) happens
+with the lock released. Every lookup is a join on
 the candidate ids (a ``list_contains`` over a 150,000-id list parameter was quadratic), and
 outbox rows are read without their content: their ``input_digest`` says whether today's
 inputs would render them differently.

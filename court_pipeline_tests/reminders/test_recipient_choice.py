@@ -41,9 +41,7 @@ def _recipients(con) -> dict[str, set]:
     return got
 
 
-def test_newest_number_first_a_stopped_number_is_skipped_and_all_blocks_both(
-    con, agency, flows
-):
+def test_newest_number_first_a_stopped_number_is_skipped_and_all_blocks_both(con, agency, flows):
     add_case(con)
     add_party(con, "p1", "ANA")
     add_contact(con, "p1", "+17135550101")  # the older mobile

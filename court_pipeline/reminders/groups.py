@@ -196,9 +196,12 @@ class PassGroups:
         """The Python rules, once per distinct value, as tables the group query joins."""
         con, flows, agency = self.con, self.config.flows, self.agency
         text, flag, index = pa.string(), pa.bool_(), pa.int64()
-        zones = [
-            (tz or "", str(zone_for(tz, agency.zone))) for (tz,) in self._distinct("court_timezone")
-        ]
+        zones = list(  # keyed by '' for NULL and '' alike: one row per key
+            {
+                tz or "": str(zone_for(tz, agency.zone))
+                for (tz,) in self._distinct("court_timezone")
+            }.items()
+        )
         langs = [(raw, normalize_language(raw)) for (raw,) in self._distinct("preferred_language")]
         match = [
             (role, htype, code, fi, flow.name)

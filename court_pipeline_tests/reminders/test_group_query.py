@@ -1,7 +1,7 @@
-"""Who a reminder goes to, as the group query (``reminders.groups``) decides it over a real
-warehouse: newest number first within a phone type, a STOP'd number skipped for the next
-one, an 'all' opt-out blocking both channels, and one group per party and hearing even
-when the clean tables break their key."""
+"""What the group query (``reminders.groups``) decides, over a real warehouse: who a reminder
+goes to (newest number first within a phone type, a STOP'd number skipped for the next one,
+an 'all' opt-out blocking both channels), one group per party and hearing even when the
+clean tables break their key, and the agency's zone for a court without one."""
 
 from __future__ import annotations
 
@@ -82,3 +82,22 @@ def test_a_duplicated_hearing_party_row_still_plans_each_message_once(con, agenc
     assert con.execute(
         "SELECT count(*), count(DISTINCT dedupe_key) FROM reminder_outbox"
     ).fetchone() == (4, 4)
+
+
+def test_a_blank_or_missing_court_zone_plans_in_the_agency_zone(con, agency, flows):
+    add_case(con)
+    add_party(con, "p1", "ANA")
+    add_contact(con, "p1", "+17135550101")
+    add_party(con, "p2", "LUIS")
+    add_contact(con, "p2", "+17135550102")
+    add_hearing(con, "h1", local(2026, 11, 10, 9), party_ids=("p1",))
+    add_hearing(con, "h2", local(2026, 11, 10, 9), party_ids=("p2",))
+    con.execute("UPDATE hearings SET court_timezone = NULL WHERE hearing_id = 'h1'")
+    con.execute("UPDATE hearings SET court_timezone = '' WHERE hearing_id = 'h2'")
+    plan_reminders(con, agency, flows, now=NOW)
+    due = con.execute(
+        "SELECT hearing_id, timezone('UTC', due_at) FROM reminder_outbox "
+        "WHERE offset_key = 'morning_of' ORDER BY 1"
+    ).fetchall()
+    # 8:00 in Chicago on the day (CST): 14:00 UTC, for both hearings, once each
+    assert due == [("h1", datetime(2026, 11, 10, 14, 0)), ("h2", datetime(2026, 11, 10, 14, 0))]

@@ -34,7 +34,7 @@ from court_pipeline.reminders.snapshot import (
     normalize_language,
     zone_for,
 )
-from court_pipeline.reminders.templates import TemplateError, TemplateSet
+from court_pipeline.reminders.templates import TemplateError, TemplateSet, template_error_reason
 
 CHANNEL_KINDS = {"sms": "phone", "email": "email"}  # the contacts.kind each channel sends to
 
@@ -223,7 +223,7 @@ class PassGroups:
                         error = None
                     except TemplateError as exc:
                         language = template = None
-                        error = f"template error: {exc}"[:500]
+                        error = template_error_reason(exc)
                     picks.append((pref, fi, channel, language, template, error))
         channels = [
             (fi, channel, CHANNEL_KINDS[channel], rank)

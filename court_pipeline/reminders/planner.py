@@ -50,7 +50,7 @@ from court_pipeline.reminders.snapshot import (
     build_snapshot,
     read_raw,
 )
-from court_pipeline.reminders.templates import TemplateError, TemplateSet
+from court_pipeline.reminders.templates import TemplateError, TemplateSet, template_error_reason
 from court_pipeline.reminders.timing import apply_quiet_hours, offset_due
 
 PENDING = ("planned", "ready")
@@ -223,7 +223,7 @@ class _Planner:
             try:
                 language, template = self.templates.pick(flow, kind, c.preferred_language, channel)
             except TemplateError as exc:
-                values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
+                values.update(status="suppressed", status_reason=template_error_reason(exc))
                 return values
             values.update(language=language, template=template, _render=(c, flow))
             return values
@@ -240,7 +240,7 @@ class _Planner:
                 old_local,
             )
         except TemplateError as exc:
-            values.update(status="suppressed", status_reason=f"template error: {exc}"[:500])
+            values.update(status="suppressed", status_reason=template_error_reason(exc))
             return values
         values.update(rendered.outbox_columns())
         return values
@@ -613,7 +613,7 @@ class _Planner:
                     row["hearing_start_at"],
                 )
             except TemplateError as exc:
-                row["preview_error"] = f"template error: {exc}"[:500]
+                row["preview_error"] = template_error_reason(exc)
 
     def count(self) -> PlanResult:
         """Fill the result's counters from the written difference."""

@@ -25,7 +25,13 @@ from court_pipeline.reminders.snapshot import (
     as_utc,
     build_candidates,
 )
-from court_pipeline.reminders.templates import Rendered, TemplateError, TemplateSet, money
+from court_pipeline.reminders.templates import (
+    Rendered,
+    TemplateError,
+    TemplateSet,
+    money,
+    template_error_reason,
+)
 
 DEFERRED_KINDS = frozenset({"reminder"})  # kinds whose body is rendered after planning
 
@@ -144,7 +150,7 @@ def render_stored(
                 templates, agency, flow, c, row["kind"], row["offset_key"], row["channel"], start
             )
         except TemplateError as exc:
-            out[row["message_id"]] = RenderFailure(f"template error: {exc}"[:500])
+            out[row["message_id"]] = RenderFailure(template_error_reason(exc))
     return out
 
 

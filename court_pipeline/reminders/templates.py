@@ -70,6 +70,11 @@ class TemplateError(ValueError):
     """A template is missing, does not compile, or uses a field that does not exist."""
 
 
+def template_error_reason(exc: TemplateError) -> str:
+    """The status reason of a message its template failed (fits the column's 500 chars)."""
+    return f"template error: {exc}"[:500]
+
+
 @dataclass(frozen=True)
 class Rendered:
     """One rendered message."""

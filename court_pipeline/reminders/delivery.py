@@ -31,6 +31,7 @@ from pydantic import Field
 
 from court_pipeline.registry import Agency
 from court_pipeline.reminders.flows import RemindersConfig
+from court_pipeline.reminders.groups import OPTED_OUT
 from court_pipeline.reminders.optouts import load_opt_outs, sync_party_opt_outs
 from court_pipeline.reminders.outbox import update_outbox
 from court_pipeline.reminders.render import apply_renders, read_inputs, render_keys, render_stored
@@ -231,7 +232,7 @@ class ReminderDelivery(dg.ConfigurableResource):
                 if row["start_utc"].replace(tzinfo=UTC) <= now:
                     suppress.append((row["message_id"], "hearing passed"))
                 elif opt_outs.blocks(row["channel"] or "", row["party_id"], row["recipient"]):
-                    suppress.append((row["message_id"], "opted out"))
+                    suppress.append((row["message_id"], OPTED_OUT))
                 elif not row["current"]:  # retired since planning: never a stale number
                     suppress.append((row["message_id"], "recipient no longer a current contact"))
                 elif in_quiet_hours(now, agency.zone, quiet_by_flow.get(row["flow"])):

@@ -37,6 +37,8 @@ from court_pipeline.reminders.snapshot import (
 from court_pipeline.reminders.templates import TemplateError, TemplateSet, template_error_reason
 
 CHANNEL_KINDS = {"sms": "phone", "email": "email"}  # the contacts.kind each channel sends to
+OPTED_OUT = "opted out"  # a contact existed, but the STOP list blocks every one
+NO_CONTACT = "no contact"
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ _RECIPIENTS_SQL = """
 CREATE TEMP TABLE recipients AS
 SELECT party_id, fi, CASE WHEN NOT blocked THEN channel END AS channel,
        CASE WHEN NOT blocked THEN value END AS recipient,
-       CASE WHEN blocked THEN 'opted out' END AS reason
+       CASE WHEN blocked THEN $opted_out END AS reason
 FROM (
     SELECT g.party_id, g.fi, fc.channel, fc.crank, ct.value, ct.ord,
            coalesce(r.trank, 0) AS trank,
@@ -123,7 +125,7 @@ WITH c AS (
 SELECT c.cid * $flow_count + m.fi AS gid,
        c.cid, c.hearing_id, c.party_id, m.fi, m.flow, c.start_utc, c.zone_name,
        c.case_number, c.pref_norm AS preferred_language, rc.channel, rc.recipient,
-       CASE WHEN rc.channel IS NULL THEN coalesce(rc.reason, 'no contact') END AS reason,
+       CASE WHEN rc.channel IS NULL THEN coalesce(rc.reason, $no_contact) END AS reason,
        pk.language, pk.template, pk.error,
        (c.start_utc IS NOT NULL AND c.start_utc > $now AND NOT c.removed AND st.active
         AND NOT EXISTS (SELECT 1 FROM repl_in r WHERE r.linked_hearing_id = c.hearing_id)
@@ -171,7 +173,7 @@ class PassGroups:
         ):
             self.con.register(name, table)
         self._lookups(templates)
-        self.con.execute(_RECIPIENTS_SQL)
+        self.con.execute(_RECIPIENTS_SQL, {"opted_out": OPTED_OUT})
         self.con.execute(
             _GROUPS_SQL,
             {
@@ -179,6 +181,7 @@ class PassGroups:
                 "version": templates.version,
                 "agency_name": agency.name,
                 "flow_count": len(config.flows),
+                "no_contact": NO_CONTACT,
             },
         )
         row = self.con.execute(

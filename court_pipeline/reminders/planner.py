@@ -34,7 +34,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 from court_pipeline.registry import Agency
 from court_pipeline.reminders import setplan
 from court_pipeline.reminders.flows import Flow, RemindersConfig
-from court_pipeline.reminders.groups import PassGroups, arrow_rows
+from court_pipeline.reminders.groups import NO_CONTACT, PassGroups, arrow_rows
 from court_pipeline.reminders.optouts import (
     ReplyImport,
     import_reply_folder,
@@ -323,8 +323,8 @@ class _Planner:
         if content["status"] == "suppressed":
             reason = content["status_reason"]
             retired = self.retired.get((old.party_id, old.recipient))
-            if retired is not None and reason == "no contact":
-                reason = f"recipient retired ({retired}); no current contact"
+            if retired is not None and reason == NO_CONTACT:
+                reason = setplan.RETIRED.format(retired)
             self.suppress[old.message_id] = reason
             return
         self.updates.append({"message_id": old.message_id, **content})  # inputs changed
@@ -456,7 +456,7 @@ class _Planner:
             due, offset, content = catch_up
             self._add(c, flow, "reminder", offset.key, offset.key, due, content)
             if content["status"] == "planned":
-                self.inserts[-1]["status_reason"] = "late: planned after its time"
+                self.inserts[-1]["status_reason"] = setplan.LATE
 
     def _old_start(self, c: Candidate, group: list[Existing], reschedules: list):
         """The start the party knew before, if the hearing moved (outbox, then changes)."""

@@ -21,6 +21,8 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from court_pipeline.reminders.groups import NO_CONTACT
+
 
 # the uuid5 of a dedupe key, computed in SQL from h = sha1(namespace bytes + key): version 5
 # and the RFC 4122 variant set in the hex digits (see uuid.uuid5); '89ab' repeated maps a hex
@@ -34,6 +36,10 @@ _UUID5_FROM_H = (
     "substr('89ab89ab89ab89ab', strpos('0123456789abcdef', substr(h, 17, 1)), 1) || "
     "substr(h, 18, 3) || '-' || substr(h, 21, 12)"
 )
+
+
+LATE = "late: planned after its time"  # the catch-up message of a late first sight
+RETIRED = "recipient retired ({}); no current contact"  # {}: why the contact was retired
 
 
 STEP_SCHEMA = pa.schema(
@@ -118,14 +124,14 @@ def expand(
                CASE WHEN o_status IS NOT NULL THEN o_reason
                     WHEN channel IS NULL THEN reason
                     WHEN error IS NOT NULL THEN error
-                    WHEN catch_up THEN 'late: planned after its time' END AS status_reason,
+                    WHEN catch_up THEN $late END AS status_reason,
                0 AS attempts, $now AS created_at, $now AS updated_at,
                digest AS input_digest, cid, fi, seq
         FROM (SELECT *, sha1({_namespace_blob(namespace)} || encode(dedupe_key)) AS h
               FROM expanded WHERE fresh)
         ORDER BY gid, seq
         """,
-        params={"agency": agency_id, "now": now},
+        params={"agency": agency_id, "now": now, "late": LATE},
     ).to_arrow_table()
 
 
@@ -139,15 +145,16 @@ def refreshes(con: duckdb.DuckDBPyConnection) -> pa.Table:
         SELECT e.message_id, x.case_number, x.channel, x.recipient, x.preferred_language,
                x.language, x.template, NULL::VARCHAR AS subject, NULL::VARCHAR AS body,
                NULL::INTEGER AS segments, NULL::VARCHAR AS encoding, x.digest AS input_digest,
-               CASE WHEN x.channel IS NULL AND x.reason = 'no contact' AND r.reason IS NOT NULL
-                    THEN 'recipient retired (' || r.reason || '); no current contact'
+               CASE WHEN x.channel IS NULL AND x.reason = $no_contact AND r.reason IS NOT NULL
+                    THEN replace($retired, '{}', r.reason)
                     WHEN x.channel IS NULL THEN x.reason
                     ELSE x.error END AS suppress_reason
         FROM expanded x JOIN e_in e ON e.dedupe_key = x.dedupe_key
         LEFT JOIN retired_in r ON r.party_id = x.party_id AND r.value = e.recipient
         WHERE NOT x.fresh AND x.gid NOT IN (SELECT gid FROM stale)
           AND e.status IN ('planned', 'ready') AND e.input_digest IS DISTINCT FROM x.digest
-        """
+        """,
+        params={"no_contact": NO_CONTACT, "retired": RETIRED},
     ).to_arrow_table()
 
 

@@ -45,7 +45,6 @@ NO_CONTACT = "no contact"
 class Group:
     """A group the message-by-message planner plans (what SQL decided for it)."""
 
-    gid: int
     candidate: Candidate
     flow_index: int
     recipient: tuple[str | None, str | None, str | None]  # (channel, value, why none)
@@ -279,16 +278,16 @@ class PassGroups:
         """The groups ``which`` (a WHERE clause on ``grp``) names, as objects, in the order
         of hearing, party and flow."""
         rows = self.con.execute(
-            "SELECT gid, cid, fi, channel, recipient, reason, base FROM grp "
+            "SELECT cid, fi, channel, recipient, reason, base FROM grp "
             f"WHERE {which} ORDER BY hearing_id, party_id, fi"
         ).fetchall()
-        candidates = candidates_at(self.raw.candidates, self.agency, [r[1] for r in rows])
+        candidates = self.candidates([r[0] for r in rows])
         out = []
-        for gid, cid, fi, channel, recipient, reason, base in rows:
+        for cid, fi, channel, recipient, reason, base in rows:
             c = candidates[cid]
             if c.hearing_id in replaced:
                 c = c._replace(replaced_by=replaced[c.hearing_id])
-            out.append(Group(gid, c, fi, (channel, recipient, reason), base))
+            out.append(Group(c, fi, (channel, recipient, reason), base))
         return out
 
     def candidates(self, cids: list[int]) -> dict[int, Candidate]:

@@ -191,8 +191,6 @@ class _Planner:
         days: int | None,
         recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
-        *,
-        digest: bool = True,
     ) -> dict[str, Any]:
         """The content columns of a message (rendered, or the reason it cannot be).
 
@@ -212,9 +210,7 @@ class _Planner:
             "encoding": None,
             "status": "planned",
             "status_reason": None,
-            "input_digest": self._inputs(c, flow, kind, offset_key, days, recipient, old_start)
-            if digest
-            else None,
+            "input_digest": self._inputs(c, flow, kind, offset_key, days, old_start),
         }
         if channel is None:
             values.update(status="suppressed", status_reason=reason)
@@ -252,21 +248,14 @@ class _Planner:
         kind: str,
         offset_key: str | None,
         days: int | None,
-        recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None,
     ) -> str:
         """Digest of everything a message is rendered from: equal digests, equal message.
-        The part shared by a party's messages on one hearing is hashed once per pass."""
-        base = self._base(c, flow, recipient)
+        The part shared by a party's messages on one hearing under one flow (recipient
+        included) is the group's ``base``, computed by the group query (``groups``)."""
+        base = self._bases[(c.hearing_id, c.party_id, flow.name)]
         tail = f"{base}|{kind}|{offset_key}|{days}|{old_start.isoformat() if old_start else ''}"
         return hashlib.md5(tail.encode("utf-8")).hexdigest()  # noqa: S324
-
-    def _base(
-        self, c: Candidate, flow: Flow, recipient: tuple[str | None, str | None, str | None]
-    ) -> str:
-        """The digest part shared by a party's messages on one hearing under one flow
-        (computed with the group, see ``groups``: the recipient is part of it)."""
-        return self._bases[(c.hearing_id, c.party_id, flow.name)]
 
     def _unchanged(
         self,
@@ -276,12 +265,11 @@ class _Planner:
         kind: str,
         offset_key: str | None,
         days: int | None,
-        recipient: tuple[str | None, str | None, str | None],
         old_start: datetime | None = None,
     ) -> bool:
         """A pending message rendered from exactly today's inputs needs no new render."""
         return old.input_digest is not None and old.input_digest == self._inputs(
-            c, flow, kind, offset_key, days, recipient, old_start
+            c, flow, kind, offset_key, days, old_start
         )
 
     def _add(
@@ -387,7 +375,7 @@ class _Planner:
             )
             if key in by_key:
                 if by_key[key].status in PENDING and not self._unchanged(
-                    by_key[key], c, flow, "changed", None, None, recipient, old_start
+                    by_key[key], c, flow, "changed", None, None, old_start
                 ):
                     content = self._message(c, flow, "changed", None, None, recipient, old_start)
                     self._refresh(by_key[key], content)
@@ -421,9 +409,7 @@ class _Planner:
             )
             if key in by_key and (
                 by_key[key].status not in PENDING
-                or self._unchanged(
-                    by_key[key], c, flow, "reminder", offset_key, offset.days, recipient
-                )
+                or self._unchanged(by_key[key], c, flow, "reminder", offset_key, offset.days)
             ):
                 continue  # history never changes; a message with unchanged inputs neither
             content = self._message(c, flow, "reminder", offset_key, offset.days, recipient)

@@ -105,10 +105,18 @@ def expand(
         "FROM grp g JOIN gstat st USING (gid) JOIN t_in t USING (fi, start_utc, zone_name) "
         "JOIN s_in s USING (tid) WHERE st.other = 0"
     )
+    # the messages of groups that have outbox rows, next to their rows (one join, read by
+    # ``stale`` here and by ``refreshes``)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE seen AS SELECT x.gid, x.party_id, x.case_number, "
+        "x.channel, x.recipient, x.preferred_language, x.language, x.template, x.reason, "
+        "x.error, x.digest, e.dedupe_key IS NOT NULL AS matched, e.message_id, "
+        "e.status AS e_status, e.input_digest AS e_digest, e.recipient AS e_recipient "
+        "FROM expanded x LEFT JOIN e_in e ON e.dedupe_key = x.dedupe_key WHERE NOT x.fresh"
+    )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stale AS SELECT gid FROM gstat WHERE other > 0 UNION "
-        "SELECT x.gid FROM expanded x LEFT JOIN e_in e ON e.dedupe_key = x.dedupe_key "
-        "WHERE NOT x.fresh GROUP BY x.gid HAVING NOT bool_and(e.dedupe_key IS NOT NULL)"
+        "SELECT gid FROM seen GROUP BY gid HAVING NOT bool_and(matched)"
     )
     # content: no recipient or no template means suppressed with that reason (``_message``)
     return con.sql(
@@ -142,17 +150,17 @@ def refreshes(con: duckdb.DuckDBPyConnection) -> pa.Table:
     no template; a recipient that was retired says so), as ``_Planner._refresh`` does."""
     return con.sql(
         """
-        SELECT e.message_id, x.case_number, x.channel, x.recipient, x.preferred_language,
+        SELECT x.message_id, x.case_number, x.channel, x.recipient, x.preferred_language,
                x.language, x.template, NULL::VARCHAR AS subject, NULL::VARCHAR AS body,
                NULL::INTEGER AS segments, NULL::VARCHAR AS encoding, x.digest AS input_digest,
                CASE WHEN x.channel IS NULL AND x.reason = $no_contact AND r.reason IS NOT NULL
                     THEN replace($retired, '{}', r.reason)
                     WHEN x.channel IS NULL THEN x.reason
                     ELSE x.error END AS suppress_reason
-        FROM expanded x JOIN e_in e ON e.dedupe_key = x.dedupe_key
-        LEFT JOIN retired_in r ON r.party_id = x.party_id AND r.value = e.recipient
-        WHERE NOT x.fresh AND x.gid NOT IN (SELECT gid FROM stale)
-          AND e.status IN ('planned', 'ready') AND e.input_digest IS DISTINCT FROM x.digest
+        FROM seen x
+        LEFT JOIN retired_in r ON r.party_id = x.party_id AND r.value = x.e_recipient
+        WHERE x.matched AND x.gid NOT IN (SELECT gid FROM stale)
+          AND x.e_status IN ('planned', 'ready') AND x.e_digest IS DISTINCT FROM x.digest
         """,
         params={"no_contact": NO_CONTACT, "retired": RETIRED},
     ).to_arrow_table()

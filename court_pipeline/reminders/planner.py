@@ -151,7 +151,8 @@ class _Planner:
         self._step_ids: dict[tuple, int] = {}
         self._step_rows: list[tuple] = []
         self._fast_preview: list[dict[str, Any]] = []
-        self._fast_counts: dict[str, Counter] | None = None
+        self._fast_counts: list[tuple] | None = None
+        self._flows = {flow.name: flow for flow in config.flows}
 
     def _offset_due(
         self, start: datetime, zone: Any, flow: Flow, offset: Any, quiet: Any
@@ -601,41 +602,55 @@ class _Planner:
             except TemplateError as exc:
                 row["preview_error"] = template_error_reason(exc)
 
+    def _tally(
+        self,
+        status: str,
+        reason: str | None,
+        kind: str,
+        language: str | None,
+        preferred: str | None,
+        n: int = 1,
+    ) -> None:
+        """Count ``n`` new rows alike (a row of the Python path, or a set-based group)."""
+        result = self.result
+        result.inserted[status] += n
+        if status == "suppressed":
+            result.suppressed_reasons[reason] += n
+            return
+        result.planned_kinds[kind] += n
+        result.languages[language] += n
+        if preferred and preferred != language:
+            result.fallbacks[preferred] += n
+
+    def _count_segments(self, row: dict[str, Any], rendered: object | None) -> None:
+        """The SMS segment and encoding counts of one rendered (or previewed) message."""
+        if row["channel"] != "sms" or rendered is None:
+            return
+        result = self.result
+        segments = _get(rendered, "segments")
+        result.segments[segments] += 1
+        result.encodings[_get(rendered, "encoding")] += 1
+        limit = self._flows[row["flow"]].max_sms_segments
+        result.over_segment_limit += int(segments > limit)
+
     def count(self) -> PlanResult:
         """Fill the result's counters from the written difference."""
         result = self.result
-        flows = {flow.name: flow for flow in self.config.flows}
         self._preview()
         for row in self.inserts:
-            result.inserted[row["status"]] += 1
-            if row["status"] == "suppressed":
-                result.suppressed_reasons[row["status_reason"]] += 1
-                continue
-            result.planned_kinds[row["kind"]] += 1
-            result.languages[row["language"]] += 1
-            if row["preferred_language"] and row["preferred_language"] != row["language"]:
-                result.fallbacks[row["preferred_language"]] += 1
-            rendered = row.get("preview") if row["body"] is None else row
-            if row["channel"] == "sms" and rendered is not None:
-                segments = _get(rendered, "segments")
-                result.segments[segments] += 1
-                result.encodings[_get(rendered, "encoding")] += 1
-                limit = flows[row["flow"]].max_sms_segments
-                result.over_segment_limit += int(segments > limit)
-        fast = self._fast_counts
-        if fast is not None:
-            result.inserted.update(fast["inserted"])
-            result.suppressed_reasons.update(fast["suppressed"])
-            result.planned_kinds.update(fast["kinds"])
-            result.languages.update(fast["languages"])
-            result.fallbacks.update(fast["fallbacks"])
+            self._tally(
+                row["status"],
+                row["status_reason"],
+                row["kind"],
+                row["language"],
+                row["preferred_language"],
+            )
+            if row["status"] != "suppressed":
+                self._count_segments(row, row.get("preview") if row["body"] is None else row)
+        for grouped in self._fast_counts or []:
+            self._tally(*grouped)
         for row in self._fast_preview:
-            preview = row.get("preview")
-            if row["channel"] == "sms" and preview is not None:
-                result.segments[preview.segments] += 1
-                result.encodings[preview.encoding] += 1
-                limit = flows[row["flow"]].max_sms_segments
-                result.over_segment_limit += int(preview.segments > limit)
+            self._count_segments(row, row.get("preview"))
         for reason in self.suppress.values():
             result.suppressed_reasons[reason] += 1
         extra = self.diff.extra_updates

@@ -15,7 +15,6 @@ Python.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from datetime import datetime
 
 import duckdb
@@ -193,26 +192,11 @@ def first_planned(con: duckdb.DuckDBPyConnection, rows: pa.Table, limit: int) ->
     )
 
 
-def count_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> dict[str, Counter]:
-    """The planner's counters over set-based rows (see ``_Planner.count``)."""
+def count_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> list[tuple]:
+    """(status, reason if suppressed, kind, language, preferred language, rows) over
+    set-based rows: what ``_Planner.count`` tallies, grouped."""
     con.register("counted", rows)
-    out: dict[str, Counter] = {
-        "inserted": Counter(),
-        "suppressed": Counter(),
-        "kinds": Counter(),
-        "languages": Counter(),
-        "fallbacks": Counter(),
-    }
-    for status, reason, kind, language, preferred, n in con.execute(
+    return con.execute(
         "SELECT status, CASE WHEN status = 'suppressed' THEN status_reason END, kind, "
         "language, preferred_language, count(*) FROM counted GROUP BY ALL"
-    ).fetchall():
-        out["inserted"][status] += n
-        if status == "suppressed":
-            out["suppressed"][reason] += n
-            continue
-        out["kinds"][kind] += n
-        out["languages"][language] += n
-        if preferred and preferred != language:
-            out["fallbacks"][preferred] += n
-    return out
+    ).fetchall()
